@@ -1,0 +1,188 @@
+//! Dense row-major matrices on the host and the few operations the analysis needs. The heavy
+//! products go through the `gemm` crate (the kernel Burn's flex backend uses).
+
+use rayon::prelude::*;
+
+/// A row-major `rows x cols` matrix of `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix data does not match its shape"
+        );
+        Self { rows, cols, data }
+    }
+
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self::new(rows, cols, vec![0.0; rows * cols])
+    }
+
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+
+    pub fn row_mut(&mut self, r: usize) -> &mut [f32] {
+        &mut self.data[r * self.cols..(r + 1) * self.cols]
+    }
+
+    pub fn column(&self, c: usize) -> Vec<f32> {
+        (0..self.rows)
+            .map(|r| self.data[r * self.cols + c])
+            .collect()
+    }
+
+    pub fn get(&self, r: usize, c: usize) -> f32 {
+        self.data[r * self.cols + c]
+    }
+
+    pub fn transpose(&self) -> Matrix {
+        let mut out = Matrix::zeros(self.cols, self.rows);
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                out.data[c * self.rows + r] = self.data[r * self.cols + c];
+            }
+        }
+        out
+    }
+
+    /// Rows `start..end` as a new matrix.
+    pub fn rows_range(&self, start: usize, end: usize) -> Matrix {
+        Matrix::new(
+            end - start,
+            self.cols,
+            self.data[start * self.cols..end * self.cols].to_vec(),
+        )
+    }
+
+    /// Each row scaled to unit length; zero rows stay zero so their cosines are 0.
+    pub fn normalized_rows(&self) -> Matrix {
+        let mut out = self.clone();
+        out.data.par_chunks_mut(self.cols.max(1)).for_each(|row| {
+            let norm = row
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt();
+            if norm > 0.0 {
+                row.iter_mut()
+                    .for_each(|v| *v = (f64::from(*v) / norm) as f32);
+            }
+        });
+        out
+    }
+
+    /// `self · rhs`.
+    pub fn matmul(&self, rhs: &Matrix) -> Matrix {
+        assert_eq!(self.cols, rhs.rows, "matmul shapes do not agree");
+        let mut out = Matrix::zeros(self.rows, rhs.cols);
+        if self.rows == 0 || rhs.cols == 0 {
+            return out;
+        }
+        // SAFETY: the pointers and strides describe the three matrices' row-major buffers,
+        // which live for the whole call; `out` does not alias the inputs.
+        unsafe {
+            gemm::gemm(
+                self.rows,
+                rhs.cols,
+                self.cols,
+                out.data.as_mut_ptr(),
+                1,
+                rhs.cols as isize,
+                false,
+                self.data.as_ptr(),
+                1,
+                self.cols as isize,
+                rhs.data.as_ptr(),
+                1,
+                rhs.cols as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+        out
+    }
+
+    pub fn add_row_vector(&mut self, v: &[f32]) {
+        assert_eq!(v.len(), self.cols);
+        self.data.par_chunks_mut(self.cols.max(1)).for_each(|row| {
+            row.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+        });
+    }
+
+    pub fn map(&mut self, f: impl Fn(f32) -> f32 + Sync) {
+        self.data.par_iter_mut().for_each(|v| *v = f(*v));
+    }
+}
+
+/// `a·b / (|a| |b|)`, 0 where either norm is 0.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "cosine of vectors of different lengths");
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
+            if x > bv { (i, x) } else { (bi, bv) }
+        })
+        .0
+}
+
+/// Mean, median, min and max of a sample.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub mean: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub fn summarize(values: &[f64]) -> Summary {
+    if values.is_empty() {
+        return Summary {
+            mean: f64::NAN,
+            median: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+        };
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    Summary {
+        mean: sorted.iter().sum::<f64>() / n as f64,
+        median,
+        min: sorted[0],
+        max: sorted[n - 1],
+    }
+}

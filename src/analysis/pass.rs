@@ -1,0 +1,203 @@
+//! The whole analysis of one run: every figure for the trained weights, its baseline on the
+//! initial weights, and the per-epoch dynamics. Produces `analysis.json`.
+
+use serde::{Deserialize, Serialize};
+
+use super::linalg::{Matrix, Summary};
+use super::{
+    ClassTemplate, Diagonal, NearestInput, Probe, class_means, class_template, effective_templates,
+    images_matrix, kernel, nearest_inputs, probe, propagate, winners,
+};
+use crate::config::Activation;
+use crate::data::ImageSet;
+use crate::model::LayerWeights;
+
+/// The weights after epoch `epoch` (0 = initial).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub epoch: usize,
+    pub layers: Vec<LayerWeights>,
+}
+
+pub struct AnalysisInputs<'a> {
+    pub activation: Activation,
+    /// The whole training file: class means and the nearest-input search use all of it.
+    pub train: &'a ImageSet,
+    /// Held-out images for the effective templates.
+    pub test: &'a ImageSet,
+    pub probe_index: usize,
+    /// Initial weights first, trained weights last.
+    pub snapshots: &'a [Snapshot],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedAndInit<T> {
+    pub trained: T,
+    pub init: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerNearest {
+    pub layer: usize,
+    #[serde(flatten)]
+    pub result: TrainedAndInit<NearestInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochFigures {
+    pub epoch: usize,
+    /// `cos(layer input, winner column)` per layer for the probe.
+    pub probe_cos: Vec<f64>,
+    pub probe_winner: Vec<usize>,
+    pub class_template: Option<Diagonal>,
+    pub class_template_centered: Option<Diagonal>,
+    pub class_template_best_match_centered: f64,
+    /// Per hidden layer (for an SLP, its only layer).
+    pub nearest_input: Vec<Summary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub layers: Vec<usize>,
+    pub activation: Activation,
+    pub probe: Probe,
+    /// First layer (fed by pixels).
+    pub class_template: TrainedAndInit<ClassTemplate>,
+    /// One entry per hidden layer (for an SLP, its only layer).
+    pub nearest_input: Vec<LayerNearest>,
+    /// `NUM_CLASSES x pixels`, for networks with hidden layers.
+    pub effective_templates: Option<Vec<Vec<f32>>>,
+    /// The class-template matrix of the effective templates.
+    pub effective_class_template: Option<ClassTemplate>,
+    pub dynamics: Vec<EpochFigures>,
+}
+
+/// Inputs, over the whole training file, of the layers whose neurons are compared with
+/// inputs: every hidden layer, or the single layer of an SLP.
+fn analysed_layer_inputs(
+    layers: &[LayerWeights],
+    activation: Activation,
+    images: &Matrix,
+) -> Vec<Matrix> {
+    let count = (layers.len() - 1).max(1);
+    if count == 1 {
+        return vec![images.clone()];
+    }
+    let mut p = propagate(&layers[..count], activation, images);
+    p.inputs.truncate(count);
+    p.inputs
+}
+
+fn nearest_per_hidden_layer(
+    layers: &[LayerWeights],
+    activation: Activation,
+    images: &Matrix,
+    labels: &[u8],
+) -> Vec<NearestInput> {
+    analysed_layer_inputs(layers, activation, images)
+        .iter()
+        .enumerate()
+        .map(|(l, inputs)| nearest_inputs(inputs, labels, &layers[l]))
+        .collect()
+}
+
+struct Context<'a> {
+    inputs: &'a AnalysisInputs<'a>,
+    images: Matrix,
+    means: Matrix,
+    global: Vec<f32>,
+}
+
+impl Context<'_> {
+    fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
+        class_template(&self.means, &self.global, &kernel(&layers[0]))
+    }
+
+    fn nearest(&self, layers: &[LayerWeights]) -> Vec<NearestInput> {
+        nearest_per_hidden_layer(
+            layers,
+            self.inputs.activation,
+            &self.images,
+            &self.inputs.train.labels,
+        )
+    }
+
+    fn epoch_figures(&self, snapshot: &Snapshot) -> EpochFigures {
+        let w = winners(
+            &snapshot.layers,
+            self.inputs.activation,
+            self.inputs.train.image(self.inputs.probe_index),
+        );
+        let ct = self.class_template(&snapshot.layers);
+        EpochFigures {
+            epoch: snapshot.epoch,
+            probe_cos: w.iter().map(|&(_, c)| c).collect(),
+            probe_winner: w.iter().map(|&(i, _)| i).collect(),
+            class_template: ct.diag,
+            class_template_centered: ct.diag_centered,
+            class_template_best_match_centered: ct.best_match_mean_centered,
+            nearest_input: self
+                .nearest(&snapshot.layers)
+                .into_iter()
+                .map(|n| n.summary)
+                .collect(),
+        }
+    }
+}
+
+/// Runs every analysis. Needs at least two snapshots (initial and trained).
+pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
+    let (init, trained) = match inputs.snapshots {
+        [first, .., last] => (first, last),
+        _ => panic!("the analysis needs the initial and the trained weights"),
+    };
+    let (means, global) = class_means(inputs.train);
+    let ctx = Context {
+        inputs,
+        images: images_matrix(inputs.train),
+        means,
+        global,
+    };
+    let activation = inputs.activation;
+    let nearest_trained = ctx.nearest(&trained.layers);
+    let nearest_init = ctx.nearest(&init.layers);
+    let effective = effective_templates(&trained.layers, activation, inputs.test);
+    let effective_class_template = effective
+        .as_ref()
+        .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
+    let mut layers: Vec<usize> = vec![trained.layers[0].d_in];
+    layers.extend(trained.layers.iter().map(|l| l.d_out));
+    Analysis {
+        layers,
+        activation,
+        probe: probe(
+            &trained.layers,
+            &init.layers,
+            activation,
+            inputs.train,
+            inputs.probe_index,
+        ),
+        class_template: TrainedAndInit {
+            trained: ctx.class_template(&trained.layers),
+            init: ctx.class_template(&init.layers),
+        },
+        nearest_input: nearest_trained
+            .into_iter()
+            .zip(nearest_init)
+            .enumerate()
+            .map(|(layer, (trained, init))| LayerNearest {
+                layer,
+                result: TrainedAndInit { trained, init },
+            })
+            .collect(),
+        effective_templates: effective
+            .as_ref()
+            .map(|e| (0..e.rows).map(|r| e.row(r).to_vec()).collect()),
+        effective_class_template,
+        dynamics: inputs
+            .snapshots
+            .iter()
+            .map(|s| ctx.epoch_figures(s))
+            .collect(),
+    }
+}

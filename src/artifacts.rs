@@ -1,0 +1,210 @@
+//! The run folder: every file is written under a temporary name and renamed into place, so an
+//! interrupted run never leaves a half-written file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::model::{DenseNet, LayerWeights};
+use crate::train::{EpochMetrics, Evaluation};
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const HISTORY_FILE: &str = "history.csv";
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
+pub const ANALYSIS_FILE: &str = "analysis.json";
+pub const FIGURES_DIR: &str = "figures";
+
+/// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
+pub fn snapshot_file(epoch: usize) -> String {
+    format!("snapshots/epoch-{epoch:03}.bpk")
+}
+
+/// `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub model: String,
+    pub layers: Vec<usize>,
+    pub optimizer: String,
+    pub backend: String,
+    pub seed: u64,
+    pub epochs: Vec<EpochMetrics>,
+    pub test: Evaluation,
+    pub train_seconds: f64,
+}
+
+/// A run folder that has been checked to be writable.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates the folder if needed and proves it is writable with a throw-away temporary file.
+    pub fn prepare(path: &Path) -> Result<Self> {
+        let fix = "choose a writable folder with --out";
+        if path.exists() && !path.is_dir() {
+            return Err(anyhow!(
+                "output path {} is a file, not a folder: {fix}",
+                path.display()
+            ));
+        }
+        std::fs::create_dir_all(path).map_err(|e| {
+            anyhow!(
+                "cannot create output folder {} ({e}): {fix}",
+                path.display()
+            )
+        })?;
+        tempfile::NamedTempFile::new_in(path).map_err(|e| {
+            anyhow!(
+                "cannot write to output folder {} ({e}): {fix}",
+                path.display()
+            )
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// An existing run folder, for reading back what a run saved.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.join(CONFIG_FILE).is_file() {
+            return Err(anyhow!(
+                "{} is not a weightscope run folder (no {CONFIG_FILE}): pass the --out folder \
+                 of a finished training run",
+                path.display()
+            ));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `name` (which may name a subfolder) atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.file(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        write_atomic(&path, bytes)
+    }
+
+    /// A subfolder, created if needed.
+    pub fn subdir(&self, name: &str) -> Result<PathBuf> {
+        let path = self.file(name);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(path)
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(value).context("serialising JSON")?;
+        text.push('\n');
+        self.write(name, text.as_bytes())
+    }
+
+    pub fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T> {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "{} is not valid ({e}): the run folder is damaged, train again",
+                path.display()
+            )
+        })
+    }
+
+    pub fn write_config(&self, config: &Config) -> Result<()> {
+        self.write(CONFIG_FILE, config.to_toml().as_bytes())
+    }
+
+    pub fn read_config(&self) -> Result<Config> {
+        Config::load(&self.file(CONFIG_FILE))
+    }
+
+    pub fn write_history(&self, history: &[EpochMetrics]) -> Result<()> {
+        self.write(HISTORY_FILE, history_csv(history).as_bytes())
+    }
+
+    pub fn save_weights(&self, name: &str, model: &DenseNet) -> Result<()> {
+        let bytes = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| anyhow!("cannot encode the weights: {e}"))?;
+        self.write(name, &bytes)
+    }
+
+    /// Loads weights saved by [`RunDir::save_weights`] into a network of the given shape.
+    pub fn load_weights(
+        &self,
+        name: &str,
+        shape: &[LayerWeights],
+        config: &Config,
+        device: &Device,
+    ) -> Result<DenseNet> {
+        let path = self.file(name);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .and_then(|record| {
+                DenseNet::from_weights(shape, config.model.activation, device)
+                    .try_load_record(record)
+            })
+            .map_err(|e| {
+                anyhow!(
+                    "{} does not hold this run's weights ({e}): train again",
+                    path.display()
+                )
+            })?;
+        Ok(record)
+    }
+}
+
+pub fn history_csv(history: &[EpochMetrics]) -> String {
+    let fmt_opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n");
+    for m in history {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            m.epoch,
+            m.loss,
+            m.accuracy,
+            fmt_opt(m.val_loss),
+            fmt_opt(m.val_accuracy),
+            m.seconds
+        ));
+    }
+    out
+}
+
+/// Writes to a temporary file beside `path`, flushes it to disk, then renames it over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write to {}", dir.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}

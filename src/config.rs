@@ -1,0 +1,282 @@
+//! The run configuration: a TOML file, validated before anything is trained or written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendName;
+
+/// Everything a run needs. Unknown keys are rejected at every level so a typo never silently
+/// falls back to a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name of the run; defaults to the config file's stem. Used for the default output folder.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub backend: BackendName,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub training: TrainingConfig,
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Folder holding the four MNIST-format IDX files (raw or gzipped).
+    #[serde(default = "default_data_dir")]
+    pub dir: PathBuf,
+    /// Fraction of the training file, taken from its end before shuffling, held out for
+    /// validation (Keras `validation_split`).
+    #[serde(default = "default_validation_split")]
+    pub validation_split: f64,
+    /// Use only the first N training images (before the split); 0 means all of them.
+    #[serde(default)]
+    pub train_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    #[default]
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Widths of the hidden dense layers; empty for a single-layer perceptron.
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    #[serde(default)]
+    pub activation: Activation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Adam,
+    Sgd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Reshuffle the training set every epoch (Keras `shuffle=True`).
+    #[serde(default = "default_true")]
+    pub shuffle: bool,
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    /// Adam's beta1, beta2 and epsilon; ignored by SGD. Defaults are Keras's.
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Index into the training file of the image whose winner neurons are shown.
+    #[serde(default = "default_probe_index")]
+    pub probe_index: usize,
+}
+
+fn default_seed() -> u64 {
+    12345
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data/mnist")
+}
+fn default_validation_split() -> f64 {
+    0.02
+}
+fn default_epochs() -> usize {
+    20
+}
+fn default_batch_size() -> usize {
+    500
+}
+fn default_true() -> bool {
+    true
+}
+fn default_learning_rate() -> f64 {
+    0.001
+}
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_epsilon() -> f64 {
+    1e-7
+}
+fn default_probe_index() -> usize {
+    1
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_data_dir(),
+            validation_split: default_validation_split(),
+            train_limit: 0,
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: Vec::new(),
+            activation: Activation::Relu,
+        }
+    }
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            shuffle: true,
+            optimizer: OptimizerKind::Adam,
+            learning_rate: default_learning_rate(),
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            epsilon: default_epsilon(),
+        }
+    }
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            probe_index: default_probe_index(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            name: "run".into(),
+            seed: default_seed(),
+            backend: BackendName::default(),
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            training: TrainingConfig::default(),
+            analysis: AnalysisConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file. A relative `data.dir` stays relative to the working
+    /// directory, as the README's commands are run from the project root.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read config file {}: check the path given to --config",
+                path.display()
+            )
+        })?;
+        let mut config = Self::parse(&text)
+            .with_context(|| format!("config file {} is invalid", path.display()))?;
+        if config.name.is_empty() {
+            config.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line(&e, text)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks value ranges that the types cannot express.
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.training;
+        if t.epochs == 0 {
+            bail!("training.epochs must be at least 1 (got 0)");
+        }
+        if t.batch_size == 0 {
+            bail!("training.batch_size must be at least 1 (got 0)");
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            bail!(
+                "training.learning_rate must be a positive number (got {})",
+                t.learning_rate
+            );
+        }
+        for (key, value) in [("beta1", t.beta1), ("beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&value) {
+                bail!("training.{key} must be in [0, 1) (got {value})");
+            }
+        }
+        if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
+            bail!(
+                "training.epsilon must be a positive number (got {})",
+                t.epsilon
+            );
+        }
+        let split = self.data.validation_split;
+        if !(0.0..1.0).contains(&split) {
+            bail!("data.validation_split must be in [0, 1) (got {split})");
+        }
+        if let Some(pos) = self.model.hidden.iter().position(|&w| w == 0) {
+            bail!("model.hidden[{pos}] must be at least 1 (a layer needs neurons)");
+        }
+        if self.name.contains(['/', '\\']) {
+            bail!(
+                "name must not contain a path separator (got {:?})",
+                self.name
+            );
+        }
+        Ok(())
+    }
+
+    /// The config as TOML, for the copy saved beside a run's results.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serialises to TOML")
+    }
+}
+
+/// toml's errors span several lines with a source excerpt; the CLI promises one line.
+fn one_line(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}

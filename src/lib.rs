@@ -1,0 +1,14 @@
+//! weightscope: train the article's dense networks with Burn and open up their weights.
+
+pub mod analysis;
+pub mod artifacts;
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod figures;
+pub mod model;
+pub mod pipeline;
+pub mod plot;
+pub mod progress;
+pub mod train;

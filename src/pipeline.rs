@@ -1,0 +1,226 @@
+//! A whole run: validate everything up front, train, then save what the analysis needs.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::tensor::Device;
+
+use crate::analysis::pass::{Analysis, AnalysisInputs, Snapshot, analyze};
+use crate::artifacts::{
+    ANALYSIS_FILE, FIGURES_DIR, INITIAL_WEIGHTS_FILE, METRICS_FILE, Metrics, RunDir, WEIGHTS_FILE,
+    snapshot_file,
+};
+use crate::backend;
+use crate::config::{Config, OptimizerKind};
+use crate::data::{ImageSet, Mnist, NUM_CLASSES};
+use crate::figures::{FigureInputs, draw_all};
+use crate::model::{DenseNet, initial_weights, layer_widths};
+use crate::progress::Progress;
+use crate::train::{TrainInputs, train};
+
+/// Data as a run sees it: the (possibly limited) training file, split as Keras splits it.
+pub struct RunData {
+    pub full_train: ImageSet,
+    pub train: ImageSet,
+    pub validation: ImageSet,
+    pub test: ImageSet,
+}
+
+impl RunData {
+    pub fn load(config: &Config) -> Result<Self> {
+        let mnist = Mnist::load(&config.data.dir)?;
+        let full_train = if config.data.train_limit > 0 {
+            mnist.train.head(config.data.train_limit)
+        } else {
+            mnist.train
+        };
+        let (train, validation) = full_train.split_validation(config.data.validation_split);
+        if train.is_empty() {
+            bail!(
+                "no training images left after the validation split of {}: lower \
+                 data.validation_split or raise data.train_limit",
+                config.data.validation_split
+            );
+        }
+        let probe = config.analysis.probe_index;
+        if probe >= full_train.len() {
+            bail!(
+                "analysis.probe_index {probe} is beyond the {} training images: choose an index \
+                 below {}",
+                full_train.len(),
+                full_train.len()
+            );
+        }
+        Ok(Self {
+            full_train,
+            train,
+            validation,
+            test: mnist.test,
+        })
+    }
+}
+
+pub fn model_description(config: &Config, widths: &[usize]) -> String {
+    let kind = if config.model.hidden.is_empty() {
+        "SLP"
+    } else {
+        "MLP"
+    };
+    let widths: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
+    format!("{kind} {}", widths.join("-"))
+}
+
+pub fn optimizer_name(config: &Config) -> &'static str {
+    match config.training.optimizer {
+        OptimizerKind::Adam => "adam",
+        OptimizerKind::Sgd => "sgd",
+    }
+}
+
+pub struct RunSummary {
+    pub dir: RunDir,
+    pub metrics: Metrics,
+    pub analysis: Analysis,
+}
+
+/// Trains as `config` says and writes the run folder `out` (default `runs/<name>`).
+pub fn run_training(
+    config: &Config,
+    out: Option<PathBuf>,
+    progress: &mut Progress,
+) -> Result<RunSummary> {
+    config.validate()?;
+    let data = RunData::load(config)?;
+    let device = backend::device(config.backend)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
+    let dir = RunDir::prepare(&out)?;
+
+    let widths = layer_widths(&config.model, data.train.pixels(), NUM_CLASSES);
+    let initial = initial_weights(&widths, config.seed);
+    dir.write_config(config)?;
+    dir.save_weights(
+        INITIAL_WEIGHTS_FILE,
+        &DenseNet::from_weights(&initial, config.model.activation, &device),
+    )?;
+    let description = model_description(config, &widths);
+    progress.message(&format!(
+        "training {description} on {} ({} train, {} validation, {} test images), backend {}, seed {}",
+        config.data.dir.display(),
+        data.train.len(),
+        data.validation.len(),
+        data.test.len(),
+        config.backend,
+        config.seed
+    ));
+
+    let trained = train(
+        &config.training,
+        config.seed,
+        &initial,
+        config.model.activation,
+        TrainInputs {
+            train: &data.train,
+            validation: &data.validation,
+            test: &data.test,
+        },
+        &device,
+        progress,
+        |epoch, model| dir.save_weights(&snapshot_file(epoch), model),
+    )?;
+
+    dir.save_weights(WEIGHTS_FILE, &trained.model)?;
+    let metrics = Metrics {
+        model: description,
+        layers: widths,
+        optimizer: optimizer_name(config).into(),
+        backend: config.backend.to_string(),
+        seed: config.seed,
+        epochs: trained.history,
+        test: trained.test,
+        train_seconds: trained.train_seconds,
+    };
+    dir.write_history(&metrics.epochs)?;
+    dir.write_json(METRICS_FILE, &metrics)?;
+    progress.message(&format!(
+        "test - loss: {:.4} - accuracy: {:.4}; trained in {:.1}s",
+        metrics.test.loss, metrics.test.accuracy, metrics.train_seconds,
+    ));
+    let analysis = analyze_loaded(&dir, config, &metrics, &data, progress)?;
+    progress.message(&format!("results in {}", dir.path().display()));
+    Ok(RunSummary {
+        dir,
+        metrics,
+        analysis,
+    })
+}
+
+/// Re-analyses a finished run from the weights it saved, rewriting `analysis.json` and the
+/// figures.
+pub fn analyze_run(path: &std::path::Path, progress: &mut Progress) -> Result<Analysis> {
+    let dir = RunDir::open(path)?;
+    let config = dir.read_config()?;
+    let metrics: Metrics = dir.read_json(METRICS_FILE)?;
+    let data = RunData::load(&config)?;
+    analyze_loaded(&dir, &config, &metrics, &data, progress)
+}
+
+/// The snapshots a run saved, epoch 0 (initial) to its last epoch.
+fn load_snapshots(dir: &RunDir, config: &Config, metrics: &Metrics) -> Result<Vec<Snapshot>> {
+    let device = Device::flex();
+    let shape = initial_weights(&metrics.layers, 0);
+    (0..=metrics.epochs.len())
+        .map(|epoch| {
+            let model = dir
+                .load_weights(&snapshot_file(epoch), &shape, config, &device)
+                .with_context(|| format!("the run in {} is incomplete", dir.path().display()))?;
+            Ok(Snapshot {
+                epoch,
+                layers: model.weights(),
+            })
+        })
+        .collect()
+}
+
+fn analyze_loaded(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+    data: &RunData,
+    progress: &mut Progress,
+) -> Result<Analysis> {
+    let started = Instant::now();
+    let snapshots = load_snapshots(dir, config, metrics)?;
+    let analysis = analyze(&AnalysisInputs {
+        activation: config.model.activation,
+        train: &data.full_train,
+        test: &data.test,
+        probe_index: config.analysis.probe_index,
+        snapshots: &snapshots,
+    });
+    dir.write_json(ANALYSIS_FILE, &analysis)?;
+    let figures = dir.subdir(FIGURES_DIR)?;
+    let trained = &snapshots[snapshots.len() - 1].layers;
+    let files = draw_all(
+        &FigureInputs {
+            analysis: &analysis,
+            metrics,
+            trained,
+            init: &snapshots[0].layers,
+            activation: config.model.activation,
+            train: &data.full_train,
+        },
+        &figures,
+    )?;
+    progress.message(&format!(
+        "analysis: {} in {:.1}s, {} figure files in {}",
+        ANALYSIS_FILE,
+        started.elapsed().as_secs_f64(),
+        files.len(),
+        figures.display()
+    ));
+    Ok(analysis)
+}
