@@ -203,8 +203,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write to {}", dir.display()))?;
     file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
+        .and_then(|()| make_readable(&file))
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Temporary files are created private (0600); results are meant to be shared like any file
+/// a program writes, so they get the usual 0644 before being renamed into place.
+pub fn make_readable(file: &tempfile::NamedTempFile) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
     Ok(())
 }

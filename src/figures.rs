@@ -60,6 +60,8 @@ pub struct PanelGrid {
     pub grid: (usize, usize),
     pub panel_size: (u32, u32),
     pub shared: Option<Scale>,
+    /// Without a shared bar, whether each panel gets its own.
+    pub panel_colorbars: bool,
 }
 
 impl Figure for PanelGrid {
@@ -88,7 +90,7 @@ impl Figure for PanelGrid {
                 x_label: panel.x_label,
                 y_label: panel.y_label,
                 annotate: panel.annotate,
-                colorbar: self.shared.is_none(),
+                colorbar: self.shared.is_none() && self.panel_colorbars,
             }
             .draw(&area)?;
         }
@@ -221,6 +223,7 @@ pub fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
         panels,
         panel_size: (430, 380),
         shared: None,
+        panel_colorbars: true,
     }
 }
 
@@ -243,6 +246,7 @@ pub fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> Pane
         grid,
         panel_size: if small { (220, 210) } else { (110, 110) },
         shared: Some(scale),
+        panel_colorbars: false,
     }
 }
 
@@ -298,6 +302,7 @@ pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
         grid: (2, 2),
         panel_size: if annotate { (560, 460) } else { (900, 300) },
         shared: None,
+        panel_colorbars: true,
     }
 }
 
@@ -350,8 +355,9 @@ pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<Ne
             ),
             panels,
             grid: (2, top),
-            panel_size: (200, 200),
+            panel_size: (190, 200),
             shared: None,
+            panel_colorbars: false,
         },
     })
 }
@@ -359,7 +365,9 @@ pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<Ne
 pub fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
     let templates = analysis.effective_templates.as_ref()?;
     let all: Vec<f32> = templates.iter().flatten().copied().collect();
-    let scale = Scale::diverging_of(&all);
+    // Border pixels that are never lit keep their random initial weights and would dominate
+    // a max-based scale.
+    let scale = Scale::diverging_at_quantile(&all, 0.99);
     let ect = analysis.effective_class_template.as_ref();
     let panels = templates
         .iter()
@@ -371,12 +379,13 @@ pub fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
         .collect();
     Some(PanelGrid {
         title: format!(
-            "{model}: effective input templates, mean d logit_k / d input over test images of class k (cos with centred class mean)"
+            "{model}: effective templates, mean d logit_k / d input over test images of class k (cos with centred class mean; colours clipped at the 99th percentile)"
         ),
         panels,
         grid: (2, 5),
         panel_size: (240, 220),
         shared: Some(scale),
+        panel_colorbars: false,
     })
 }
 
@@ -459,6 +468,7 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
         grid: (2, 2),
         lines: vec![
             LineChart {
+                legend: SeriesLabelPosition::MiddleRight,
                 title: "loss and accuracy".into(),
                 x_label: "epoch",
                 y_label: "value",
@@ -476,6 +486,7 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
                 ],
             },
             LineChart {
+                legend: SeriesLabelPosition::LowerRight,
                 title: format!(
                     "probe (image {}): cos(layer input, winner weights)",
                     analysis.probe.index
@@ -485,12 +496,14 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
                 series: probe_series,
             },
             LineChart {
+                legend: SeriesLabelPosition::LowerRight,
                 title: "class templates: cos(class mean, first-layer weights)".into(),
                 x_label: "epoch",
                 y_label: "cosine",
                 series: template_series,
             },
             LineChart {
+                legend: SeriesLabelPosition::LowerRight,
                 title: "nearest training image: per-neuron max cosine".into(),
                 x_label: "epoch",
                 y_label: "cosine",

@@ -4,11 +4,28 @@ use clap::Parser;
 use weightscope::cli::{Cli, run};
 
 fn main() -> ExitCode {
+    // A panic is a bug, but the user still gets one line rather than a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{place}: {}; please report it",
+            message.replace('\n', " ")
+        );
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // One line, with the chain of causes, and no backtrace.
+            // One line, with the chain of causes.
             eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
             ExitCode::FAILURE
         }

@@ -52,6 +52,8 @@ pub fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<PathBuf
         figure.draw(&root)?;
         root.present().map_err(err)?;
     }
+    crate::artifacts::make_readable(&tmp)
+        .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
     tmp.persist(&png)
         .map_err(|e| anyhow!("cannot write {}: {}", png.display(), e.error))?;
     let svg = dir.join(format!("{name}.svg"));
@@ -84,7 +86,19 @@ impl Scale {
 
     /// Diverging, centred at 0, limits at the largest magnitude.
     pub fn diverging_of(values: &[f32]) -> Self {
-        let limit = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        Self::diverging_at_quantile(values, 1.0)
+    }
+
+    /// Diverging, with limits at the `q` quantile of the magnitudes, so a few extreme values
+    /// do not wash out the rest; larger values saturate.
+    pub fn diverging_at_quantile(values: &[f32], q: f64) -> Self {
+        let mut mags: Vec<f32> = values.iter().map(|v| v.abs()).filter(|v| v.is_finite()).collect();
+        mags.sort_by(f32::total_cmp);
+        let limit = if mags.is_empty() {
+            0.0
+        } else {
+            mags[((mags.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
+        };
         Scale::Diverging {
             limit: if limit > 0.0 { limit } else { 1.0 },
         }
@@ -150,15 +164,22 @@ impl Heatmap<'_> {
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> PlotResult {
         let (w, _) = area.dim_in_pixel();
         let (main, bar) = if self.colorbar {
-            area.split_horizontally(w.saturating_sub(70))
+            area.split_horizontally(w.saturating_sub(80))
         } else {
             (area.clone(), area.clone())
+        };
+        // Tick labels would swamp a thumbnail, so small panels show only the image.
+        let ticks = w >= 160;
+        let tick_area = |labelled: bool, base: u32| match (ticks, labelled) {
+            (false, _) => 0,
+            (true, false) => base,
+            (true, true) => base + 14,
         };
         let mut chart = ChartBuilder::on(&main)
             .caption(&self.title, font(13.0))
             .margin(4)
-            .x_label_area_size(if self.x_label.is_empty() { 18 } else { 30 })
-            .y_label_area_size(if self.y_label.is_empty() { 24 } else { 36 })
+            .x_label_area_size(tick_area(!self.x_label.is_empty(), 18))
+            .y_label_area_size(tick_area(!self.y_label.is_empty(), 24))
             .build_cartesian_2d(0f64..self.cols as f64, self.rows as f64..0f64)
             .map_err(err)?;
         chart
@@ -221,11 +242,12 @@ pub fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: Scale)
     } else {
         (lo - 0.5, lo + 0.5)
     };
+    let span = f64::from(hi - lo);
     let mut chart = ChartBuilder::on(area)
         .margin_top(24)
         .margin_bottom(30)
-        .margin_right(4)
-        .y_label_area_size(46)
+        .margin_left(6)
+        .right_y_label_area_size(56)
         .build_cartesian_2d(0f64..1f64, f64::from(lo)..f64::from(hi))
         .map_err(err)?;
     chart
@@ -233,7 +255,7 @@ pub fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: Scale)
         .disable_mesh()
         .disable_x_axis()
         .y_labels(5)
-        .y_label_formatter(&|v| format_tick(*v))
+        .y_label_formatter(&|v| format_tick(if v.abs() < span * 1e-6 { 0.0 } else { *v }))
         .label_style(font(10.0))
         .draw()
         .map_err(err)?;
@@ -288,6 +310,7 @@ impl Series<'_> {
 }
 
 pub struct LineChart<'a> {
+    pub legend: SeriesLabelPosition,
     pub title: String,
     pub x_label: &'a str,
     pub y_label: &'a str,
@@ -351,7 +374,7 @@ impl LineChart<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(self.legend.clone())
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
             .label_font(font(11.0))

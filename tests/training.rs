@@ -179,11 +179,26 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n"));
     // No temporary files are left behind.
-    let names: Vec<_> = std::fs::read_dir(dir)
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 5, "{names:?}");
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "analysis.json",
+            "config.toml",
+            "figures",
+            "history.csv",
+            "metrics.json",
+            "snapshots",
+            "weights.bpk",
+            "weights_init.bpk"
+        ]
+    );
+    let snapshots = std::fs::read_dir(dir.join("snapshots")).unwrap().count();
+    assert_eq!(snapshots, 4, "epochs 0..=3");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod linalg;
 pub mod pass;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Activation;
@@ -218,7 +219,9 @@ pub fn diagonal(matrix: &[Vec<f64>]) -> Option<Diagonal> {
 pub struct ClassTemplate {
     pub matrix: Vec<Vec<f64>>,
     pub matrix_centered: Vec<Vec<f64>>,
-    /// Present only when the layer has one neuron per class.
+    /// `diag_mean`, `offdiag_mean` and `rows_diag_max`, present only when the layer has one
+    /// neuron per class.
+    #[serde(flatten)]
     pub diag: Option<Diagonal>,
     pub diag_centered: Option<Diagonal>,
     /// Mean over classes of the best-matching column's cosine (any layer width).
@@ -280,21 +283,46 @@ pub struct NearestInput {
 /// `max_i cos(column j, x_i)` over the rows of `inputs`, as blocked matrix products of
 /// unit-length rows and columns.
 pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> NearestInput {
+    nearest_unit_inputs(&inputs.normalized_rows(), labels, layer)
+}
+
+/// [`nearest_inputs`] for inputs already scaled to unit length (zero rows stay zero), so a
+/// caller comparing many weight matrices with the same inputs normalises them once.
+pub fn nearest_unit_inputs(unit_inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> NearestInput {
     let units = kernel(layer).transpose().normalized_rows().transpose();
-    let mut best = vec![(f32::NEG_INFINITY, 0usize); layer.d_out];
-    for start in (0..inputs.rows).step_by(NEAREST_BLOCK_ROWS) {
-        let end = (start + NEAREST_BLOCK_ROWS).min(inputs.rows);
-        let sims = inputs
-            .rows_range(start, end)
-            .normalized_rows()
-            .matmul(&units);
-        for r in 0..sims.rows {
-            for (j, &s) in sims.row(r).iter().enumerate() {
-                if s > best[j].0 {
-                    best[j] = (s, start + r);
-                }
+    let k = layer.d_out;
+    let none = vec![(f32::NEG_INFINITY, 0usize); k];
+    let merge = |mut a: Vec<(f32, usize)>, b: Vec<(f32, usize)>| {
+        for (x, y) in a.iter_mut().zip(b) {
+            // Ties go to the lower index, whichever block finishes first.
+            if y.0 > x.0 || (y.0 == x.0 && y.1 < x.1) {
+                *x = y;
             }
         }
+        a
+    };
+    let mut best = none.clone();
+    for start in (0..unit_inputs.rows).step_by(NEAREST_BLOCK_ROWS) {
+        let end = (start + NEAREST_BLOCK_ROWS).min(unit_inputs.rows);
+        let sims = unit_inputs.rows_range(start, end).matmul(&units);
+        let block_best = sims
+            .data
+            .par_chunks(k * 256)
+            .enumerate()
+            .map(|(chunk, rows)| {
+                let mut local = none.clone();
+                for (r, row) in rows.chunks(k).enumerate() {
+                    let index = start + chunk * 256 + r;
+                    for (b, &s) in local.iter_mut().zip(row) {
+                        if s > b.0 {
+                            *b = (s, index);
+                        }
+                    }
+                }
+                local
+            })
+            .reduce(|| none.clone(), merge);
+        best = merge(best, block_best);
     }
     let cos: Vec<f64> = best.iter().map(|&(s, _)| f64::from(s)).collect();
     NearestInput {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::linalg::{Matrix, Summary};
 use super::{
     ClassTemplate, Diagonal, NearestInput, Probe, class_means, class_template, effective_templates,
-    images_matrix, kernel, nearest_inputs, probe, propagate, winners,
+    images_matrix, kernel, nearest_inputs, nearest_unit_inputs, probe, propagate, winners,
 };
 use crate::config::Activation;
 use crate::data::ImageSet;
@@ -73,37 +73,22 @@ pub struct Analysis {
 }
 
 /// Inputs, over the whole training file, of the layers whose neurons are compared with
-/// inputs: every hidden layer, or the single layer of an SLP.
-fn analysed_layer_inputs(
-    layers: &[LayerWeights],
-    activation: Activation,
-    images: &Matrix,
-) -> Vec<Matrix> {
+/// inputs: every hidden layer, or the single layer of an SLP. The first is always the pixels,
+/// whose unit-length rows the caller has already computed.
+fn deeper_layer_inputs(layers: &[LayerWeights], activation: Activation, train: &ImageSet) -> Vec<Matrix> {
     let count = (layers.len() - 1).max(1);
     if count == 1 {
-        return vec![images.clone()];
+        return Vec::new();
     }
-    let mut p = propagate(&layers[..count], activation, images);
+    let mut p = propagate(&layers[..count], activation, &images_matrix(train));
     p.inputs.truncate(count);
+    p.inputs.remove(0);
     p.inputs
-}
-
-fn nearest_per_hidden_layer(
-    layers: &[LayerWeights],
-    activation: Activation,
-    images: &Matrix,
-    labels: &[u8],
-) -> Vec<NearestInput> {
-    analysed_layer_inputs(layers, activation, images)
-        .iter()
-        .enumerate()
-        .map(|(l, inputs)| nearest_inputs(inputs, labels, &layers[l]))
-        .collect()
 }
 
 struct Context<'a> {
     inputs: &'a AnalysisInputs<'a>,
-    images: Matrix,
+    unit_images: Matrix,
     means: Matrix,
     global: Vec<f32>,
 }
@@ -114,15 +99,18 @@ impl Context<'_> {
     }
 
     fn nearest(&self, layers: &[LayerWeights]) -> Vec<NearestInput> {
-        nearest_per_hidden_layer(
-            layers,
-            self.inputs.activation,
-            &self.images,
-            &self.inputs.train.labels,
-        )
+        let labels = &self.inputs.train.labels;
+        let mut out = vec![nearest_unit_inputs(&self.unit_images, labels, &layers[0])];
+        for (l, inputs) in deeper_layer_inputs(layers, self.inputs.activation, self.inputs.train)
+            .iter()
+            .enumerate()
+        {
+            out.push(nearest_inputs(inputs, labels, &layers[l + 1]));
+        }
+        out
     }
 
-    fn epoch_figures(&self, snapshot: &Snapshot) -> EpochFigures {
+    fn epoch_figures(&self, snapshot: &Snapshot, nearest: &[NearestInput]) -> EpochFigures {
         let w = winners(
             &snapshot.layers,
             self.inputs.activation,
@@ -136,11 +124,7 @@ impl Context<'_> {
             class_template: ct.diag,
             class_template_centered: ct.diag_centered,
             class_template_best_match_centered: ct.best_match_mean_centered,
-            nearest_input: self
-                .nearest(&snapshot.layers)
-                .into_iter()
-                .map(|n| n.summary)
-                .collect(),
+            nearest_input: nearest.iter().map(|n| n.summary).collect(),
         }
     }
 }
@@ -154,13 +138,23 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let (means, global) = class_means(inputs.train);
     let ctx = Context {
         inputs,
-        images: images_matrix(inputs.train),
+        unit_images: images_matrix(inputs.train).normalized_rows(),
         means,
         global,
     };
     let activation = inputs.activation;
-    let nearest_trained = ctx.nearest(&trained.layers);
-    let nearest_init = ctx.nearest(&init.layers);
+    // The costliest figure, computed once per snapshot and shared by the dynamics and the
+    // trained-versus-initial comparison.
+    let mut nearest: Vec<Vec<NearestInput>> =
+        inputs.snapshots.iter().map(|s| ctx.nearest(&s.layers)).collect();
+    let dynamics = inputs
+        .snapshots
+        .iter()
+        .zip(&nearest)
+        .map(|(s, n)| ctx.epoch_figures(s, n))
+        .collect();
+    let nearest_trained = nearest.pop().expect("two snapshots at least");
+    let nearest_init = nearest.swap_remove(0);
     let effective = effective_templates(&trained.layers, activation, inputs.test);
     let effective_class_template = effective
         .as_ref()
@@ -194,10 +188,6 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
             .as_ref()
             .map(|e| (0..e.rows).map(|r| e.row(r).to_vec()).collect()),
         effective_class_template,
-        dynamics: inputs
-            .snapshots
-            .iter()
-            .map(|s| ctx.epoch_figures(s))
-            .collect(),
+        dynamics,
     }
 }

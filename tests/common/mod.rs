@@ -103,9 +103,16 @@ impl Workspace {
     /// Writes a config for a small run; `extra` is appended inside `[training]`.
     pub fn config(&self, name: &str, hidden: &[usize], training_extra: &str) -> PathBuf {
         let hidden: Vec<String> = hidden.iter().map(|h| h.to_string()).collect();
+        // `training_extra` may override the small defaults below.
+        let mut training = String::new();
+        for (key, value) in [("epochs", "3"), ("batch_size", "50")] {
+            if !training_extra.contains(key) {
+                training.push_str(&format!("{key} = {value}\n"));
+            }
+        }
         let text = format!(
             "seed = 7\n\n[data]\ndir = {:?}\nvalidation_split = 0.1\n\n[model]\nhidden = [{}]\n\n\
-             [training]\nepochs = 3\nbatch_size = 50\n{training_extra}\n",
+             [training]\n{training}{training_extra}\n",
             self.data_dir(),
             hidden.join(", ")
         );
