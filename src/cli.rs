@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend::BackendName;
 use crate::config::Config;
-use crate::pipeline::{analyze_run, run_training};
+use crate::pipeline::{KerasAnalysis, analyze_keras, analyze_run, article_figure, run_training};
 use crate::progress::Progress;
 
 #[derive(Debug, Parser)]
@@ -30,13 +30,56 @@ pub enum Command {
     Train(TrainArgs),
     /// Re-analyse a finished run from its saved weights, without training.
     Analyze(AnalyzeArgs),
+    /// Draw the article's six-panel figure from an SLP run and an MLP run.
+    Article(ArticleArgs),
+    /// Compare a run with the TensorFlow reference results, side by side.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The run folder to compare.
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The TensorFlow reference folder (its results/ and lockstep/ hold seed-N.json files).
+    #[arg(long, value_name = "DIR", default_value = "reference/tensorflow")]
+    pub reference: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ArticleArgs {
+    /// Run folder of the single-layer perceptron (e.g. runs/slp).
+    #[arg(long, value_name = "DIR", default_value = "runs/slp")]
+    pub slp: PathBuf,
+    /// Run folder of the multi-layer perceptron (e.g. runs/mlp).
+    #[arg(long, value_name = "DIR", default_value = "runs/mlp")]
+    pub mlp: PathBuf,
+    /// Folder for article.png and article.svg.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["run", "keras_weights"])))]
 pub struct AnalyzeArgs {
     /// The run folder a training run wrote (its --out).
     #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    pub run: Option<PathBuf>,
+    /// Analyse TensorFlow-trained weights instead: a folder of the reference script's .npy files.
+    #[arg(long, value_name = "DIR", requires = "out")]
+    pub keras_weights: Option<PathBuf>,
+    /// With --keras-weights: where to write <slp|mlp>/analysis.json and figures.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --keras-weights: the MNIST-format data folder.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data: PathBuf,
+    /// With --keras-weights: the probe image's index in the training file.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub probe_index: usize,
+    /// With --keras-weights: the epoch the trained weights come from (labels the dynamics).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub epochs: usize,
 }
 
 #[derive(Debug, Args, Default)]
@@ -85,10 +128,40 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => train_command(&cli.train),
         Some(Command::Train(args)) => train_command(&args),
-        Some(Command::Analyze(args)) => {
-            analyze_run(&args.run, &mut Progress::new())?;
+        Some(Command::Analyze(args)) => analyze_command(&args),
+        Some(Command::Compare(args)) => {
+            let (comparison, files) = crate::compare::compare_command(&args.run, &args.reference)?;
+            println!("{}", comparison.markdown());
+            for file in files {
+                println!("wrote {}", file.display());
+            }
             Ok(())
         }
+        Some(Command::Article(args)) => {
+            for file in article_figure(&args.slp, &args.mlp, &args.out)? {
+                println!("wrote {}", file.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn analyze_command(args: &AnalyzeArgs) -> Result<()> {
+    let mut progress = Progress::new();
+    match (&args.run, &args.keras_weights, &args.out) {
+        (Some(run), _, _) => analyze_run(run, &mut progress).map(|_| ()),
+        (None, Some(weights), Some(out)) => analyze_keras(
+            &KerasAnalysis {
+                weights,
+                out,
+                data_dir: args.data.clone(),
+                probe_index: args.probe_index,
+                epochs: args.epochs,
+            },
+            &mut progress,
+        )
+        .map(|_| ()),
+        _ => unreachable!("clap requires --run or --keras-weights with --out"),
     }
 }
 

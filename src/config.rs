@@ -27,6 +27,18 @@ pub struct Config {
     pub training: TrainingConfig,
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    #[serde(default)]
+    pub init: InitConfig,
+}
+
+/// Where the initial weights come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InitConfig {
+    /// A folder of the TensorFlow reference script's `init_*.npy` weights; training then starts
+    /// from TensorFlow's initial weights instead of drawing them from the seed (lockstep mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keras_weights: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,8 +78,12 @@ pub struct ModelConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
+    /// Burn's Adam (PyTorch's form of the update).
     #[default]
     Adam,
+    /// Adam in Keras's form, for lockstep comparisons with TensorFlow.
+    #[serde(rename = "keras-adam")]
+    KerasAdam,
     Sgd,
 }
 
@@ -188,6 +204,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             training: TrainingConfig::default(),
             analysis: AnalysisConfig::default(),
+            init: InitConfig::default(),
         }
     }
 }

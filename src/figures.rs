@@ -539,10 +539,46 @@ pub fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(fig) = effective_figure(inputs.analysis, model) {
         files.extend(plot::save(&fig, dir, "effective_templates")?);
     }
-    files.extend(plot::save(
-        &dynamics_figure(inputs.analysis, inputs.metrics),
-        dir,
-        "dynamics",
-    )?);
+    // Weights imported without their training history have no curves to draw.
+    if !inputs.metrics.epochs.is_empty() {
+        files.extend(plot::save(
+            &dynamics_figure(inputs.analysis, inputs.metrics),
+            dir,
+            "dynamics",
+        )?);
+    }
     Ok(files)
+}
+
+/// What one run contributes to the article's figure.
+pub struct RunPanels<'a> {
+    pub analysis: &'a Analysis,
+    pub layers: &'a [LayerWeights],
+    pub activation: Activation,
+    pub model: &'a str,
+}
+
+/// The article's figure: probe | SLP winner; probe | hidden winner; hidden activation (16x8) |
+/// output winner (16x8), each panel in viridis on its own min..max.
+pub fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> PanelGrid {
+    let panels: Vec<Panel> = runs
+        .iter()
+        .flat_map(|r| {
+            winner_panels(
+                r.analysis,
+                r.layers,
+                r.activation,
+                train.image(r.analysis.probe.index),
+                r.model,
+            )
+        })
+        .collect();
+    PanelGrid {
+        title: "The article's figure: what the winning neurons' weights look like".into(),
+        grid: (panels.len() / 2, 2),
+        panels,
+        panel_size: (430, 380),
+        shared: None,
+        panel_colorbars: true,
+    }
 }

@@ -77,8 +77,30 @@ pub fn model_description(config: &Config, widths: &[usize]) -> String {
 pub fn optimizer_name(config: &Config) -> &'static str {
     match config.training.optimizer {
         OptimizerKind::Adam => "adam",
+        OptimizerKind::KerasAdam => "keras-adam",
         OptimizerKind::Sgd => "sgd",
     }
+}
+
+/// The seed's Keras-style draw, or TensorFlow's own initial weights in lockstep mode.
+fn initial_weights_for(
+    config: &Config,
+    widths: &[usize],
+) -> Result<Vec<crate::model::LayerWeights>> {
+    let Some(dir) = &config.init.keras_weights else {
+        return Ok(initial_weights(widths, config.seed));
+    };
+    let model = crate::keras::KerasModel::for_hidden_layers(config.model.hidden.len())?;
+    let layers = crate::keras::load(dir, model, "init_")?;
+    let mut found = vec![layers[0].d_in];
+    found.extend(layers.iter().map(|l| l.d_out));
+    if found != widths {
+        bail!(
+            "init.keras_weights in {} holds a {found:?} network but the config describes              {widths:?}: make model.hidden match the reference model",
+            dir.display()
+        );
+    }
+    Ok(layers)
 }
 
 pub struct RunSummary {
@@ -95,12 +117,12 @@ pub fn run_training(
 ) -> Result<RunSummary> {
     config.validate()?;
     let data = RunData::load(config)?;
+    let widths = layer_widths(&config.model, data.train.pixels(), NUM_CLASSES);
+    let initial = initial_weights_for(config, &widths)?;
     let device = backend::device(config.backend)?;
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
+    // Only now, with every input checked, does anything get written.
     let dir = RunDir::prepare(&out)?;
-
-    let widths = layer_widths(&config.model, data.train.pixels(), NUM_CLASSES);
-    let initial = initial_weights(&widths, config.seed);
     dir.write_config(config)?;
     dir.save_weights(
         INITIAL_WEIGHTS_FILE,
@@ -192,23 +214,35 @@ fn analyze_loaded(
     data: &RunData,
     progress: &mut Progress,
 ) -> Result<Analysis> {
-    let started = Instant::now();
     let snapshots = load_snapshots(dir, config, metrics)?;
+    write_analysis(dir, config, metrics, data, &snapshots, progress)
+}
+
+/// Analyses `snapshots` (initial first, trained last) and writes `analysis.json` and the
+/// figures into `dir`.
+fn write_analysis(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+    data: &RunData,
+    snapshots: &[Snapshot],
+    progress: &mut Progress,
+) -> Result<Analysis> {
+    let started = Instant::now();
     let analysis = analyze(&AnalysisInputs {
         activation: config.model.activation,
         train: &data.full_train,
         test: &data.test,
         probe_index: config.analysis.probe_index,
-        snapshots: &snapshots,
+        snapshots,
     });
     dir.write_json(ANALYSIS_FILE, &analysis)?;
     let figures = dir.subdir(FIGURES_DIR)?;
-    let trained = &snapshots[snapshots.len() - 1].layers;
     let files = draw_all(
         &FigureInputs {
             analysis: &analysis,
             metrics,
-            trained,
+            trained: &snapshots[snapshots.len() - 1].layers,
             init: &snapshots[0].layers,
             activation: config.model.activation,
             train: &data.full_train,
@@ -217,10 +251,147 @@ fn analyze_loaded(
     )?;
     progress.message(&format!(
         "analysis: {} in {:.1}s, {} figure files in {}",
-        ANALYSIS_FILE,
+        dir.file(ANALYSIS_FILE).display(),
         started.elapsed().as_secs_f64(),
         files.len(),
         figures.display()
     ));
     Ok(analysis)
+}
+
+/// A finished run read back from its folder.
+pub struct LoadedRun {
+    pub dir: RunDir,
+    pub config: Config,
+    pub metrics: Metrics,
+    pub analysis: Analysis,
+    pub trained: Vec<crate::model::LayerWeights>,
+}
+
+impl LoadedRun {
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        let dir = RunDir::open(path)?;
+        let config = dir.read_config()?;
+        let metrics: Metrics = dir.read_json(METRICS_FILE)?;
+        let analysis: Analysis = dir.read_json(ANALYSIS_FILE)?;
+        let shape = initial_weights(&metrics.layers, 0);
+        let trained = dir
+            .load_weights(WEIGHTS_FILE, &shape, &config, &Device::flex())?
+            .weights();
+        Ok(Self {
+            dir,
+            config,
+            metrics,
+            analysis,
+            trained,
+        })
+    }
+}
+
+/// The article's six-panel figure from an SLP run and an MLP run trained on the same data.
+pub fn article_figure(
+    slp: &std::path::Path,
+    mlp: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<Vec<PathBuf>> {
+    let slp = LoadedRun::open(slp)?;
+    let mlp = LoadedRun::open(mlp)?;
+    for (run, hidden) in [(&slp, false), (&mlp, true)] {
+        if run.config.model.hidden.is_empty() == hidden {
+            bail!(
+                "{} is {}: pass an SLP run to --slp and an MLP run to --mlp",
+                run.dir.path().display(),
+                run.metrics.model
+            );
+        }
+    }
+    let data = RunData::load(&slp.config)?;
+    let out = RunDir::prepare(out)?;
+    let figure = crate::figures::article_figure(
+        [&slp, &mlp].map(|r| crate::figures::RunPanels {
+            analysis: &r.analysis,
+            layers: &r.trained,
+            activation: r.config.model.activation,
+            model: &r.metrics.model,
+        }),
+        &data.full_train,
+    );
+    crate::plot::save(&figure, out.path(), "article")
+}
+
+/// Options of `analyze --keras-weights`.
+pub struct KerasAnalysis<'a> {
+    pub weights: &'a std::path::Path,
+    pub out: &'a std::path::Path,
+    pub data_dir: PathBuf,
+    pub probe_index: usize,
+    /// The epoch the trained weights come from, to label them in the dynamics.
+    pub epochs: usize,
+}
+
+/// Runs weightscope's analysis on weights trained by TensorFlow (the reference script's
+/// `.npy` files): `<out>/<slp|mlp>/analysis.json` and figures, for each model present.
+pub fn analyze_keras(
+    options: &KerasAnalysis<'_>,
+    progress: &mut Progress,
+) -> Result<Vec<(crate::keras::KerasModel, Analysis)>> {
+    use crate::keras::{KerasModel, load};
+    let mut config = Config::default();
+    config.data.dir = options.data_dir.clone();
+    config.analysis.probe_index = options.probe_index;
+    let models: Vec<KerasModel> = [KerasModel::Slp, KerasModel::Mlp]
+        .into_iter()
+        .filter(|m| {
+            let first = if *m == KerasModel::Slp { "" } else { "0" };
+            options
+                .weights
+                .join(format!("{}_w{first}.npy", m.name()))
+                .is_file()
+        })
+        .collect();
+    if models.is_empty() {
+        bail!(
+            "{} holds no slp_w.npy or mlp_w0.npy: pass the folder the TensorFlow reference script \
+             wrote its weights to",
+            options.weights.display()
+        );
+    }
+    let loaded = models
+        .iter()
+        .map(|&m| Ok((m, load(options.weights, m, "init_")?, load(options.weights, m, "")?)))
+        .collect::<Result<Vec<_>>>()?;
+    let data = RunData::load(&config)?;
+    let root = RunDir::prepare(options.out)?;
+    let mut results = Vec::new();
+    for (model, init, trained) in loaded {
+        let dir = RunDir::prepare(&root.file(model.name()))?;
+        let mut layers = vec![trained[0].d_in];
+        layers.extend(trained.iter().map(|l| l.d_out));
+        let metrics = Metrics {
+            model: format!("TensorFlow {}", model.name().to_uppercase()),
+            layers,
+            optimizer: "adam".into(),
+            backend: "tensorflow".into(),
+            seed: 0,
+            epochs: Vec::new(),
+            test: crate::train::Evaluation {
+                loss: f64::NAN,
+                accuracy: f64::NAN,
+            },
+            train_seconds: f64::NAN,
+        };
+        let snapshots = [
+            Snapshot {
+                epoch: 0,
+                layers: init,
+            },
+            Snapshot {
+                epoch: options.epochs,
+                layers: trained,
+            },
+        ];
+        let analysis = write_analysis(&dir, &config, &metrics, &data, &snapshots, progress)?;
+        results.push((model, analysis));
+    }
+    Ok(results)
 }

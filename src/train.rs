@@ -110,6 +110,11 @@ pub fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
             .with_beta_2(config.beta2 as f32)
             .with_epsilon(config.epsilon as f32)
             .init(),
+        OptimizerKind::KerasAdam => ModuleOptimizer::from(crate::optim::KerasAdam {
+            beta_1: config.beta1,
+            beta_2: config.beta2,
+            epsilon: config.epsilon,
+        }),
         OptimizerKind::Sgd => SgdConfig::new().init(),
     }
 }
