@@ -34,7 +34,11 @@ pub struct ReferenceRun {
 
 impl ReferenceRun {
     pub fn model(&self, mlp: bool) -> Option<&ReferenceModel> {
-        if mlp { self.mlp.as_ref() } else { self.slp.as_ref() }
+        if mlp {
+            self.mlp.as_ref()
+        } else {
+            self.slp.as_ref()
+        }
     }
 }
 
@@ -54,9 +58,8 @@ pub fn load_reference(dir: &Path) -> Result<Vec<ReferenceRun>> {
         if name.starts_with("seed-") && name.ends_with(".json") {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let run: ReferenceRun = serde_json::from_str(&text).with_context(|| {
-                format!("{} is not a reference result file", path.display())
-            })?;
+            let run: ReferenceRun = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a reference result file", path.display()))?;
             runs.push(run);
         }
     }
@@ -87,7 +90,11 @@ impl Row {
 
     pub fn range(&self) -> (f64, f64) {
         let lo = self.theirs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self.theirs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let hi = self
+            .theirs
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         (lo, hi)
     }
 
@@ -122,32 +129,64 @@ fn analysis_paths(ours: &Value) -> Vec<(String, Vec<String>, f64)> {
     let layers = ours["probe"]["layers"].as_array().map_or(0, Vec::len);
     for l in 0..layers {
         for which in ["cos_trained", "cos_init"] {
-            paths.push((format!("probe layer {l} {which}"), p(&format!("probe.layers.{l}.{which}")), COSINE_TOL));
+            paths.push((
+                format!("probe layer {l} {which}"),
+                p(&format!("probe.layers.{l}.{which}")),
+                COSINE_TOL,
+            ));
         }
     }
     for which in ["trained", "init"] {
         for key in ["diag_mean", "offdiag_mean"] {
-            paths.push((format!("class template {which} {key}"), p(&format!("class_template.{which}.{key}")), COSINE_TOL));
+            paths.push((
+                format!("class template {which} {key}"),
+                p(&format!("class_template.{which}.{key}")),
+                COSINE_TOL,
+            ));
             paths.push((
                 format!("class template {which} centred {key}"),
                 p(&format!("class_template.{which}.diag_centered.{key}")),
                 COSINE_TOL,
             ));
         }
-        paths.push((format!("class template {which} rows_diag_max"), p(&format!("class_template.{which}.rows_diag_max")), COUNT_TOL));
-        paths.push((format!("class template {which} best_match_mean_centered"), p(&format!("class_template.{which}.best_match_mean_centered")), COSINE_TOL));
+        paths.push((
+            format!("class template {which} rows_diag_max"),
+            p(&format!("class_template.{which}.rows_diag_max")),
+            COUNT_TOL,
+        ));
+        paths.push((
+            format!("class template {which} best_match_mean_centered"),
+            p(&format!("class_template.{which}.best_match_mean_centered")),
+            COSINE_TOL,
+        ));
     }
     let nearest = ours["nearest_input"].as_array().map_or(0, Vec::len);
     for l in 0..nearest {
         for which in ["trained", "init"] {
             for key in ["mean", "median", "min", "max"] {
-                paths.push((format!("nearest input layer {l} {which} {key}"), p(&format!("nearest_input.{l}.{which}.{key}")), COSINE_TOL));
+                paths.push((
+                    format!("nearest input layer {l} {which} {key}"),
+                    p(&format!("nearest_input.{l}.{which}.{key}")),
+                    COSINE_TOL,
+                ));
             }
         }
     }
-    for key in ["diag_centered.diag_mean", "diag_centered.offdiag_mean", "diag_centered.rows_diag_max"] {
-        let tol = if key.ends_with("rows_diag_max") { COUNT_TOL } else { COSINE_TOL };
-        paths.push((format!("effective templates {key}"), p(&format!("effective_class_template.{key}")), tol));
+    for key in [
+        "diag_centered.diag_mean",
+        "diag_centered.offdiag_mean",
+        "diag_centered.rows_diag_max",
+    ] {
+        let tol = if key.ends_with("rows_diag_max") {
+            COUNT_TOL
+        } else {
+            COSINE_TOL
+        };
+        paths.push((
+            format!("effective templates {key}"),
+            p(&format!("effective_class_template.{key}")),
+            tol,
+        ));
     }
     paths
 }
@@ -177,31 +216,85 @@ pub fn compare(run: &RunDir, reference: &[ReferenceRun]) -> Result<Comparison> {
     let mut rows = Vec::new();
     let mut push = |name: &str, ours: f64, theirs: Vec<f64>, tolerance: f64| {
         if ours.is_finite() && !theirs.is_empty() {
-            rows.push(Row { name: name.into(), ours, theirs, tolerance });
+            rows.push(Row {
+                name: name.into(),
+                ours,
+                theirs,
+                tolerance,
+            });
         }
     };
     let final_of = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<f64> {
-        refs.iter().filter_map(|r| r.epochs.last().and_then(f)).collect()
+        refs.iter()
+            .filter_map(|r| r.epochs.last().and_then(f))
+            .collect()
     };
-    push("test accuracy", metrics.test.accuracy, refs.iter().map(|r| r.test.accuracy).collect(), ACCURACY_TOL);
-    push("test loss", metrics.test.loss, refs.iter().map(|r| r.test.loss).collect(), LOSS_TOL);
-    push("final train accuracy", ours_last.accuracy, final_of(|e| Some(e.accuracy)), ACCURACY_TOL);
-    push("final train loss", ours_last.loss, final_of(|e| Some(e.loss)), LOSS_TOL);
-    push("final val accuracy", ours_last.val_accuracy.unwrap_or(f64::NAN), final_of(|e| e.val_accuracy), ACCURACY_TOL);
-    push("final val loss", ours_last.val_loss.unwrap_or(f64::NAN), final_of(|e| e.val_loss), LOSS_TOL);
+    push(
+        "test accuracy",
+        metrics.test.accuracy,
+        refs.iter().map(|r| r.test.accuracy).collect(),
+        ACCURACY_TOL,
+    );
+    push(
+        "test loss",
+        metrics.test.loss,
+        refs.iter().map(|r| r.test.loss).collect(),
+        LOSS_TOL,
+    );
+    push(
+        "final train accuracy",
+        ours_last.accuracy,
+        final_of(|e| Some(e.accuracy)),
+        ACCURACY_TOL,
+    );
+    push(
+        "final train loss",
+        ours_last.loss,
+        final_of(|e| Some(e.loss)),
+        LOSS_TOL,
+    );
+    push(
+        "final val accuracy",
+        ours_last.val_accuracy.unwrap_or(f64::NAN),
+        final_of(|e| e.val_accuracy),
+        ACCURACY_TOL,
+    );
+    push(
+        "final val loss",
+        ours_last.val_loss.unwrap_or(f64::NAN),
+        final_of(|e| e.val_loss),
+        LOSS_TOL,
+    );
     for m in &metrics.epochs {
-        let theirs: Vec<f64> = refs.iter().filter_map(|r| r.epochs.get(m.epoch - 1).map(|e| e.loss)).collect();
-        push(&format!("epoch {} train loss", m.epoch), m.loss, theirs, LOSS_TOL);
+        let theirs: Vec<f64> = refs
+            .iter()
+            .filter_map(|r| r.epochs.get(m.epoch - 1).map(|e| e.loss))
+            .collect();
+        push(
+            &format!("epoch {} train loss", m.epoch),
+            m.loss,
+            theirs,
+            LOSS_TOL,
+        );
     }
     for (name, path, tol) in analysis_paths(&ours) {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let Some(value) = get(&ours, &path) else { continue };
-        let theirs: Vec<f64> = refs.iter().filter_map(|r| get(&r.analysis, &path)).collect();
+        let Some(value) = get(&ours, &path) else {
+            continue;
+        };
+        let theirs: Vec<f64> = refs
+            .iter()
+            .filter_map(|r| get(&r.analysis, &path))
+            .collect();
         push(&name, value, theirs, tol);
     }
     let mut curves = vec![(
         format!("weightscope ({})", metrics.backend),
-        metrics.epochs.iter().map(|e| (e.epoch as f64, e.loss)).collect(),
+        metrics
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.loss))
+            .collect(),
     )];
     for (r, m) in reference.iter().zip(reference.iter().map(|r| r.model(mlp))) {
         if let Some(m) = m {
@@ -213,7 +306,11 @@ pub fn compare(run: &RunDir, reference: &[ReferenceRun]) -> Result<Comparison> {
     }
     Ok(Comparison {
         model: metrics.model.clone(),
-        seeds: reference.iter().filter(|r| r.model(mlp).is_some()).map(|r| r.seed).collect(),
+        seeds: reference
+            .iter()
+            .filter(|r| r.model(mlp).is_some())
+            .map(|r| r.seed)
+            .collect(),
         tensorflow: reference[0].tensorflow.clone(),
         rows,
         curves,
@@ -272,7 +369,12 @@ impl Figure for LossFigure<'_> {
         root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
     ) -> PlotResult {
         use plotters::prelude::*;
-        let colors = [RGBColor(214, 39, 40), RGBColor(31, 119, 180), RGBColor(44, 160, 44), RGBColor(255, 127, 14)];
+        let colors = [
+            RGBColor(214, 39, 40),
+            RGBColor(31, 119, 180),
+            RGBColor(44, 160, 44),
+            RGBColor(255, 127, 14),
+        ];
         let series = self
             .comparison
             .curves
@@ -285,7 +387,10 @@ impl Figure for LossFigure<'_> {
             .collect();
         LineChart {
             legend: SeriesLabelPosition::UpperRight,
-            title: format!("{}: training loss per epoch, weightscope and TensorFlow", self.comparison.model),
+            title: format!(
+                "{}: training loss per epoch, weightscope and TensorFlow",
+                self.comparison.model
+            ),
             x_label: "epoch",
             y_label: "training loss (running mean over the epoch)",
             series,
@@ -310,14 +415,18 @@ pub fn compare_command(run: &Path, reference: &Path) -> Result<(Comparison, Vec<
     };
     let refs: Vec<ReferenceRun> = load_reference(&folder)?
         .into_iter()
-        .filter(|r| r.shuffle == !lockstep)
+        .filter(|r| r.shuffle != lockstep)
         .collect();
     if refs.is_empty() {
         bail!(
             "{} holds no {} TensorFlow results: run reference/tensorflow/reference.py{}",
             folder.display(),
             if lockstep { "lockstep" } else { "shuffled" },
-            if lockstep { " --no-shuffle --init-from weights --out lockstep" } else { "" }
+            if lockstep {
+                " --no-shuffle --init-from weights --out lockstep"
+            } else {
+                ""
+            }
         );
     }
     let comparison = compare(&dir, &refs)?;
@@ -325,6 +434,10 @@ pub fn compare_command(run: &Path, reference: &Path) -> Result<(Comparison, Vec<
     write_atomic(&md_path, comparison.markdown().as_bytes())?;
     let figures = dir.subdir(crate::artifacts::FIGURES_DIR)?;
     let mut files = vec![md_path];
-    files.extend(plot::save(&comparison.loss_chart(), &figures, "loss_vs_tensorflow")?);
+    files.extend(plot::save(
+        &comparison.loss_chart(),
+        &figures,
+        "loss_vs_tensorflow",
+    )?);
     Ok((comparison, files))
 }

@@ -72,7 +72,10 @@ pub fn load(dir: &Path, model: KerasModel, prefix: &str) -> Result<Vec<LayerWeig
         let (w_shape, weight) = read_npy_f32(&w_path)?;
         let (b_shape, bias) = read_npy_f32(&b_path)?;
         let [d_in, d_out] = w_shape[..] else {
-            bail!("{} has shape {w_shape:?}, expected [in, out]", w_path.display());
+            bail!(
+                "{} has shape {w_shape:?}, expected [in, out]",
+                w_path.display()
+            );
         };
         if b_shape != [d_out] {
             bail!(

@@ -358,7 +358,13 @@ pub fn analyze_keras(
     }
     let loaded = models
         .iter()
-        .map(|&m| Ok((m, load(options.weights, m, "init_")?, load(options.weights, m, "")?)))
+        .map(|&m| {
+            Ok((
+                m,
+                load(options.weights, m, "init_")?,
+                load(options.weights, m, "")?,
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     let data = RunData::load(&config)?;
     let root = RunDir::prepare(options.out)?;

@@ -92,7 +92,11 @@ impl Scale {
     /// Diverging, with limits at the `q` quantile of the magnitudes, so a few extreme values
     /// do not wash out the rest; larger values saturate.
     pub fn diverging_at_quantile(values: &[f32], q: f64) -> Self {
-        let mut mags: Vec<f32> = values.iter().map(|v| v.abs()).filter(|v| v.is_finite()).collect();
+        let mut mags: Vec<f32> = values
+            .iter()
+            .map(|v| v.abs())
+            .filter(|v| v.is_finite())
+            .collect();
         mags.sort_by(f32::total_cmp);
         let limit = if mags.is_empty() {
             0.0
@@ -485,7 +489,7 @@ pub fn image_shape(n: usize) -> (usize, usize) {
     // 128 -> 16 x 8 as the article shows it; otherwise the squarest factorisation.
     let mut best = (1, n);
     for rows in 1..=side {
-        if n % rows == 0 {
+        if n.is_multiple_of(rows) {
             best = (rows, n / rows);
         }
     }

@@ -15,14 +15,21 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn layer(d_in: usize, d_out: usize, weight: Vec<f32>) -> LayerWeights {
-    LayerWeights { d_in, d_out, weight, bias: vec![0.0; d_out] }
+    LayerWeights {
+        d_in,
+        d_out,
+        weight,
+        bias: vec![0.0; d_out],
+    }
 }
 
 fn random_layer(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng) -> LayerWeights {
     LayerWeights {
         d_in,
         d_out,
-        weight: (0..d_in * d_out).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        weight: (0..d_in * d_out)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
         bias: (0..d_out).map(|_| rng.random_range(-0.2..0.2)).collect(),
     }
 }
@@ -75,16 +82,30 @@ fn one_hot_set() -> ImageSet {
         img[i % 10] = 1.0;
         images.extend(img);
     }
-    ImageSet { images, labels: (0..20).map(|i| (i % 10) as u8).collect(), rows: 2, cols: 5 }
+    ImageSet {
+        images,
+        labels: (0..20).map(|i| (i % 10) as u8).collect(),
+        rows: 2,
+        cols: 5,
+    }
 }
 
 #[test]
 fn class_template_of_a_perfect_template_layer() {
     let set = one_hot_set();
     let (means, global) = class_means(&set);
-    assert_eq!(means.row(3), &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        means.row(3),
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    );
     assert!(global.iter().all(|&g| (g - 0.1).abs() < 1e-7));
-    let identity = Matrix::new(10, 10, (0..100).map(|i| if i / 10 == i % 10 { 1.0 } else { 0.0 }).collect());
+    let identity = Matrix::new(
+        10,
+        10,
+        (0..100)
+            .map(|i| if i / 10 == i % 10 { 1.0 } else { 0.0 })
+            .collect(),
+    );
     let ct = class_template(&means, &global, &identity);
     let d = ct.diag.unwrap();
     assert!(close(d.diag_mean, 1.0) && close(d.offdiag_mean, 0.0));
@@ -115,7 +136,11 @@ fn nearest_input_finds_the_most_similar_row() {
 fn nearest_input_agrees_with_brute_force_across_blocks() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let (n, d, k) = (10_000, 12, 5);
-    let inputs = Matrix::new(n, d, (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect());
+    let inputs = Matrix::new(
+        n,
+        d,
+        (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect(),
+    );
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let w = random_layer(d, k, &mut rng);
     let fast = nearest_inputs(&inputs, &labels, &w);
@@ -124,7 +149,11 @@ fn nearest_input_agrees_with_brute_force_across_blocks() {
         let (best, idx) = (0..n)
             .map(|i| (cosine(inputs.row(i), &col), i))
             .fold((f64::MIN, 0), |a, b| if b.0 > a.0 { b } else { a });
-        assert!((fast.cos[j] - best).abs() < 1e-5, "{j}: {} vs {best}", fast.cos[j]);
+        assert!(
+            (fast.cos[j] - best).abs() < 1e-5,
+            "{j}: {} vs {best}",
+            fast.cos[j]
+        );
         assert!(
             fast.index[j] == idx || (cosine(inputs.row(fast.index[j]), &col) - best).abs() < 1e-5
         );
@@ -133,7 +162,11 @@ fn nearest_input_agrees_with_brute_force_across_blocks() {
 
 /// Logit k of a network for one input, by the host forward pass.
 fn logit(layers: &[LayerWeights], x: &[f32], k: usize) -> f64 {
-    let z = pre_activations(layers, Activation::Relu, &Matrix::new(1, x.len(), x.to_vec()));
+    let z = pre_activations(
+        layers,
+        Activation::Relu,
+        &Matrix::new(1, x.len(), x.to_vec()),
+    );
     f64::from(z.last().unwrap().get(0, k))
 }
 
@@ -164,7 +197,10 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
                 sum += (logit(&layers, &up, k) - logit(&layers, &down, k)) / (2.0 * f64::from(eps));
             }
             let numeric = sum / members.len() as f64;
-            assert!((f64::from(t.get(k, p)) - numeric).abs() < 1e-3, "k {k} p {p}");
+            assert!(
+                (f64::from(t.get(k, p)) - numeric).abs() < 1e-3,
+                "k {k} p {p}"
+            );
         }
     }
     assert!(effective_templates(&layers[..1], Activation::Relu, &set).is_none());

@@ -30,7 +30,12 @@ fn f(v: &Value) -> f64 {
 /// Width and height from a PNG's IHDR chunk.
 fn png_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     assert_eq!(&bytes[12..16], b"IHDR");
     let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
     (be(16), be(20))
@@ -38,7 +43,11 @@ fn png_size(path: &Path) -> (u32, u32) {
 
 fn svg_size(path: &Path) -> (u32, u32) {
     let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.trim_end().ends_with("</svg>"), "{} is not a complete SVG", path.display());
+    assert!(
+        text.trim_end().ends_with("</svg>"),
+        "{} is not a complete SVG",
+        path.display()
+    );
     let attr = |name: &str| -> u32 {
         let start = text.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
         text[start..].split('"').next().unwrap().parse().unwrap()
@@ -57,7 +66,10 @@ fn slp_analysis_shows_class_templates_and_input_likeness() {
     assert_eq!(probe["label"], 1);
     let layer = &probe["layers"][0];
     assert_eq!(layer["winner"], 1, "the probe is a class-1 image");
-    assert!(f(&layer["cos_trained"]) > 1.5 * f(&layer["cos_init"]), "{layer}");
+    assert!(
+        f(&layer["cos_trained"]) > 1.5 * f(&layer["cos_init"]),
+        "{layer}"
+    );
     let ct = &a["class_template"];
     for which in ["trained", "init"] {
         let m = ct[which]["matrix"].as_array().unwrap();
@@ -81,7 +93,12 @@ fn slp_analysis_shows_class_templates_and_input_likeness() {
     }
     assert!(f(&near["trained"]["mean"]) > f(&near["init"]["mean"]));
     // Neuron k's nearest image is of class k.
-    let labels: Vec<u64> = near["trained"]["label"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let labels: Vec<u64> = near["trained"]["label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
     assert_eq!(labels, (0..10).collect::<Vec<u64>>());
     assert!(a["effective_templates"].is_null());
     let dynamics = a["dynamics"].as_array().unwrap();
@@ -92,7 +109,10 @@ fn slp_analysis_shows_class_templates_and_input_likeness() {
     // Epoch 0 is the initial model, the last epoch the trained one.
     assert_eq!(dynamics[0]["probe_cos"][0], layer["cos_init"]);
     assert_eq!(dynamics[4]["probe_cos"][0], layer["cos_trained"]);
-    assert_eq!(dynamics[4]["nearest_input"][0]["mean"], near["trained"]["mean"]);
+    assert_eq!(
+        dynamics[4]["nearest_input"][0]["mean"],
+        near["trained"]["mean"]
+    );
 }
 
 #[test]
@@ -152,7 +172,11 @@ fn analyze_run_reproduces_analysis_json() {
         .args(["analyze", "--run", run.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(run.join("analysis.json")).unwrap(), first);
     assert!(run.join("figures/winners.png").is_file());
 }
@@ -166,6 +190,9 @@ fn analyze_rejects_a_folder_that_is_not_a_run() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("is not a weightscope run folder"), "{stderr}");
+    assert!(
+        stderr.contains("is not a weightscope run folder"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim_end().lines().count(), 1);
 }

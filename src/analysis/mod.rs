@@ -288,7 +288,11 @@ pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> N
 
 /// [`nearest_inputs`] for inputs already scaled to unit length (zero rows stay zero), so a
 /// caller comparing many weight matrices with the same inputs normalises them once.
-pub fn nearest_unit_inputs(unit_inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> NearestInput {
+pub fn nearest_unit_inputs(
+    unit_inputs: &Matrix,
+    labels: &[u8],
+    layer: &LayerWeights,
+) -> NearestInput {
     let units = kernel(layer).transpose().normalized_rows().transpose();
     let k = layer.d_out;
     let none = vec![(f32::NEG_INFINITY, 0usize); k];

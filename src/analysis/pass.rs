@@ -75,7 +75,11 @@ pub struct Analysis {
 /// Inputs, over the whole training file, of the layers whose neurons are compared with
 /// inputs: every hidden layer, or the single layer of an SLP. The first is always the pixels,
 /// whose unit-length rows the caller has already computed.
-fn deeper_layer_inputs(layers: &[LayerWeights], activation: Activation, train: &ImageSet) -> Vec<Matrix> {
+fn deeper_layer_inputs(
+    layers: &[LayerWeights],
+    activation: Activation,
+    train: &ImageSet,
+) -> Vec<Matrix> {
     let count = (layers.len() - 1).max(1);
     if count == 1 {
         return Vec::new();
@@ -145,8 +149,11 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let activation = inputs.activation;
     // The costliest figure, computed once per snapshot and shared by the dynamics and the
     // trained-versus-initial comparison.
-    let mut nearest: Vec<Vec<NearestInput>> =
-        inputs.snapshots.iter().map(|s| ctx.nearest(&s.layers)).collect();
+    let mut nearest: Vec<Vec<NearestInput>> = inputs
+        .snapshots
+        .iter()
+        .map(|s| ctx.nearest(&s.layers))
+        .collect();
     let dynamics = inputs
         .snapshots
         .iter()
