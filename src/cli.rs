@@ -99,6 +99,9 @@ pub struct TrainArgs {
     /// Seed for the initial weights and the shuffling; overrides `seed`.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Train and save only; run `weightscope analyze --run DIR` later for the analysis.
+    #[arg(long)]
+    pub no_analysis: bool,
 }
 
 impl TrainArgs {
@@ -167,6 +170,11 @@ fn analyze_command(args: &AnalyzeArgs) -> Result<()> {
 
 fn train_command(args: &TrainArgs) -> Result<()> {
     let config = args.resolve()?;
-    run_training(&config, args.out.clone(), &mut Progress::new())?;
+    run_training(
+        &config,
+        args.out.clone(),
+        !args.no_analysis,
+        &mut Progress::new(),
+    )?;
     Ok(())
 }

@@ -54,11 +54,16 @@ impl ImageSet {
         }
     }
 
+    /// How many leading images stay for training under [`ImageSet::split_validation`].
+    pub fn split_index(&self, fraction: f64) -> usize {
+        (self.len() as f64 * (1.0 - fraction)) as usize
+    }
+
     /// Keras `validation_split`: the last `fraction` of the samples, taken before any
     /// shuffling, become validation data. Keras computes the split index as
     /// `int(n * (1 - fraction))`.
     pub fn split_validation(&self, fraction: f64) -> (ImageSet, ImageSet) {
-        let train_len = (self.len() as f64 * (1.0 - fraction)) as usize;
+        let train_len = self.split_index(fraction);
         (self.range(0, train_len), self.range(train_len, self.len()))
     }
 }

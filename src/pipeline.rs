@@ -22,12 +22,13 @@ use crate::model::{DenseNet, initial_weights, layer_widths};
 use crate::progress::Progress;
 use crate::train::{TrainInputs, train};
 
-/// Data as a run sees it: the (possibly limited) training file, split as Keras splits it.
+/// Data as a run sees it: the (possibly limited) training file and the test file. The
+/// training/validation split is made only while training, so the copies it needs do not
+/// outlive it.
 pub struct RunData {
     pub full_train: ImageSet,
-    pub train: ImageSet,
-    pub validation: ImageSet,
     pub test: ImageSet,
+    validation_split: f64,
 }
 
 impl RunData {
@@ -38,8 +39,12 @@ impl RunData {
         } else {
             mnist.train
         };
-        let (train, validation) = full_train.split_validation(config.data.validation_split);
-        if train.is_empty() {
+        let data = Self {
+            full_train,
+            test: mnist.test,
+            validation_split: config.data.validation_split,
+        };
+        if data.train_len() == 0 {
             bail!(
                 "no training images left after the validation split of {}: lower \
                  data.validation_split or raise data.train_limit",
@@ -47,20 +52,24 @@ impl RunData {
             );
         }
         let probe = config.analysis.probe_index;
-        if probe >= full_train.len() {
+        let len = data.full_train.len();
+        if probe >= len {
             bail!(
-                "analysis.probe_index {probe} is beyond the {} training images: choose an index \
-                 below {}",
-                full_train.len(),
-                full_train.len()
+                "analysis.probe_index {probe} is beyond the {len} training images: choose an \
+                 index below {len}"
             );
         }
-        Ok(Self {
-            full_train,
-            train,
-            validation,
-            test: mnist.test,
-        })
+        Ok(data)
+    }
+
+    /// Images trained on; the rest of the training file is validation data.
+    pub fn train_len(&self) -> usize {
+        self.full_train.split_index(self.validation_split)
+    }
+
+    /// The training and validation sets, split as Keras splits them.
+    pub fn split(&self) -> (ImageSet, ImageSet) {
+        self.full_train.split_validation(self.validation_split)
     }
 }
 
@@ -106,18 +115,19 @@ fn initial_weights_for(
 pub struct RunSummary {
     pub dir: RunDir,
     pub metrics: Metrics,
-    pub analysis: Analysis,
+    pub analysis: Option<Analysis>,
 }
 
 /// Trains as `config` says and writes the run folder `out` (default `runs/<name>`).
 pub fn run_training(
     config: &Config,
     out: Option<PathBuf>,
+    with_analysis: bool,
     progress: &mut Progress,
 ) -> Result<RunSummary> {
     config.validate()?;
     let data = RunData::load(config)?;
-    let widths = layer_widths(&config.model, data.train.pixels(), NUM_CLASSES);
+    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
     let initial = initial_weights_for(config, &widths)?;
     let device = backend::device(config.backend)?;
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
@@ -129,11 +139,12 @@ pub fn run_training(
         &DenseNet::from_weights(&initial, config.model.activation, &device),
     )?;
     let description = model_description(config, &widths);
+    let (train_set, validation) = data.split();
     progress.message(&format!(
         "training {description} on {} ({} train, {} validation, {} test images), backend {}, seed {}",
         config.data.dir.display(),
-        data.train.len(),
-        data.validation.len(),
+        train_set.len(),
+        validation.len(),
         data.test.len(),
         config.backend,
         config.seed
@@ -145,8 +156,8 @@ pub fn run_training(
         &initial,
         config.model.activation,
         TrainInputs {
-            train: &data.train,
-            validation: &data.validation,
+            train: train_set,
+            validation,
             test: &data.test,
         },
         &device,
@@ -171,7 +182,11 @@ pub fn run_training(
         "test - loss: {:.4} - accuracy: {:.4}; trained in {:.1}s",
         metrics.test.loss, metrics.test.accuracy, metrics.train_seconds,
     ));
-    let analysis = analyze_loaded(&dir, config, &metrics, &data, progress)?;
+    let analysis = if with_analysis {
+        Some(analyze_loaded(&dir, config, &metrics, &data, progress)?)
+    } else {
+        None
+    };
     progress.message(&format!("results in {}", dir.path().display()));
     Ok(RunSummary {
         dir,

@@ -43,22 +43,21 @@ pub struct DeviceSet {
 }
 
 impl DeviceSet {
-    pub fn upload(set: &ImageSet, device: &Device) -> Self {
-        let images = Tensor::from_data(
-            TensorData::new(set.images.clone(), [set.len(), set.pixels()]),
-            device,
-        );
+    /// Moves `set`'s pixels to the device without keeping a host copy.
+    pub fn upload(set: ImageSet, device: &Device) -> Self {
+        let (len, pixels) = (set.len(), set.pixels());
+        let images = Tensor::from_data(TensorData::new(set.images, [len, pixels]), device);
         let labels = Tensor::from_data(
             TensorData::new(
                 set.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>(),
-                [set.len()],
+                [len],
             ),
             device,
         );
         Self {
             images,
             labels,
-            len: set.len(),
+            len,
         }
     }
 
@@ -140,9 +139,10 @@ pub struct Trained {
     pub train_seconds: f64,
 }
 
+/// The sets a run trains on; the training and validation sets are moved to the device.
 pub struct TrainInputs<'a> {
-    pub train: &'a ImageSet,
-    pub validation: &'a ImageSet,
+    pub train: ImageSet,
+    pub validation: ImageSet,
     pub test: &'a ImageSet,
 }
 
@@ -164,7 +164,7 @@ pub fn train(
     let mut model = DenseNet::from_weights(initial, activation, &train_device);
     let train_set = DeviceSet::upload(data.train, &train_device);
     let val_set = DeviceSet::upload(data.validation, device);
-    let test_set = DeviceSet::upload(data.test, device);
+    let test_set = DeviceSet::upload(data.test.clone(), device);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut optim = optimizer(config);
     let steps = train_set.len().div_ceil(config.batch_size);

@@ -15,7 +15,7 @@ use weightscope::progress::Progress;
 fn train(ws: &Workspace, name: &str, hidden: &[usize]) -> std::path::PathBuf {
     let config = Config::load(&ws.config(name, hidden, "epochs = 4")).unwrap();
     let out = ws.path(&format!("runs/{name}"));
-    run_training(&config, Some(out.clone()), &mut Progress::silent()).unwrap();
+    run_training(&config, Some(out.clone()), true, &mut Progress::silent()).unwrap();
     out
 }
 

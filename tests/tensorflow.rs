@@ -113,7 +113,7 @@ fn lockstep_config_starts_from_tensorflows_initial_weights() {
         .join("weights");
     let extra = format!("epochs = 1\n\n[init]\nkeras_weights = {weights:?}");
     let config = Config::load(&ws.config("lock", &[128], &extra)).unwrap();
-    let run = run_training(&config, Some(ws.path("run")), &mut Progress::silent()).unwrap();
+    let run = run_training(&config, Some(ws.path("run")), true, &mut Progress::silent()).unwrap();
     let shape = weightscope::model::initial_weights(&run.metrics.layers, 0);
     let init = run
         .dir
@@ -125,9 +125,14 @@ fn lockstep_config_starts_from_tensorflows_initial_weights() {
     );
     // A width that does not match the files is refused before anything is written.
     let config = Config::load(&ws.config("bad", &[64], &extra)).unwrap();
-    let err = run_training(&config, Some(ws.path("bad-run")), &mut Progress::silent())
-        .err()
-        .unwrap();
+    let err = run_training(
+        &config,
+        Some(ws.path("bad-run")),
+        true,
+        &mut Progress::silent(),
+    )
+    .err()
+    .unwrap();
     assert!(
         format!("{err:#}").contains("make model.hidden match"),
         "{err:#}"
@@ -179,7 +184,7 @@ fn keras_adam_takes_kerass_step() {
 fn compare_flags_figures_outside_tensorflows_range() {
     let ws = Workspace::new(200, 50);
     let config = Config::load(&ws.config("slp", &[], "epochs = 2")).unwrap();
-    let run = run_training(&config, Some(ws.path("run")), &mut Progress::silent()).unwrap();
+    let run = run_training(&config, Some(ws.path("run")), true, &mut Progress::silent()).unwrap();
     let dir = RunDir::open(run.dir.path()).unwrap();
     let metrics: Metrics = dir.read_json(METRICS_FILE).unwrap();
     let analysis = json(&dir.file("analysis.json"));
@@ -232,7 +237,7 @@ fn compare_flags_figures_outside_tensorflows_range() {
 fn compare_command_writes_table_and_chart() {
     let ws = Workspace::new(100, 20);
     let config = Config::load(&ws.config("slp", &[], "epochs = 1")).unwrap();
-    let run = run_training(&config, Some(ws.path("run")), &mut Progress::silent()).unwrap();
+    let run = run_training(&config, Some(ws.path("run")), true, &mut Progress::silent()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_weightscope"))
         .args([
             "compare",

@@ -127,6 +127,7 @@ fn small_run(
     run_training(
         &config,
         Some(ws.path(&format!("runs/{name}"))),
+        true,
         &mut Progress::silent(),
     )
     .unwrap()
@@ -223,7 +224,7 @@ fn saved_weights_load_back_bit_identically() {
     assert_ne!(trained.weights(), init.weights());
     // Evaluating the reloaded model gives the recorded test metrics.
     let data = weightscope::pipeline::RunData::load(&config).unwrap();
-    let test = weightscope::train::DeviceSet::upload(&data.test, &device);
+    let test = weightscope::train::DeviceSet::upload(data.test.clone(), &device);
     let eval = weightscope::train::evaluate(&trained, &test);
     assert_eq!(eval, run.metrics.test);
 }

@@ -25,8 +25,8 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
         &initial_weights(&[784, 16, 10], 3),
         Activation::Relu,
         TrainInputs {
-            train: &train_set,
-            validation: &val,
+            train: train_set,
+            validation: val,
             test: &data.test,
         },
         device,

@@ -64,8 +64,14 @@ impl Matrix {
 
     /// Each row scaled to unit length; zero rows stay zero so their cosines are 0.
     pub fn normalized_rows(&self) -> Matrix {
-        let mut out = self.clone();
-        out.data.par_chunks_mut(self.cols.max(1)).for_each(|row| {
+        self.clone().into_normalized_rows()
+    }
+
+    /// [`Matrix::normalized_rows`] without a copy.
+    pub fn into_normalized_rows(self) -> Matrix {
+        let mut out = self;
+        let cols = out.cols.max(1);
+        out.data.par_chunks_mut(cols).for_each(|row| {
             let norm = row
                 .iter()
                 .map(|&v| f64::from(v) * f64::from(v))

@@ -142,7 +142,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let (means, global) = class_means(inputs.train);
     let ctx = Context {
         inputs,
-        unit_images: images_matrix(inputs.train).normalized_rows(),
+        unit_images: images_matrix(inputs.train).into_normalized_rows(),
         means,
         global,
     };

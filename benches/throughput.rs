@@ -1,0 +1,143 @@
+//! Benchmarks (`cargo bench`): data loading, one training epoch per CPU backend, the GEMM
+//! kernel's achievable FP32 rate on this machine, and the analysis pass. Each is repeated and
+//! its median reported; training is also given as images/s, GFLOP/s and a fraction of the GEMM
+//! rate. Needs the MNIST copy in data/mnist.
+//!
+//!     cargo bench --bench throughput            # everything
+//!     cargo bench --bench throughput -- train   # only benchmarks whose name contains "train"
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use weightscope::analysis::linalg::Matrix;
+use weightscope::analysis::pass::{AnalysisInputs, Snapshot, analyze};
+use weightscope::config::{Activation, Config};
+use weightscope::data::Mnist;
+use weightscope::model::initial_weights;
+use weightscope::progress::Progress;
+use weightscope::train::{TrainInputs, train};
+
+/// Forward + backward FLOPs per image of a dense stack: 2 per multiply-add forward, twice that
+/// backward (input and weight gradients).
+fn flops_per_image(widths: &[usize]) -> f64 {
+    widths.windows(2).map(|w| 6.0 * (w[0] * w[1]) as f64).sum()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_it(reps: usize, mut f: impl FnMut() -> f64) -> f64 {
+    median((0..reps).map(|_| f()).collect())
+}
+
+fn selected(filter: &Option<String>, name: &str) -> bool {
+    filter.as_ref().is_none_or(|f| name.contains(f.as_str()))
+}
+
+fn gemm_gflops() -> f64 {
+    let n = 1024;
+    let a = Matrix::new(n, n, (0..n * n).map(|i| (i % 17) as f32 * 0.01).collect());
+    let b = Matrix::new(n, n, (0..n * n).map(|i| (i % 13) as f32 * 0.01).collect());
+    let secs = time_it(7, || {
+        let t = Instant::now();
+        std::hint::black_box(a.matmul(&b));
+        t.elapsed().as_secs_f64()
+    });
+    2.0 * (n * n * n) as f64 / secs / 1e9
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else is a name filter.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let data_dir = Path::new("data/mnist");
+
+    let t = Instant::now();
+    let mnist = Mnist::load(data_dir).expect("the benchmarks need data/mnist");
+    let load_secs = t.elapsed().as_secs_f64();
+    if selected(&filter, "data") {
+        let secs = time_it(5, || {
+            let t = Instant::now();
+            std::hint::black_box(Mnist::load(data_dir).unwrap());
+            t.elapsed().as_secs_f64()
+        });
+        println!(
+            "data/load_mnist: {secs:.3} s (70,000 images, gzip IDX; first load {load_secs:.3} s)"
+        );
+    }
+
+    let gemm = gemm_gflops();
+    println!("gemm/f32_1024: {gemm:.1} GFLOP/s (the gemm crate, as Burn's flex backend uses it)");
+
+    let (train_set, val) = mnist.train.split_validation(0.02);
+    let mut config = Config::default().training;
+    config.epochs = 1;
+    for (model, hidden) in [("slp", vec![]), ("mlp", vec![128])] {
+        #[allow(deprecated)]
+        for (backend, device) in [("flex", Device::flex()), ("ndarray", Device::ndarray())] {
+            let name = format!("train/{model}_epoch_{backend}");
+            if !selected(&filter, &name) {
+                continue;
+            }
+            let mut widths = vec![784];
+            widths.extend(&hidden);
+            widths.push(10);
+            let init = initial_weights(&widths, 12345);
+            let secs = time_it(5, || {
+                let trained = train(
+                    &config,
+                    12345,
+                    &init,
+                    Activation::Relu,
+                    TrainInputs {
+                        train: train_set.clone(),
+                        validation: val.clone(),
+                        test: &val,
+                    },
+                    &device,
+                    &mut Progress::silent(),
+                    |_, _| Ok(()),
+                )
+                .unwrap();
+                trained.history[0].seconds
+            });
+            let images = train_set.len() as f64;
+            let gflops = images * flops_per_image(&widths) / secs / 1e9;
+            println!(
+                "{name}: {secs:.3} s/epoch, {:.0} images/s, {gflops:.2} GFLOP/s = {:.1}% of the GEMM rate",
+                images / secs,
+                100.0 * gflops / gemm
+            );
+        }
+    }
+
+    if selected(&filter, "analysis") {
+        // 21 snapshots shaped like a 20-epoch MLP run; the figures do not depend on how
+        // well the weights were trained, the work does not either.
+        let snapshots: Vec<Snapshot> = (0..=20)
+            .map(|epoch| Snapshot {
+                epoch,
+                layers: initial_weights(&[784, 128, 10], epoch as u64),
+            })
+            .collect();
+        for (name, snaps) in [
+            ("analysis/mlp_trained_vs_init", &snapshots[..][..2]),
+            ("analysis/mlp_with_20_epochs_of_dynamics", &snapshots[..]),
+        ] {
+            let secs = time_it(3, || {
+                let t = Instant::now();
+                std::hint::black_box(analyze(&AnalysisInputs {
+                    activation: Activation::Relu,
+                    train: &mnist.train,
+                    test: &mnist.test,
+                    probe_index: 1,
+                    snapshots: snaps,
+                }));
+                t.elapsed().as_secs_f64()
+            });
+            println!("{name}: {secs:.3} s");
+        }
+    }
+}
