@@ -192,6 +192,9 @@ fn analysis_paths(ours: &Value) -> Vec<(String, Vec<String>, f64)> {
 }
 
 pub struct Comparison {
+    /// Largest relative difference between weightscope's per-epoch training loss and
+    /// TensorFlow's mean, and the epoch where it occurs.
+    pub max_relative_loss_gap: (f64, usize),
     pub model: String,
     pub seeds: Vec<u64>,
     pub tensorflow: String,
@@ -304,7 +307,20 @@ pub fn compare(run: &RunDir, reference: &[ReferenceRun]) -> Result<Comparison> {
             ));
         }
     }
+    let max_relative_loss_gap = rows
+        .iter()
+        .filter_map(|r| {
+            let epoch: usize = r
+                .name
+                .strip_prefix("epoch ")?
+                .strip_suffix(" train loss")?
+                .parse()
+                .ok()?;
+            Some((((r.ours - r.mean()) / r.mean()).abs(), epoch))
+        })
+        .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
     Ok(Comparison {
+        max_relative_loss_gap,
         model: metrics.model.clone(),
         seeds: reference
             .iter()
@@ -325,11 +341,14 @@ impl Comparison {
             "# {} against TensorFlow {}\n\nTensorFlow seeds: {:?}. A figure agrees when weightscope's \
              value lies within TensorFlow's min..max widened by the tolerance (accuracy \
              {ACCURACY_TOL}, loss {LOSS_TOL}, cosine {COSINE_TOL}, row count {COUNT_TOL}).\n\n\
-             **{agree} of {} figures agree.**\n\n",
+             **{agree} of {} figures agree.** Largest relative difference of the per-epoch \
+             training loss from TensorFlow's mean: {:.2e} (epoch {}).\n\n",
             self.model,
             self.tensorflow,
             self.seeds,
-            self.rows.len()
+            self.rows.len(),
+            self.max_relative_loss_gap.0,
+            self.max_relative_loss_gap.1
         );
         out.push_str("| figure | weightscope | TensorFlow mean | TensorFlow min..max | tolerance | agrees |\n");
         out.push_str("| --- | ---: | ---: | ---: | ---: | :---: |\n");

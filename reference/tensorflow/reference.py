@@ -235,7 +235,7 @@ def weights_of(model):
     return [(np.array(l.get_weights()[0]), np.array(l.get_weights()[1])) for l in model.layers]
 
 
-def run_model(keras, name, hidden, seed, data, shuffle, epochs, probe_index, init_weights=None):
+def run_model(keras, name, hidden, seed, data, shuffle, epochs, probe_index, init_weights=None, fit_only=False):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
     model = build(keras, hidden)
@@ -246,7 +246,8 @@ def run_model(keras, name, hidden, seed, data, shuffle, epochs, probe_index, ini
 
     class Snapshots(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            snapshots.append((epoch + 1, weights_of(self.model)))
+            if not fit_only:
+                snapshots.append((epoch + 1, weights_of(self.model)))
 
     timer = {}
 
@@ -260,7 +261,7 @@ def run_model(keras, name, hidden, seed, data, shuffle, epochs, probe_index, ini
     started = time.perf_counter()
     hist = model.fit(
         x_train, y_train, epochs=epochs, batch_size=500, validation_split=0.02,
-        shuffle=shuffle, verbose=2, callbacks=[EpochTimer(), Snapshots()],
+        shuffle=shuffle, verbose=0 if fit_only else 2, callbacks=[EpochTimer(), Snapshots()],
     )
     train_seconds = time.perf_counter() - started
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=2000, verbose=0)
@@ -272,7 +273,7 @@ def run_model(keras, name, hidden, seed, data, shuffle, epochs, probe_index, ini
         for e in range(epochs)
     ]
     started = time.perf_counter()
-    analysis = analyze(snapshots, x_train, y_train, x_test, y_test, probe_index)
+    analysis = None if fit_only else analyze(snapshots, x_train, y_train, x_test, y_test, probe_index)
     print(f"{name} seed {seed}: test accuracy {test_acc:.4f}, trained in {train_seconds:.1f}s, "
           f"analysed in {time.perf_counter() - started:.1f}s")
     result = {"model": name, "epochs": history, "test": {"loss": test_loss, "accuracy": test_acc},
@@ -307,6 +308,7 @@ def main():
     p.add_argument("--weights-seed", type=int, default=12345, help="save .npy weights for this seed")
     p.add_argument("--weights-out", default=os.path.join(HERE, "weights"))
     p.add_argument("--models", nargs="+", default=["slp", "mlp"], choices=["slp", "mlp"])
+    p.add_argument("--fit-only", action="store_true", help="skip the analysis and the weights (for timing)")
     args = p.parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -323,9 +325,9 @@ def main():
                 continue
             init = load_weights(args.init_from, name, len(hidden) + 1) if args.init_from else None
             r, w0, w1 = run_model(keras, name, hidden, seed, data, not args.no_shuffle, args.epochs,
-                                  args.probe_index, init)
+                                  args.probe_index, init, args.fit_only)
             result[name] = r
-            if seed == args.weights_seed and args.weights_out and not args.init_from:
+            if seed == args.weights_seed and args.weights_out and not args.init_from and not args.fit_only:
                 save_weights(args.weights_out, name, w0, w1)
         path = os.path.join(args.out, f"seed-{seed}.json")
         with open(path + ".tmp", "w") as f:
