@@ -95,6 +95,7 @@ fn main() {
                         train: train_set.clone(),
                         validation: val.clone(),
                         test: &val,
+                        max_tensor_bytes: None,
                     },
                     &device,
                     &mut Progress::silent(),

@@ -28,6 +28,15 @@ impl fmt::Display for BackendName {
     }
 }
 
+/// The largest tensor, in bytes, to put in one device buffer: wgpu's default limit on a
+/// storage buffer binding is 128 MiB, less than MNIST's 184 MB of training pixels.
+pub fn max_tensor_bytes(name: BackendName) -> Option<usize> {
+    match name {
+        BackendName::Wgpu => Some(64 << 20),
+        BackendName::Flex | BackendName::Ndarray => None,
+    }
+}
+
 /// Creates the (non-autodiff) device for a backend. Burn's `Device::default()` would prefer
 /// wgpu when it is compiled in, so the CPU devices are always constructed explicitly.
 pub fn device(name: BackendName) -> Result<Device> {

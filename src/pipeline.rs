@@ -158,6 +158,7 @@ pub fn run_training(
         TrainInputs {
             train: train_set,
             validation,
+            max_tensor_bytes: backend::max_tensor_bytes(config.backend),
             test: &data.test,
         },
         &device,

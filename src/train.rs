@@ -34,31 +34,66 @@ pub struct Evaluation {
     pub accuracy: f64,
 }
 
-/// A labelled set uploaded to a device once, so batches are slices of it rather than copies
-/// rebuilt on the host.
+/// A labelled set uploaded to a device once, so batches are gathered there rather than
+/// rebuilt on the host. A set larger than the backend allows in one buffer is held in parts.
 pub struct DeviceSet {
-    images: Tensor<2>,
-    labels: Tensor<1, Int>,
+    parts: Vec<Part>,
     len: usize,
 }
 
+struct Part {
+    images: Tensor<2>,
+    labels: Tensor<1, Int>,
+    start: usize,
+    len: usize,
+}
+
+/// An epoch's visiting order, on the host and, for a set held in one part, on the device.
+pub struct BatchOrder {
+    host: Vec<usize>,
+    device: Option<Tensor<1, Int>>,
+}
+
+fn index_tensor(indices: impl Iterator<Item = usize>, device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = indices.map(|i| i as i64).collect();
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
 impl DeviceSet {
-    /// Moves `set`'s pixels to the device without keeping a host copy.
-    pub fn upload(set: ImageSet, device: &Device) -> Self {
+    /// Moves `set` to the device, in parts of at most `max_bytes` of pixels when given (wgpu
+    /// limits a buffer's size); a set that fits is moved without keeping a host copy.
+    pub fn upload(set: ImageSet, device: &Device, max_bytes: Option<usize>) -> Self {
         let (len, pixels) = (set.len(), set.pixels());
-        let images = Tensor::from_data(TensorData::new(set.images, [len, pixels]), device);
-        let labels = Tensor::from_data(
-            TensorData::new(
-                set.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>(),
-                [len],
-            ),
-            device,
-        );
-        Self {
-            images,
-            labels,
-            len,
+        let rows = max_bytes
+            .map(|b| (b / (pixels * 4).max(1)).max(1))
+            .unwrap_or(usize::MAX)
+            .min(len.max(1));
+        let labels: Vec<i64> = set.labels.iter().map(|&l| i64::from(l)).collect();
+        let mut parts = Vec::new();
+        if rows >= len {
+            parts.push(Part {
+                images: Tensor::from_data(TensorData::new(set.images, [len, pixels]), device),
+                labels: Tensor::from_data(TensorData::new(labels, [len]), device),
+                start: 0,
+                len,
+            });
+        } else {
+            for start in (0..len).step_by(rows) {
+                let n = rows.min(len - start);
+                let images = set.images[start * pixels..(start + n) * pixels].to_vec();
+                parts.push(Part {
+                    images: Tensor::from_data(TensorData::new(images, [n, pixels]), device),
+                    labels: Tensor::from_data(
+                        TensorData::new(labels[start..start + n].to_vec(), [n]),
+                        device,
+                    ),
+                    start,
+                    len: n,
+                });
+            }
         }
+        Self { parts, len }
     }
 
     pub fn len(&self) -> usize {
@@ -67,6 +102,51 @@ impl DeviceSet {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many device tensors hold the set.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn device(&self) -> Device {
+        self.parts[0].images.device()
+    }
+
+    pub fn order(&self, host: Vec<usize>) -> BatchOrder {
+        let device =
+            (self.parts.len() == 1).then(|| index_tensor(host.iter().copied(), &self.device()));
+        BatchOrder { host, device }
+    }
+
+    /// Images and labels of positions `start..start + n` of `order`.
+    pub fn batch(&self, order: &BatchOrder, start: usize, n: usize) -> (Tensor<2>, Tensor<1, Int>) {
+        if let Some(all) = &order.device {
+            let idx = all.clone().narrow(0, start, n);
+            let part = &self.parts[0];
+            return (
+                part.images.clone().select(0, idx.clone()),
+                part.labels.clone().select(0, idx),
+            );
+        }
+        // Several parts: gather from each; the batch holds the same rows, grouped by part.
+        let wanted = &order.host[start..start + n];
+        let device = self.device();
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for part in &self.parts {
+            let local: Vec<usize> = wanted
+                .iter()
+                .filter(|&&i| i >= part.start && i < part.start + part.len)
+                .map(|&i| i - part.start)
+                .collect();
+            if local.is_empty() {
+                continue;
+            }
+            let idx = index_tensor(local.into_iter(), &device);
+            xs.push(part.images.clone().select(0, idx.clone()));
+            ys.push(part.labels.clone().select(0, idx));
+        }
+        (Tensor::cat(xs, 0), Tensor::cat(ys, 0))
     }
 }
 
@@ -79,17 +159,18 @@ pub fn evaluate(model: &DenseNet, set: &DeviceSet) -> Evaluation {
             accuracy: f64::NAN,
         };
     }
-    let device = set.images.device();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&set.device());
     let mut loss_sum = 0.0f64;
     let mut correct = 0i64;
-    for start in (0..set.len).step_by(CHUNK) {
-        let n = CHUNK.min(set.len - start);
-        let x = set.images.clone().narrow(0, start, n);
-        let y = set.labels.clone().narrow(0, start, n);
-        let logits = model.forward(x);
-        correct += count_correct(logits.clone(), y.clone()).into_scalar::<i64>();
-        loss_sum += f64::from(loss_fn.forward(logits, y).into_scalar::<f32>()) * n as f64;
+    for part in &set.parts {
+        for start in (0..part.len).step_by(CHUNK) {
+            let n = CHUNK.min(part.len - start);
+            let x = part.images.clone().narrow(0, start, n);
+            let y = part.labels.clone().narrow(0, start, n);
+            let logits = model.forward(x);
+            correct += count_correct(logits.clone(), y.clone()).into_scalar::<i64>();
+            loss_sum += f64::from(loss_fn.forward(logits, y).into_scalar::<f32>()) * n as f64;
+        }
     }
     Evaluation {
         loss: loss_sum / set.len as f64,
@@ -144,6 +225,8 @@ pub struct TrainInputs<'a> {
     pub train: ImageSet,
     pub validation: ImageSet,
     pub test: &'a ImageSet,
+    /// The largest tensor the backend takes, if it has a limit.
+    pub max_tensor_bytes: Option<usize>,
 }
 
 /// Trains a network from `initial` weights. `on_epoch` sees the model at initialisation
@@ -162,9 +245,10 @@ pub fn train(
     let started = Instant::now();
     let train_device = device.clone().autodiff();
     let mut model = DenseNet::from_weights(initial, activation, &train_device);
-    let train_set = DeviceSet::upload(data.train, &train_device);
-    let val_set = DeviceSet::upload(data.validation, device);
-    let test_set = DeviceSet::upload(data.test.clone(), device);
+    let limit = data.max_tensor_bytes;
+    let train_set = DeviceSet::upload(data.train, &train_device, limit);
+    let val_set = DeviceSet::upload(data.validation, device, limit);
+    let test_set = DeviceSet::upload(data.test.clone(), device, limit);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut optim = optimizer(config);
     let steps = train_set.len().div_ceil(config.batch_size);
@@ -174,23 +258,14 @@ pub fn train(
     for epoch in 1..=config.epochs {
         let epoch_started = Instant::now();
         progress.start_epoch(epoch, config.epochs, steps);
-        let order = epoch_order(train_set.len(), seed, epoch, config.shuffle);
-        let order = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                order.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                [order.len()],
-            ),
-            &train_device,
-        );
+        let order = train_set.order(epoch_order(train_set.len(), seed, epoch, config.shuffle));
         // Running sums stay on the device: reading them back every step would stall it.
         let mut loss_sum = Tensor::<1>::zeros([1], &train_device);
         let mut correct = Tensor::<1, Int>::zeros([1], &train_device);
         for step in 0..steps {
             let start = step * config.batch_size;
             let n = config.batch_size.min(train_set.len() - start);
-            let idx = order.clone().narrow(0, start, n);
-            let x = train_set.images.clone().select(0, idx.clone());
-            let y = train_set.labels.clone().select(0, idx);
+            let (x, y) = train_set.batch(&order, start, n);
             let logits = model.forward(x);
             let loss = loss_fn.forward(logits.clone(), y.clone());
             loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);

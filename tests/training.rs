@@ -224,7 +224,7 @@ fn saved_weights_load_back_bit_identically() {
     assert_ne!(trained.weights(), init.weights());
     // Evaluating the reloaded model gives the recorded test metrics.
     let data = weightscope::pipeline::RunData::load(&config).unwrap();
-    let test = weightscope::train::DeviceSet::upload(data.test.clone(), &device);
+    let test = weightscope::train::DeviceSet::upload(data.test.clone(), &device, None);
     let eval = weightscope::train::evaluate(&trained, &test);
     assert_eq!(eval, run.metrics.test);
 }
@@ -246,4 +246,47 @@ fn same_seed_gives_identical_metrics_and_sgd_differs_from_adam() {
     assert_eq!(sgd.metrics.optimizer, "sgd");
     assert_ne!(strip(&sgd.metrics), strip(&a.metrics));
     assert!(sgd.metrics.epochs[2].loss < sgd.metrics.epochs[0].loss);
+}
+
+#[test]
+fn a_set_held_in_parts_trains_like_one_held_whole() {
+    let ws = Workspace::new(300, 60);
+    let data = weightscope::data::Mnist::load(&ws.data_dir()).unwrap();
+    let device = Device::flex();
+    let parted = weightscope::train::DeviceSet::upload(data.train.clone(), &device, Some(20_000));
+    assert_eq!(parted.parts(), 300usize.div_ceil(20_000 / (784 * 4)));
+    let run = |limit: Option<usize>| {
+        let (train, validation) = data.train.split_validation(0.1);
+        let mut config = Config::default().training;
+        config.epochs = 2;
+        config.batch_size = 32;
+        weightscope::train::train(
+            &config,
+            5,
+            &initial_weights(&[784, 16, 10], 5),
+            Activation::Relu,
+            weightscope::train::TrainInputs {
+                train,
+                validation,
+                test: &data.test,
+                max_tensor_bytes: limit,
+            },
+            &device,
+            &mut Progress::silent(),
+            |_, _| Ok(()),
+        )
+        .unwrap()
+    };
+    let whole = run(None);
+    let parts = run(Some(20_000));
+    for (a, b) in whole.history.iter().zip(&parts.history) {
+        assert!(
+            ((a.loss - b.loss) / a.loss).abs() < 1e-4,
+            "{} vs {}",
+            a.loss,
+            b.loss
+        );
+        assert_eq!(a.val_accuracy, b.val_accuracy);
+    }
+    assert!((whole.test.loss - parts.test.loss).abs() < 1e-4);
 }

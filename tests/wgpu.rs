@@ -28,6 +28,7 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
             train: train_set,
             validation: val,
             test: &data.test,
+            max_tensor_bytes: None,
         },
         device,
         &mut Progress::silent(),
