@@ -16,7 +16,7 @@ use weightscope::config::{Activation, Config};
 use weightscope::data::Mnist;
 use weightscope::model::initial_weights;
 use weightscope::progress::Progress;
-use weightscope::train::{TrainInputs, train};
+use weightscope::train::{Start, TrainInputs, train};
 
 /// Forward + backward FLOPs per image of a dense stack: 2 per multiply-add forward, twice that
 /// backward (input and weight gradients).
@@ -89,7 +89,7 @@ fn main() {
                 let trained = train(
                     &config,
                     12345,
-                    &init,
+                    Start::Fresh(&init),
                     Activation::Relu,
                     TrainInputs {
                         train: train_set.clone(),
@@ -101,6 +101,8 @@ fn main() {
                     &mut Progress::silent(),
                     |_, _| Ok(()),
                 )
+                .unwrap()
+                .finished()
                 .unwrap();
                 trained.history[0].seconds
             });

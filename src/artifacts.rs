@@ -68,9 +68,25 @@ impl RunDir {
                 path.display()
             )
         })?;
-        Ok(Self {
+        let dir = Self {
             path: path.to_path_buf(),
-        })
+        };
+        dir.remove_stale_temporaries();
+        Ok(dir)
+    }
+
+    /// A run killed while writing leaves its temporary file behind; the next run sweeps it up.
+    fn remove_stale_temporaries(&self) {
+        for sub in ["", "snapshots", FIGURES_DIR] {
+            let Ok(entries) = std::fs::read_dir(self.path.join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(".tmp") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 
     /// An existing run folder, for reading back what a run saved.
@@ -222,4 +238,81 @@ pub fn make_readable(file: &tempfile::NamedTempFile) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
+}
+
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"WSCKPT1\n";
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointHeader {
+    epoch: usize,
+    step: usize,
+    loss_sum: f32,
+    correct: i64,
+    history: Vec<EpochMetrics>,
+    train_seconds: f64,
+    layers: Vec<usize>,
+}
+
+impl RunDir {
+    /// Saves an interrupted run's state as one file, so a checkpoint is either whole or absent.
+    pub fn save_checkpoint(&self, cp: &crate::train::Checkpoint) -> Result<()> {
+        let header = serde_json::to_vec(&CheckpointHeader {
+            epoch: cp.epoch,
+            step: cp.step,
+            loss_sum: cp.loss_sum,
+            correct: cp.correct,
+            history: cp.history.clone(),
+            train_seconds: cp.train_seconds,
+            layers: cp.layers.clone(),
+        })?;
+        let mut out = CHECKPOINT_MAGIC.to_vec();
+        for part in [&header, &cp.model, &cp.optimizer] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        self.write(CHECKPOINT_FILE, &out)
+    }
+
+    pub fn load_checkpoint(&self) -> Result<crate::train::Checkpoint> {
+        let path = self.file(CHECKPOINT_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow!(
+                "no checkpoint to resume in {} ({e}): only an interrupted run can be resumed",
+                self.path.display()
+            )
+        })?;
+        let damaged = || anyhow!("{} is damaged: start the run again", path.display());
+        let rest = bytes.strip_prefix(CHECKPOINT_MAGIC).ok_or_else(damaged)?;
+        let mut parts = Vec::new();
+        let mut rest = rest;
+        for _ in 0..3 {
+            let (len, tail) = rest.split_at_checked(8).ok_or_else(damaged)?;
+            let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+            let (part, tail) = tail.split_at_checked(len).ok_or_else(damaged)?;
+            parts.push(part.to_vec());
+            rest = tail;
+        }
+        let header: CheckpointHeader = serde_json::from_slice(&parts[0]).map_err(|_| damaged())?;
+        Ok(crate::train::Checkpoint {
+            epoch: header.epoch,
+            step: header.step,
+            loss_sum: header.loss_sum,
+            correct: header.correct,
+            history: header.history,
+            train_seconds: header.train_seconds,
+            layers: header.layers,
+            model: parts[1].clone(),
+            optimizer: parts[2].clone(),
+        })
+    }
+
+    pub fn remove_checkpoint(&self) -> Result<()> {
+        match std::fs::remove_file(self.file(CHECKPOINT_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(anyhow!("cannot remove the finished run's checkpoint: {e}"))
+            }
+            _ => Ok(()),
+        }
+    }
 }

@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend::BackendName;
 use crate::config::Config;
-use crate::pipeline::{KerasAnalysis, analyze_keras, analyze_run, article_figure, run_training};
+use crate::pipeline::{
+    KerasAnalysis, analyze_keras, analyze_run, article_figure, resume_training, run_training,
+};
 use crate::progress::Progress;
 
 #[derive(Debug, Parser)]
@@ -85,8 +87,11 @@ pub struct AnalyzeArgs {
 #[derive(Debug, Args, Default)]
 pub struct TrainArgs {
     /// TOML file describing the run, e.g. configs/mlp.toml.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
+    /// Continue a run that was interrupted with Ctrl-C, from the checkpoint in its folder.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Compute backend; overrides `backend` in the config [default: flex].
     #[arg(long, value_enum)]
     pub backend: Option<BackendName>,
@@ -169,6 +174,21 @@ fn analyze_command(args: &AnalyzeArgs) -> Result<()> {
 }
 
 fn train_command(args: &TrainArgs) -> Result<()> {
+    crate::interrupt::install()?;
+    if let Some(dir) = &args.resume {
+        if args.backend.is_some()
+            || args.epochs.is_some()
+            || args.seed.is_some()
+            || args.out.is_some()
+        {
+            anyhow::bail!(
+                "--resume continues a run exactly as it was configured: drop --backend, --epochs, \
+                 --seed and --out"
+            );
+        }
+        resume_training(dir, !args.no_analysis, &mut Progress::new())?;
+        return Ok(());
+    }
     let config = args.resolve()?;
     run_training(
         &config,

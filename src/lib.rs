@@ -8,6 +8,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 pub mod figures;
+pub mod interrupt;
 pub mod keras;
 pub mod model;
 pub mod optim;

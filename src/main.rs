@@ -21,7 +21,30 @@ fn main() -> ExitCode {
             message.replace('\n', " ")
         );
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap's own report spans several lines; the first says what is wrong.
+            let text = e.to_string();
+            let mut line = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .to_string();
+            for extra in text.lines().skip(1).map(str::trim) {
+                let boilerplate = extra.is_empty()
+                    || extra.starts_with("Usage:")
+                    || extra.starts_with("For more information");
+                if !boilerplate {
+                    line = format!("{line} {extra}");
+                }
+            }
+            eprintln!("{line} (see weightscope --help)");
+            return ExitCode::from(2);
+        }
+        // --help and --version.
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

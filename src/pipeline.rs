@@ -20,7 +20,7 @@ use crate::data::{ImageSet, Mnist, NUM_CLASSES};
 use crate::figures::{FigureInputs, draw_all};
 use crate::model::{DenseNet, initial_weights, layer_widths};
 use crate::progress::Progress;
-use crate::train::{TrainInputs, train};
+use crate::train::{Outcome, Start, TrainInputs, train};
 
 /// Data as a run sees it: the (possibly limited) training file and the test file. The
 /// training/validation split is made only while training, so the copies it needs do not
@@ -133,67 +133,152 @@ pub fn run_training(
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
     // Only now, with every input checked, does anything get written.
     let dir = RunDir::prepare(&out)?;
+    dir.remove_checkpoint()?;
     dir.write_config(config)?;
     dir.save_weights(
         INITIAL_WEIGHTS_FILE,
         &DenseNet::from_weights(&initial, config.model.activation, &device),
     )?;
-    let description = model_description(config, &widths);
-    let (train_set, validation) = data.split();
-    progress.message(&format!(
-        "training {description} on {} ({} train, {} validation, {} test images), backend {}, seed {}",
-        config.data.dir.display(),
-        train_set.len(),
-        validation.len(),
-        data.test.len(),
-        config.backend,
-        config.seed
-    ));
-
-    let trained = train(
-        &config.training,
-        config.seed,
-        &initial,
-        config.model.activation,
-        TrainInputs {
-            train: train_set,
-            validation,
-            max_tensor_bytes: backend::max_tensor_bytes(config.backend),
-            test: &data.test,
-        },
-        &device,
-        progress,
-        |epoch, model| dir.save_weights(&snapshot_file(epoch), model),
-    )?;
-
-    dir.save_weights(WEIGHTS_FILE, &trained.model)?;
-    let metrics = Metrics {
-        model: description,
-        layers: widths,
-        optimizer: optimizer_name(config).into(),
-        backend: config.backend.to_string(),
-        seed: config.seed,
-        epochs: trained.history,
-        test: trained.test,
-        train_seconds: trained.train_seconds,
-    };
-    dir.write_history(&metrics.epochs)?;
-    dir.write_json(METRICS_FILE, &metrics)?;
-    progress.message(&format!(
-        "test - loss: {:.4} - accuracy: {:.4}; trained in {:.1}s",
-        metrics.test.loss, metrics.test.accuracy, metrics.train_seconds,
-    ));
-    let analysis = if with_analysis {
-        Some(analyze_loaded(&dir, config, &metrics, &data, progress)?)
-    } else {
-        None
-    };
-    progress.message(&format!("results in {}", dir.path().display()));
-    Ok(RunSummary {
+    let run = Run {
         dir,
-        metrics,
-        analysis,
-    })
+        config,
+        data,
+        device,
+        widths,
+        with_analysis,
+    };
+    run.train(Start::Fresh(&initial), progress)
+}
+
+/// Continues an interrupted run from its checkpoint; it ends with the metrics an
+/// uninterrupted run would have written.
+pub fn resume_training(
+    path: &std::path::Path,
+    with_analysis: bool,
+    progress: &mut Progress,
+) -> Result<RunSummary> {
+    let dir = RunDir::open(path)?;
+    let config = dir.read_config()?;
+    let checkpoint = dir.load_checkpoint()?;
+    let data = RunData::load(&config)?;
+    let device = backend::device(config.backend)?;
+    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
+    if checkpoint.layers != widths {
+        bail!(
+            "the checkpoint in {} is for a {:?} network but config.toml describes {widths:?}: \
+             the run folder was changed; start the run again",
+            dir.path().display(),
+            checkpoint.layers
+        );
+    }
+    progress.message(&format!(
+        "resuming {} at epoch {}, step {}",
+        dir.path().display(),
+        checkpoint.epoch,
+        checkpoint.step
+    ));
+    let run = Run {
+        dir,
+        config: &config,
+        data,
+        device,
+        widths,
+        with_analysis,
+    };
+    run.train(Start::Resume(checkpoint), progress)
+}
+
+/// A run whose inputs have all been checked and whose folder is ready.
+struct Run<'a> {
+    dir: RunDir,
+    config: &'a Config,
+    data: RunData,
+    device: Device,
+    widths: Vec<usize>,
+    with_analysis: bool,
+}
+
+impl Run<'_> {
+    fn train(self, start: Start<'_>, progress: &mut Progress) -> Result<RunSummary> {
+        let Run {
+            dir,
+            config,
+            data,
+            device,
+            widths,
+            with_analysis,
+        } = self;
+        let description = model_description(config, &widths);
+        let (train_set, validation) = data.split();
+        progress.message(&format!(
+            "training {description} on {} ({} train, {} validation, {} test images), backend {}, seed {}",
+            config.data.dir.display(),
+            train_set.len(),
+            validation.len(),
+            data.test.len(),
+            config.backend,
+            config.seed
+        ));
+        let outcome = train(
+            &config.training,
+            config.seed,
+            start,
+            config.model.activation,
+            TrainInputs {
+                train: train_set,
+                validation,
+                max_tensor_bytes: backend::max_tensor_bytes(config.backend),
+                test: &data.test,
+            },
+            &device,
+            progress,
+            |epoch, model| dir.save_weights(&snapshot_file(epoch), model),
+        )?;
+        let trained = match outcome {
+            Outcome::Finished(trained) => trained,
+            Outcome::Interrupted(checkpoint) => {
+                dir.save_checkpoint(&checkpoint)?;
+                bail!(
+                    "interrupted in epoch {} at step {}; a checkpoint is saved in {}: continue \
+                     with `weightscope --resume {}`",
+                    checkpoint.epoch,
+                    checkpoint.step,
+                    dir.path().display(),
+                    dir.path().display()
+                );
+            }
+        };
+
+        dir.save_weights(WEIGHTS_FILE, &trained.model)?;
+        let metrics = Metrics {
+            model: description,
+            layers: widths,
+            optimizer: optimizer_name(config).into(),
+            backend: config.backend.to_string(),
+            seed: config.seed,
+            epochs: trained.history,
+            test: trained.test,
+            train_seconds: trained.train_seconds,
+        };
+        dir.write_history(&metrics.epochs)?;
+        dir.write_json(METRICS_FILE, &metrics)?;
+        dir.remove_checkpoint()?;
+        progress.message(&format!(
+            "test - loss: {:.4} - accuracy: {:.4}; trained in {:.1}s",
+            metrics.test.loss, metrics.test.accuracy, metrics.train_seconds,
+        ));
+        let analysis = if with_analysis {
+            Some(analyze_loaded(&dir, config, &metrics, &data, progress)?)
+        } else {
+            None
+        };
+        progress.message(&format!("results in {}", dir.path().display()));
+        Ok(RunSummary {
+            dir,
+            metrics,
+            analysis,
+        })
+    }
 }
 
 /// Re-analyses a finished run from the weights it saved, rewriting `analysis.json` and the

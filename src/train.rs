@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -214,10 +214,49 @@ pub fn epoch_order(len: usize, seed: u64, epoch: usize, shuffle: bool) -> Vec<us
 /// What a training run hands to the analysis and the report.
 pub struct Trained {
     pub model: DenseNet,
-    pub initial: Vec<LayerWeights>,
     pub history: Vec<EpochMetrics>,
     pub test: Evaluation,
     pub train_seconds: f64,
+}
+
+/// Everything needed to continue an interrupted run exactly where it stopped. The shuffling
+/// needs no state of its own: each epoch's order follows from the seed and the epoch.
+#[derive(Clone)]
+pub struct Checkpoint {
+    /// The epoch in progress (1-based) and the next step to take in it.
+    pub epoch: usize,
+    pub step: usize,
+    /// The epoch's running sums so far.
+    pub loss_sum: f32,
+    pub correct: i64,
+    pub history: Vec<EpochMetrics>,
+    pub train_seconds: f64,
+    /// Layer widths, input to output.
+    pub layers: Vec<usize>,
+    /// Burnpack bytes of the model and of the optimiser state.
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+/// Where training starts.
+pub enum Start<'a> {
+    Fresh(&'a [LayerWeights]),
+    Resume(Checkpoint),
+}
+
+pub enum Outcome {
+    Finished(Trained),
+    Interrupted(Checkpoint),
+}
+
+impl Outcome {
+    /// The trained model, for callers that never interrupt (tests, benchmarks).
+    pub fn finished(self) -> Option<Trained> {
+        match self {
+            Outcome::Finished(t) => Some(t),
+            Outcome::Interrupted(_) => None,
+        }
+    }
 }
 
 /// The sets a run trains on; the training and validation sets are moved to the device.
@@ -229,22 +268,22 @@ pub struct TrainInputs<'a> {
     pub max_tensor_bytes: Option<usize>,
 }
 
-/// Trains a network from `initial` weights. `on_epoch` sees the model at initialisation
-/// (epoch 0) and after every epoch; the analysis records its dynamics there.
+/// Trains a network, from fresh weights or from a checkpoint. `on_epoch` sees the model at
+/// initialisation (epoch 0, fresh starts only) and after every epoch; the analysis records its
+/// dynamics there. A Ctrl-C stops after the current step with a checkpoint.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &TrainingConfig,
     seed: u64,
-    initial: &[LayerWeights],
+    start: Start<'_>,
     activation: Activation,
     data: TrainInputs<'_>,
     device: &Device,
     progress: &mut Progress,
     mut on_epoch: impl FnMut(usize, &DenseNet) -> Result<()>,
-) -> Result<Trained> {
+) -> Result<Outcome> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
-    let mut model = DenseNet::from_weights(initial, activation, &train_device);
     let limit = data.max_tensor_bytes;
     let train_set = DeviceSet::upload(data.train, &train_device, limit);
     let val_set = DeviceSet::upload(data.validation, device, limit);
@@ -252,17 +291,50 @@ pub fn train(
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut optim = optimizer(config);
     let steps = train_set.len().div_ceil(config.batch_size);
-    let mut history = Vec::with_capacity(config.epochs);
 
-    on_epoch(0, &model.valid())?;
-    for epoch in 1..=config.epochs {
+    let (mut model, first_epoch, mut first_step, mut sums, mut history, earlier_seconds) =
+        match start {
+            Start::Fresh(initial) => {
+                let model = DenseNet::from_weights(initial, activation, &train_device);
+                on_epoch(0, &model.valid())?;
+                (
+                    model,
+                    1,
+                    0,
+                    (0.0f32, 0i64),
+                    Vec::with_capacity(config.epochs),
+                    0.0,
+                )
+            }
+            Start::Resume(cp) => {
+                let shape = crate::model::initial_weights(&cp.layers, 0);
+                let model = load_model_bytes(&cp.model, &shape, activation, &train_device)?;
+                optim = optim
+                    .from_bytes(Bytes::from_bytes_vec(cp.optimizer.clone()))
+                    .map_err(|e| {
+                        anyhow::anyhow!("the checkpoint's optimiser state does not load ({e})")
+                    })?;
+                (
+                    model,
+                    cp.epoch,
+                    cp.step,
+                    (cp.loss_sum, cp.correct),
+                    cp.history,
+                    cp.train_seconds,
+                )
+            }
+        };
+
+    for epoch in first_epoch..=config.epochs {
         let epoch_started = Instant::now();
         progress.start_epoch(epoch, config.epochs, steps);
         let order = train_set.order(epoch_order(train_set.len(), seed, epoch, config.shuffle));
         // Running sums stay on the device: reading them back every step would stall it.
-        let mut loss_sum = Tensor::<1>::zeros([1], &train_device);
-        let mut correct = Tensor::<1, Int>::zeros([1], &train_device);
-        for step in 0..steps {
+        let mut loss_sum =
+            Tensor::<1>::from_data(TensorData::new(vec![sums.0], [1]), &train_device);
+        let mut correct =
+            Tensor::<1, Int>::from_data(TensorData::new(vec![sums.1], [1]), &train_device);
+        for step in first_step..steps {
             let start = step * config.batch_size;
             let n = config.batch_size.min(train_set.len() - start);
             let (x, y) = train_set.batch(&order, start, n);
@@ -273,7 +345,26 @@ pub fn train(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
             progress.step(step + 1);
+            if crate::interrupt::requested() && step + 1 < steps {
+                progress.finish();
+                return Ok(Outcome::Interrupted(Checkpoint {
+                    epoch,
+                    step: step + 1,
+                    loss_sum: loss_sum.into_scalar::<f32>(),
+                    correct: correct.into_scalar::<i64>(),
+                    history,
+                    train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                    layers: widths_of(&model),
+                    model: model_bytes(&model)?,
+                    optimizer: optim
+                        .into_bytes()
+                        .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
+                        .to_vec(),
+                }));
+            }
         }
+        first_step = 0;
+        sums = (0.0, 0);
         let loss = f64::from(loss_sum.into_scalar::<f32>()) / train_set.len() as f64;
         if !loss.is_finite() {
             progress.finish();
@@ -297,14 +388,60 @@ pub fn train(
         progress.end_epoch(&metrics, config.epochs);
         history.push(metrics);
         on_epoch(epoch, &snapshot)?;
+        // An interrupt at an epoch's last step lands here, with the epoch complete.
+        if crate::interrupt::requested() && epoch < config.epochs {
+            return Ok(Outcome::Interrupted(Checkpoint {
+                epoch: epoch + 1,
+                step: 0,
+                loss_sum: 0.0,
+                correct: 0,
+                history,
+                train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                layers: widths_of(&model),
+                model: model_bytes(&model)?,
+                optimizer: optim
+                    .into_bytes()
+                    .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
+                    .to_vec(),
+            }));
+        }
     }
     let model = model.valid();
     let test = evaluate(&model, &test_set);
-    Ok(Trained {
+    Ok(Outcome::Finished(Trained {
         model,
-        initial: initial.to_vec(),
         history,
         test,
-        train_seconds: started.elapsed().as_secs_f64(),
-    })
+        train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+    }))
+}
+
+fn widths_of(model: &DenseNet) -> Vec<usize> {
+    let weights = model.weights();
+    std::iter::once(weights[0].d_in)
+        .chain(weights.iter().map(|l| l.d_out))
+        .collect()
+}
+
+fn model_bytes(model: &DenseNet) -> Result<Vec<u8>> {
+    Ok(model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot encode the weights: {e}"))?
+        .to_vec())
+}
+
+/// Rebuilds a model from burnpack bytes; `shape` gives the layer sizes.
+pub fn load_model_bytes(
+    bytes: &[u8],
+    shape: &[LayerWeights],
+    activation: Activation,
+    device: &Device,
+) -> Result<DenseNet> {
+    burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .and_then(|record| {
+            DenseNet::from_weights(shape, activation, device).try_load_record(record)
+        })
+        .map_err(|e| anyhow::anyhow!("the weights do not load ({e})"))
 }

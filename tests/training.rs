@@ -263,7 +263,7 @@ fn a_set_held_in_parts_trains_like_one_held_whole() {
         weightscope::train::train(
             &config,
             5,
-            &initial_weights(&[784, 16, 10], 5),
+            weightscope::train::Start::Fresh(&initial_weights(&[784, 16, 10], 5)),
             Activation::Relu,
             weightscope::train::TrainInputs {
                 train,
@@ -275,6 +275,8 @@ fn a_set_held_in_parts_trains_like_one_held_whole() {
             &mut Progress::silent(),
             |_, _| Ok(()),
         )
+        .unwrap()
+        .finished()
         .unwrap()
     };
     let whole = run(None);

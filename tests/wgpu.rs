@@ -11,7 +11,7 @@ use weightscope::config::{Activation, Config};
 use weightscope::data::Mnist;
 use weightscope::model::initial_weights;
 use weightscope::progress::Progress;
-use weightscope::train::{TrainInputs, train};
+use weightscope::train::{Start, TrainInputs, train};
 
 fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
     let data = Mnist::load(&ws.data_dir()).unwrap();
@@ -22,7 +22,7 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
     let trained = train(
         &config,
         3,
-        &initial_weights(&[784, 16, 10], 3),
+        Start::Fresh(&initial_weights(&[784, 16, 10], 3)),
         Activation::Relu,
         TrainInputs {
             train: train_set,
@@ -34,6 +34,8 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
         &mut Progress::silent(),
         |_, _| Ok(()),
     )
+    .unwrap()
+    .finished()
     .unwrap();
     (
         trained.history.iter().map(|m| m.loss).collect(),
