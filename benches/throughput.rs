@@ -137,6 +137,7 @@ fn main() {
                     test: &mnist.test,
                     probe_index: 1,
                     snapshots: snaps,
+                    trained_on: None,
                 }));
                 t.elapsed().as_secs_f64()
             });

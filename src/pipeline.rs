@@ -316,7 +316,18 @@ fn analyze_loaded(
     progress: &mut Progress,
 ) -> Result<Analysis> {
     let snapshots = load_snapshots(dir, config, metrics)?;
-    write_analysis(dir, config, metrics, data, &snapshots, progress)
+    // Copy the images trained on only where the span test will use them.
+    let trained_on =
+        (data.train_len() <= crate::analysis::span::MAX_SPAN_IMAGES).then(|| data.split().0);
+    write_analysis(
+        dir,
+        config,
+        metrics,
+        data,
+        &snapshots,
+        trained_on.as_ref(),
+        progress,
+    )
 }
 
 /// Analyses `snapshots` (initial first, trained last) and writes `analysis.json` and the
@@ -327,6 +338,7 @@ fn write_analysis(
     metrics: &Metrics,
     data: &RunData,
     snapshots: &[Snapshot],
+    trained_on: Option<&ImageSet>,
     progress: &mut Progress,
 ) -> Result<Analysis> {
     let started = Instant::now();
@@ -336,6 +348,7 @@ fn write_analysis(
         test: &data.test,
         probe_index: config.analysis.probe_index,
         snapshots,
+        trained_on,
     });
     dir.write_json(ANALYSIS_FILE, &analysis)?;
     let figures = dir.subdir(FIGURES_DIR)?;
@@ -497,7 +510,7 @@ pub fn analyze_keras(
                 layers: trained,
             },
         ];
-        let analysis = write_analysis(&dir, &config, &metrics, &data, &snapshots, progress)?;
+        let analysis = write_analysis(&dir, &config, &metrics, &data, &snapshots, None, progress)?;
         results.push((model, analysis));
     }
     Ok(results)

@@ -3,6 +3,7 @@
 
 pub mod linalg;
 pub mod pass;
+pub mod span;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -28,6 +28,8 @@ pub struct AnalysisInputs<'a> {
     pub probe_index: usize,
     /// Initial weights first, trained weights last.
     pub snapshots: &'a [Snapshot],
+    /// The images actually trained on, for the span test (run when there are few of them).
+    pub trained_on: Option<&'a ImageSet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +72,9 @@ pub struct Analysis {
     /// The class-template matrix of the effective templates.
     pub effective_class_template: Option<ClassTemplate>,
     pub dynamics: Vec<EpochFigures>,
+    /// How much of the first layer's change lies in the span of the training inputs; only for
+    /// runs on at most `span::MAX_SPAN_IMAGES` images.
+    pub span: Option<super::span::SpanTest>,
 }
 
 /// Inputs, over the whole training file, of the layers whose neurons are compared with
@@ -196,5 +201,15 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
             .map(|e| (0..e.rows).map(|r| e.row(r).to_vec()).collect()),
         effective_class_template,
         dynamics,
+        span: inputs
+            .trained_on
+            .filter(|set| set.len() <= super::span::MAX_SPAN_IMAGES)
+            .map(|set| {
+                let mut delta = kernel(&trained.layers[0]);
+                for (d, i) in delta.data.iter_mut().zip(&init.layers[0].weight) {
+                    *d -= i;
+                }
+                super::span::span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
+            }),
     }
 }
