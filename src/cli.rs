@@ -36,6 +36,19 @@ pub enum Command {
     Article(ArticleArgs),
     /// Compare a run with the TensorFlow reference results, side by side.
     Compare(CompareArgs),
+    /// Run seeds x models x optimisers x data sets from a sweep file and summarise them.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// A run config with a [sweep] table, e.g. configs/sweep.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Folder for the runs and summary.md [default: runs/<sweep file name>]. Runs already
+    /// finished there are reused, so an interrupted sweep continues where it stopped.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +150,11 @@ pub fn run(cli: Cli) -> Result<()> {
         None => train_command(&cli.train),
         Some(Command::Train(args)) => train_command(&args),
         Some(Command::Analyze(args)) => analyze_command(&args),
+        Some(Command::Sweep(args)) => {
+            let summary = crate::sweep::run_sweep(&args.config, args.out, &mut Progress::new())?;
+            println!("{}", summary.markdown());
+            Ok(())
+        }
         Some(Command::Compare(args)) => {
             let (comparison, files) = crate::compare::compare_command(&args.run, &args.reference)?;
             println!("{}", comparison.markdown());

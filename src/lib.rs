@@ -15,4 +15,6 @@ pub mod optim;
 pub mod pipeline;
 pub mod plot;
 pub mod progress;
+pub mod report;
+pub mod sweep;
 pub mod train;

@@ -363,14 +363,41 @@ fn write_analysis(
         },
         &figures,
     )?;
+    let comparison = tensorflow_comparison(dir, config, metrics)?;
+    crate::report::write_run_report(dir, config, metrics, &analysis, comparison.as_ref())?;
     progress.message(&format!(
-        "analysis: {} in {:.1}s, {} figure files in {}",
+        "analysis: {} in {:.1}s, {} figure files in {}, {}",
         dir.file(ANALYSIS_FILE).display(),
         started.elapsed().as_secs_f64(),
         files.len(),
-        figures.display()
+        figures.display(),
+        dir.file(crate::report::REPORT_FILE).display()
     ));
     Ok(analysis)
+}
+
+/// Where the TensorFlow reference results live, relative to the project root.
+const REFERENCE_DIR: &str = "reference/tensorflow";
+
+/// The comparison with TensorFlow for a run of the article's own setup on MNIST, when the
+/// reference results are at hand (they are in the project, not necessarily elsewhere).
+fn tensorflow_comparison(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<Option<crate::compare::Comparison>> {
+    let reference = std::path::Path::new(REFERENCE_DIR);
+    let on_mnist = config.data.dir.file_name().is_some_and(|n| n == "mnist");
+    let article_model = matches!(metrics.layers.as_slice(), [784, 10] | [784, 128, 10]);
+    if !(on_mnist
+        && article_model
+        && !metrics.epochs.is_empty()
+        && reference.join("results").is_dir())
+    {
+        return Ok(None);
+    }
+    let (comparison, _) = crate::compare::compare_command(dir.path(), reference)?;
+    Ok(Some(comparison))
 }
 
 /// A finished run read back from its folder.

@@ -193,6 +193,7 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
             "figures",
             "history.csv",
             "metrics.json",
+            "report.html",
             "snapshots",
             "weights.bpk",
             "weights_init.bpk"
