@@ -377,7 +377,7 @@ fn write_analysis(
 }
 
 /// Where the TensorFlow reference results live, relative to the project root.
-const REFERENCE_DIR: &str = "reference/tensorflow";
+pub const REFERENCE_DIR: &str = "reference/tensorflow";
 
 /// The comparison with TensorFlow for a run of the article's own setup on MNIST, when the
 /// reference results are at hand (they are in the project, not necessarily elsewhere).

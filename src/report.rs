@@ -258,8 +258,68 @@ pub fn write_run_report(
     write_atomic(&dir.file(REPORT_FILE), page(&title, &body).as_bytes())
 }
 
-/// Writes `report.html` for a sweep: the summary table and the verdicts with their spread.
-pub fn write_sweep_report(dir: &RunDir, summary: &Summary) -> Result<()> {
+/// The article's setup in the sweep (MNIST, Adam, SLP or MLP-128) against TensorFlow's runs.
+fn tensorflow_section(summary: &Summary, reference: &[crate::compare::ReferenceRun]) -> String {
+    let mut out = String::new();
+    for g in &summary.groups {
+        let mlp = match (g.dataset.as_str(), g.model.as_str(), g.optimizer.as_str()) {
+            ("mnist", "slp", "adam") => false,
+            ("mnist", "mlp-128", "adam") => true,
+            _ => continue,
+        };
+        let runs: Vec<crate::sweep::RunFigures> = reference
+            .iter()
+            .filter_map(|r| r.model(mlp))
+            .filter_map(|m| {
+                let a: Analysis = serde_json::from_value(m.analysis.clone()).ok()?;
+                Some(crate::sweep::figures(m.test.accuracy, &a))
+            })
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<h3>{} {} {} against TensorFlow ({} seeds)</h3>\n<table><tr><th>figure</th><th>weightscope mean ± std</th><th>TensorFlow mean</th><th>TensorFlow min..max</th></tr>\n",
+            esc(&g.dataset),
+            esc(&g.model),
+            esc(&g.optimizer),
+            runs.len()
+        );
+        for (name, stat) in &g.figures {
+            let theirs: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+                .collect();
+            if theirs.is_empty() {
+                continue;
+            }
+            let mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
+            let lo = theirs.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = theirs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{:.4} ± {:.4}</td><td>{mean:.4}</td><td>{lo:.4}..{hi:.4}</td></tr>",
+                esc(name),
+                stat.mean,
+                stat.std
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!("<h2>Against TensorFlow</h2>\n{out}")
+}
+
+/// Writes `report.html` for a sweep: the summary table, the verdicts with their spread and,
+/// where the sweep holds the article's setup, TensorFlow's numbers beside it.
+pub fn write_sweep_report(
+    dir: &RunDir,
+    summary: &Summary,
+    tensorflow: Option<&[crate::compare::ReferenceRun]>,
+) -> Result<()> {
     let mut body = String::from("<h2>Summary over seeds</h2>\n<table>\n<tr><th>figure</th>");
     for g in &summary.groups {
         let _ = write!(
@@ -316,6 +376,25 @@ pub fn write_sweep_report(dir: &RunDir, summary: &Summary) -> Result<()> {
                 format!("output neurons become class templates: diagonal cosine {:.3} ± {:.3} against {:.3} ± {:.3} initially", t.mean, t.std, i.mean, i.std),
             ));
         }
+        if g.model != "slp"
+            && let Some(t) = g
+                .figures
+                .get("nearest input max cos, mean over neurons, trained")
+        {
+            lines.push((
+                t.mean > 0.9,
+                format!(
+                    "a single hidden neuron looks like a whole training image: its best match has cosine {:.3} ± {:.3} on average, where an identical image would give 1",
+                    t.mean, t.std
+                ),
+            ));
+        }
+        if let Some(e) = g.figures.get("effective template diagonal (centred)") {
+            lines.push((
+                e.mean > 0.1,
+                format!("the network as a whole matches class templates: effective-template diagonal cosine {:.3} ± {:.3}", e.mean, e.std),
+            ));
+        }
         if let Some(s) = g.figures.get("fraction of ΔW outside the inputs' span") {
             lines.push((
                 s.mean < 1e-3,
@@ -338,7 +417,13 @@ pub fn write_sweep_report(dir: &RunDir, summary: &Summary) -> Result<()> {
             );
         }
     }
-    body.push_str("</ul>\n<p>Each run's own report.html, under the folders of this sweep, shows its figures.</p>\n");
+    body.push_str("</ul>\n");
+    if let Some(tf) = tensorflow {
+        body.push_str(&tensorflow_section(summary, tf));
+    }
+    body.push_str(
+        "<p>Each run's own report.html, under the folders of this sweep, shows its figures.</p>\n",
+    );
     write_atomic(
         &dir.file(REPORT_FILE),
         page("weightscope sweep", &body).as_bytes(),

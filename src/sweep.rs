@@ -228,7 +228,7 @@ pub fn figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
 /// Data set, model and optimiser: the runs that differ only by seed.
 type GroupKey = (String, String, String);
 /// One run's summarised figures, by name.
-type RunFigures = Vec<(&'static str, f64)>;
+pub type RunFigures = Vec<(&'static str, f64)>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
@@ -328,7 +328,13 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
     };
     root.write_json(SUMMARY_JSON, &summary)?;
     write_atomic(&root.file(SUMMARY_MD), summary.markdown().as_bytes())?;
-    crate::report::write_sweep_report(&root, &summary)?;
+    let reference = Path::new(crate::pipeline::REFERENCE_DIR).join("results");
+    let tensorflow = if reference.is_dir() {
+        Some(crate::compare::load_reference(&reference)?)
+    } else {
+        None
+    };
+    crate::report::write_sweep_report(&root, &summary, tensorflow.as_deref())?;
     Ok(summary)
 }
 
