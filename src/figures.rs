@@ -227,20 +227,31 @@ pub fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
     }
 }
 
-/// All first-layer weight columns as images, on one symmetric diverging scale.
+/// More neurons than this make an unreadable grid and an SVG of tens of megabytes.
+const MAX_WEIGHT_PANELS: usize = 256;
+
+/// The first-layer weight columns as images (all of them, up to 256), on one symmetric
+/// diverging scale.
 pub fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> PanelGrid {
     let layer = &layers[0];
     let scale = Scale::diverging_of(&layer.weight);
-    let cols = if layer.d_out <= 10 { 5 } else { 16 };
-    let grid = (layer.d_out.div_ceil(cols), cols);
-    let panels = (0..layer.d_out)
+    let shown = layer.d_out.min(MAX_WEIGHT_PANELS);
+    let cols = if shown <= 10 { 5 } else { 16 };
+    let grid = (shown.div_ceil(cols), cols);
+    let panels = (0..shown)
         .map(|j| Panel::image(layer.column(j), format!("{j}"), scale))
         .collect();
     let small = layer.d_out <= 10;
+    let which_neurons = if shown < layer.d_out {
+        format!("the first {shown} of {}", layer.d_out)
+    } else {
+        "every".into()
+    };
     PanelGrid {
         title: format!(
-            "{model}: {which} weights of every {} neuron (red > 0 > blue)",
-            layer_name(layers.len(), 0)
+            "{model}: {which} weights of {which_neurons} {} neuron{} (red > 0 > blue)",
+            layer_name(layers.len(), 0),
+            if shown < layer.d_out { "s" } else { "" }
         ),
         panels,
         grid,

@@ -262,7 +262,8 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
             );
         }
     }
-    let mut rows: BTreeMap<GroupKey, Vec<(u64, RunFigures)>> = BTreeMap::new();
+    // Groups in the order the sweep file lists them, not alphabetically (mlp-16 before mlp-128).
+    let mut rows: Vec<(GroupKey, Vec<(u64, RunFigures)>)> = Vec::new();
     for (i, (config, cell)) in runs.iter().enumerate() {
         progress.message(&format!(
             "sweep run {}/{}: {} {} {} seed {}",
@@ -293,13 +294,16 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
                 (run.metrics, run.analysis.expect("analysis was requested"))
             }
         };
-        rows.entry((
+        let key = (
             cell.dataset.clone(),
             cell.model.clone(),
             cell.optimizer.clone(),
-        ))
-        .or_default()
-        .push((cell.seed, figures(metrics.test.accuracy, &analysis)));
+        );
+        let run = (cell.seed, figures(metrics.test.accuracy, &analysis));
+        match rows.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, runs)) => runs.push(run),
+            None => rows.push((key, vec![run])),
+        }
     }
     let groups = rows
         .into_iter()
