@@ -347,20 +347,10 @@ pub fn train(
             progress.step(step + 1);
             if crate::interrupt::requested() && step + 1 < steps {
                 progress.finish();
-                return Ok(Outcome::Interrupted(Checkpoint {
-                    epoch,
-                    step: step + 1,
-                    loss_sum: loss_sum.into_scalar::<f32>(),
-                    correct: correct.into_scalar::<i64>(),
-                    history,
-                    train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
-                    layers: widths_of(&model),
-                    model: model_bytes(&model)?,
-                    optimizer: optim
-                        .into_bytes()
-                        .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
-                        .to_vec(),
-                }));
+                let sums = (loss_sum.into_scalar::<f32>(), correct.into_scalar::<i64>());
+                let seconds = earlier_seconds + started.elapsed().as_secs_f64();
+                return checkpoint(&model, &optim, (epoch, step + 1), sums, history, seconds)
+                    .map(Outcome::Interrupted);
             }
         }
         first_step = 0;
@@ -390,20 +380,9 @@ pub fn train(
         on_epoch(epoch, &snapshot)?;
         // An interrupt at an epoch's last step lands here, with the epoch complete.
         if crate::interrupt::requested() && epoch < config.epochs {
-            return Ok(Outcome::Interrupted(Checkpoint {
-                epoch: epoch + 1,
-                step: 0,
-                loss_sum: 0.0,
-                correct: 0,
-                history,
-                train_seconds: earlier_seconds + started.elapsed().as_secs_f64(),
-                layers: widths_of(&model),
-                model: model_bytes(&model)?,
-                optimizer: optim
-                    .into_bytes()
-                    .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
-                    .to_vec(),
-            }));
+            let seconds = earlier_seconds + started.elapsed().as_secs_f64();
+            return checkpoint(&model, &optim, (epoch + 1, 0), (0.0, 0), history, seconds)
+                .map(Outcome::Interrupted);
         }
     }
     let model = model.valid();
@@ -416,11 +395,31 @@ pub fn train(
     }))
 }
 
-fn widths_of(model: &DenseNet) -> Vec<usize> {
-    let weights = model.weights();
-    std::iter::once(weights[0].d_in)
-        .chain(weights.iter().map(|l| l.d_out))
-        .collect()
+/// The state to resume from at `(epoch, step)`, with that epoch's running sums so far.
+fn checkpoint(
+    model: &DenseNet,
+    optim: &ModuleOptimizer,
+    (epoch, step): (usize, usize),
+    (loss_sum, correct): (f32, i64),
+    history: Vec<EpochMetrics>,
+    train_seconds: f64,
+) -> Result<Checkpoint> {
+    let mut layers = vec![model.layers[0].weight.val().dims()[0]];
+    layers.extend(model.layers.iter().map(|l| l.weight.val().dims()[1]));
+    Ok(Checkpoint {
+        epoch,
+        step,
+        loss_sum,
+        correct,
+        history,
+        train_seconds,
+        layers,
+        model: model_bytes(model)?,
+        optimizer: optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
+            .to_vec(),
+    })
 }
 
 fn model_bytes(model: &DenseNet) -> Result<Vec<u8>> {
