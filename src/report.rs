@@ -299,10 +299,8 @@ fn tensorflow_section(summary: &Summary, reference: &[crate::compare::ReferenceR
             let hi = theirs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{:.4} ± {:.4}</td><td>{mean:.4}</td><td>{lo:.4}..{hi:.4}</td></tr>",
-                esc(name),
-                stat.mean,
-                stat.std
+                "<tr><td>{}</td><td>{stat}</td><td>{mean:.4}</td><td>{lo:.4}..{hi:.4}</td></tr>",
+                esc(name)
             );
         }
         out.push_str("</table>\n");
@@ -345,7 +343,7 @@ pub fn write_sweep_report(
         for g in &summary.groups {
             match g.figures.get(name) {
                 Some(s) => {
-                    let _ = write!(body, "<td>{:.4} ± {:.4}</td>", s.mean, s.std);
+                    let _ = write!(body, "<td>{s}</td>");
                 }
                 None => body.push_str("<td></td>"),
             }

@@ -157,6 +157,21 @@ pub struct Stat {
     pub n: usize,
 }
 
+/// Four decimals, or scientific notation for values too small to show that way.
+fn number(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+impl std::fmt::Display for Stat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ± {}", number(self.mean), number(self.std))
+    }
+}
+
 fn stat(values: &[f64]) -> Option<Stat> {
     let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -364,7 +379,7 @@ impl Summary {
             for g in &self.groups {
                 match g.figures.get(name) {
                     Some(s) => {
-                        let _ = write!(out, " {:.4} ± {:.4} |", s.mean, s.std);
+                        let _ = write!(out, " {s} |");
                     }
                     None => out.push_str(" |"),
                 }
