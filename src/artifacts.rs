@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -160,12 +158,7 @@ impl RunDir {
     }
 
     pub fn save_weights(&self, name: &str, model: &DenseNet) -> Result<()> {
-        let bytes = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| anyhow!("cannot encode the weights: {e}"))?;
-        self.write(name, &bytes)
+        self.write(name, &model.to_bytes()?)
     }
 
     /// Loads weights saved by [`RunDir::save_weights`] into a network of the given shape.
@@ -179,18 +172,12 @@ impl RunDir {
         let path = self.file(name);
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-            .and_then(|record| {
-                DenseNet::from_weights(shape, config.model.activation, device)
-                    .try_load_record(record)
-            })
-            .map_err(|e| {
-                anyhow!(
-                    "{} does not hold this run's weights ({e}): train again",
-                    path.display()
-                )
-            })?;
-        Ok(record)
+        DenseNet::from_bytes(&bytes, shape, config.model.activation, device).map_err(|e| {
+            anyhow!(
+                "{} does not hold this run's weights ({e:#}): train again",
+                path.display()
+            )
+        })
     }
 }
 

@@ -138,6 +138,32 @@ impl DenseNet {
     }
 }
 
+impl DenseNet {
+    /// The parameters as burnpack bytes (Burn's store format).
+    pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(self
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot encode the weights: {e}"))?
+            .to_vec())
+    }
+
+    /// Rebuilds a network from [`DenseNet::to_bytes`]; `shape` gives the layer sizes.
+    pub fn from_bytes(
+        bytes: &[u8],
+        shape: &[LayerWeights],
+        activation: Activation,
+        device: &Device,
+    ) -> anyhow::Result<Self> {
+        burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
+            .and_then(|record| {
+                Self::from_weights(shape, activation, device).try_load_record(record)
+            })
+            .map_err(|e| anyhow::anyhow!("the weights do not load ({e})"))
+    }
+}
+
 pub fn to_vec(data: TensorData) -> Vec<f32> {
     data.convert::<f32>()
         .try_into_vec::<f32>()

@@ -1,12 +1,9 @@
 //! A whole run: validate everything up front, train, then save what the analysis needs.
 
 use std::path::PathBuf;
-
-use anyhow::{Result, bail};
-
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 use crate::analysis::pass::{Analysis, AnalysisInputs, Snapshot, analyze};
@@ -15,7 +12,7 @@ use crate::artifacts::{
     snapshot_file,
 };
 use crate::backend;
-use crate::config::{Config, OptimizerKind};
+use crate::config::Config;
 use crate::data::{ImageSet, Mnist, NUM_CLASSES};
 use crate::figures::{FigureInputs, draw_all};
 use crate::model::{DenseNet, initial_weights, layer_widths};
@@ -81,14 +78,6 @@ pub fn model_description(config: &Config, widths: &[usize]) -> String {
     };
     let widths: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
     format!("{kind} {}", widths.join("-"))
-}
-
-pub fn optimizer_name(config: &Config) -> &'static str {
-    match config.training.optimizer {
-        OptimizerKind::Adam => "adam",
-        OptimizerKind::KerasAdam => "keras-adam",
-        OptimizerKind::Sgd => "sgd",
-    }
 }
 
 /// The seed's Keras-style draw, or TensorFlow's own initial weights in lockstep mode.
@@ -253,7 +242,7 @@ impl Run<'_> {
         let metrics = Metrics {
             model: description,
             layers: widths,
-            optimizer: optimizer_name(config).into(),
+            optimizer: config.training.optimizer.name().into(),
             backend: config.backend.to_string(),
             seed: config.seed,
             epochs: trained.history,

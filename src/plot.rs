@@ -288,22 +288,20 @@ pub fn format_tick(v: f64) -> String {
 }
 
 /// One line of a line chart.
-pub struct Series<'a> {
+pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
     pub dashed: bool,
-    pub _marker: std::marker::PhantomData<&'a ()>,
 }
 
-impl Series<'_> {
+impl Series {
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
         Self {
             label: label.into(),
             points,
             color,
             dashed: false,
-            _marker: std::marker::PhantomData,
         }
     }
 
@@ -318,7 +316,7 @@ pub struct LineChart<'a> {
     pub title: String,
     pub x_label: &'a str,
     pub y_label: &'a str,
-    pub series: Vec<Series<'a>>,
+    pub series: Vec<Series>,
 }
 
 impl LineChart<'_> {

@@ -105,14 +105,6 @@ fn model_name(hidden: &[usize]) -> String {
     }
 }
 
-fn optimizer_name(kind: OptimizerKind) -> &'static str {
-    match kind {
-        OptimizerKind::Adam => "adam",
-        OptimizerKind::KerasAdam => "keras-adam",
-        OptimizerKind::Sgd => "sgd",
-    }
-}
-
 /// Every configuration of the sweep with its run folder under `out`.
 pub fn plan(base: &Config, spec: &SweepSpec, out: &Path) -> Vec<(Config, Cell)> {
     let mut runs = Vec::new();
@@ -129,12 +121,12 @@ pub fn plan(base: &Config, spec: &SweepSpec, out: &Path) -> Vec<(Config, Cell)> 
                     let cell = Cell {
                         dataset: dataset_name(dataset),
                         model: model_name(hidden),
-                        optimizer: optimizer_name(opt.optimizer).into(),
+                        optimizer: opt.optimizer.name().into(),
                         seed,
                         dir: out
                             .join(dataset_name(dataset))
                             .join(model_name(hidden))
-                            .join(optimizer_name(opt.optimizer))
+                            .join(opt.optimizer.name())
                             .join(format!("seed-{seed}")),
                     };
                     c.name = format!(

@@ -308,7 +308,7 @@ pub fn train(
             }
             Start::Resume(cp) => {
                 let shape = crate::model::initial_weights(&cp.layers, 0);
-                let model = load_model_bytes(&cp.model, &shape, activation, &train_device)?;
+                let model = DenseNet::from_bytes(&cp.model, &shape, activation, &train_device)?;
                 optim = optim
                     .from_bytes(Bytes::from_bytes_vec(cp.optimizer.clone()))
                     .map_err(|e| {
@@ -414,33 +414,10 @@ fn checkpoint(
         history,
         train_seconds,
         layers,
-        model: model_bytes(model)?,
+        model: model.to_bytes()?,
         optimizer: optim
             .into_bytes()
             .map_err(|e| anyhow::anyhow!("cannot encode the optimiser state: {e}"))?
             .to_vec(),
     })
-}
-
-fn model_bytes(model: &DenseNet) -> Result<Vec<u8>> {
-    Ok(model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| anyhow::anyhow!("cannot encode the weights: {e}"))?
-        .to_vec())
-}
-
-/// Rebuilds a model from burnpack bytes; `shape` gives the layer sizes.
-pub fn load_model_bytes(
-    bytes: &[u8],
-    shape: &[LayerWeights],
-    activation: Activation,
-    device: &Device,
-) -> Result<DenseNet> {
-    burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .and_then(|record| {
-            DenseNet::from_weights(shape, activation, device).try_load_record(record)
-        })
-        .map_err(|e| anyhow::anyhow!("the weights do not load ({e})"))
 }
