@@ -329,16 +329,7 @@ pub fn write_sweep_report(
         );
     }
     body.push_str("</tr>\n");
-    let mut names: Vec<&String> = Vec::new();
-    for g in &summary.groups {
-        names.extend(
-            g.figures
-                .keys()
-                .filter(|k| !names.contains(k))
-                .collect::<Vec<_>>(),
-        );
-    }
-    for name in names {
+    for name in summary.figure_names() {
         let _ = write!(body, "<tr><td>{}</td>", esc(name));
         for g in &summary.groups {
             match g.figures.get(name) {

@@ -350,7 +350,8 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
 }
 
 impl Summary {
-    pub fn markdown(&self) -> String {
+    /// Every figure any group has, each once, in the order the groups first name them.
+    pub fn figure_names(&self) -> Vec<&String> {
         let mut names: Vec<&String> = Vec::new();
         for g in &self.groups {
             for k in g.figures.keys() {
@@ -359,6 +360,11 @@ impl Summary {
                 }
             }
         }
+        names
+    }
+
+    pub fn markdown(&self) -> String {
+        let names = self.figure_names();
         let mut out = String::from("| figure |");
         for g in &self.groups {
             let _ = write!(out, " {} {} {} |", g.dataset, g.model, g.optimizer);

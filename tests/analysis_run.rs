@@ -141,15 +141,7 @@ fn figures_are_valid_png_and_svg_files_of_the_expected_size() {
     let ws = Workspace::new(300, 100);
     let run = train(&ws, "mlp", &[16]);
     let dir = run.join("figures");
-    let names = [
-        "winners",
-        "weights",
-        "weights_init",
-        "class_template",
-        "nearest_input",
-        "effective_templates",
-        "dynamics",
-    ];
+    let names = common::MLP_FIGURES;
     for name in names {
         let png = png_size(&dir.join(format!("{name}.png")));
         let svg = svg_size(&dir.join(format!("{name}.svg")));
@@ -172,11 +164,7 @@ fn analyze_run_reproduces_analysis_json() {
         .args(["analyze", "--run", run.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::succeeded(&out);
     assert_eq!(std::fs::read(run.join("analysis.json")).unwrap(), first);
     assert!(run.join("figures/winners.png").is_file());
 }

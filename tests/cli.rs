@@ -73,12 +73,7 @@ fn trains_from_the_command_line_with_flag_overrides() {
         ],
         ws.dir.path(),
     );
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let stdout = common::succeeded(&res);
     let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("epoch ")).collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines[1].starts_with("epoch 2/2 - "), "{stdout}");
@@ -107,11 +102,7 @@ fn default_output_folder_is_runs_slash_config_name() {
     let ws = Workspace::new(100, 20);
     let config = ws.config("named", &[], "epochs = 1");
     let res = weightscope(&["--config", s(&config)], ws.dir.path());
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::succeeded(&res);
     assert!(ws.path("runs/named/metrics.json").is_file());
 }
 

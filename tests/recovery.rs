@@ -45,11 +45,7 @@ fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
         .args(["--config", s(&config), "--out", s(&full), "--no-analysis"])
         .output()
         .unwrap();
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::succeeded(&res);
 
     let run = ws.path("interrupted");
     let mut child = bin()
@@ -92,12 +88,7 @@ fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
         .args(["--resume", s(&run), "--no-analysis"])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let stdout = common::succeeded(&res);
     assert!(stdout.contains("resuming"), "{stdout}");
     assert_eq!(numbers(&run), numbers(&full));
     assert!(

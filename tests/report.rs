@@ -24,15 +24,7 @@ fn run_report_is_self_contained_with_every_figure_and_a_verdict() {
     let run = mlp_run(&ws);
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    for name in [
-        "winners",
-        "weights",
-        "weights_init",
-        "class_template",
-        "nearest_input",
-        "effective_templates",
-        "dynamics",
-    ] {
+    for name in common::MLP_FIGURES {
         let start = html
             .find(&format!("<figure id=\"fig-{name}\">"))
             .unwrap_or_else(|| panic!("{name} missing"));
@@ -105,11 +97,7 @@ fn chromium_renders_the_report() {
         .arg(format!("file://{}", run.join("report.html").display()))
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    common::succeeded(&status);
     let ink = ink(&shot);
     assert!(
         ink > 0.05,

@@ -36,12 +36,7 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
             .current_dir(root)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        common::succeeded(&out)
     };
     let table = sweep(&[]);
     assert!(table.contains("| test accuracy |"), "{table}");

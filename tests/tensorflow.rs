@@ -64,11 +64,7 @@ fn analysis_of_tensorflow_weights_reproduces_the_reference_figures() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::succeeded(&res);
     let reference = json(Path::new(&format!("{REFERENCE}/results/seed-12345.json")));
     for model in ["slp", "mlp"] {
         let ours = json(&out.path().join(model).join("analysis.json"));
@@ -247,12 +243,7 @@ fn compare_command_writes_table_and_chart() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&out);
     assert!(stdout.contains("against TensorFlow 2.21.0"), "{stdout}");
     assert!(
         stdout.contains("TensorFlow seeds: [1, 2, 12345]"),

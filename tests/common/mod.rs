@@ -121,3 +121,24 @@ impl Workspace {
         path
     }
 }
+
+/// The figures every MLP run draws, by file stem.
+pub const MLP_FIGURES: [&str; 7] = [
+    "winners",
+    "weights",
+    "weights_init",
+    "class_template",
+    "nearest_input",
+    "effective_templates",
+    "dynamics",
+];
+
+/// Asserts a command succeeded (showing its stderr if not) and returns its stdout.
+pub fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
