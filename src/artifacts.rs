@@ -20,6 +20,60 @@ pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
 pub const ANALYSIS_FILE: &str = "analysis.json";
 pub const FIGURES_DIR: &str = "figures";
 
+/// Every kind of file a run or sweep folder can hold, told apart by extension. A writer that
+/// adds a new kind adds it here, and the tests that check every file is whole (whatever moment
+/// a run is killed at) then have to say how to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Json,
+    Toml,
+    Csv,
+    Burnpack,
+    Checkpoint,
+    Png,
+    Svg,
+    Html,
+    Markdown,
+    /// A failed sweep run's one-line error.
+    Text,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 10] = [
+        FileKind::Json,
+        FileKind::Toml,
+        FileKind::Csv,
+        FileKind::Burnpack,
+        FileKind::Checkpoint,
+        FileKind::Png,
+        FileKind::Svg,
+        FileKind::Html,
+        FileKind::Markdown,
+        FileKind::Text,
+    ];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileKind::Json => "json",
+            FileKind::Toml => "toml",
+            FileKind::Csv => "csv",
+            FileKind::Burnpack => "bpk",
+            FileKind::Checkpoint => "bin",
+            FileKind::Png => "png",
+            FileKind::Svg => "svg",
+            FileKind::Html => "html",
+            FileKind::Markdown => "md",
+            FileKind::Text => "txt",
+        }
+    }
+
+    /// The kind of `path`, or `None` for a file no run writes.
+    pub fn of(path: &Path) -> Option<FileKind> {
+        let ext = path.extension()?.to_str()?;
+        Self::ALL.into_iter().find(|k| k.extension() == ext)
+    }
+}
+
 /// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
 pub fn snapshot_file(epoch: usize) -> String {
     format!("snapshots/epoch-{epoch:03}.bpk")
@@ -32,6 +86,9 @@ pub struct Metrics {
     pub layers: Vec<usize>,
     pub optimizer: String,
     pub backend: String,
+    /// The wgpu adapter trained on; absent for the CPU backends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<crate::backend::Adapter>,
     pub seed: u64,
     pub epochs: Vec<EpochMetrics>,
     pub test: Evaluation,
@@ -45,8 +102,17 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates the folder if needed and proves it is writable with a throw-away temporary file.
+    /// Creates the folder if needed and proves it is writable with a throw-away temporary
+    /// file; removes what writers killed in an earlier run left behind.
     pub fn prepare(path: &Path) -> Result<Self> {
+        let dir = Self::prepare_shared(path)?;
+        dir.remove_stale_temporaries();
+        Ok(dir)
+    }
+
+    /// Like [`RunDir::prepare`], for a folder other processes may be writing into at the same
+    /// time (a sweep's, shared by its shards): their temporary files are left alone.
+    pub fn prepare_shared(path: &Path) -> Result<Self> {
         let fix = "choose a writable folder with --out";
         if path.exists() && !path.is_dir() {
             return Err(anyhow!(
@@ -66,11 +132,9 @@ impl RunDir {
                 path.display()
             )
         })?;
-        let dir = Self {
+        Ok(Self {
             path: path.to_path_buf(),
-        };
-        dir.remove_stale_temporaries();
-        Ok(dir)
+        })
     }
 
     /// A run killed while writing leaves its temporary file behind; the next run sweeps it up.

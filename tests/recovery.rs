@@ -3,16 +3,14 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::Workspace;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-use weightscope::artifacts::RunDir;
+use weightscope::artifacts::{FileKind, RunDir};
 use weightscope::config::Config;
 
 fn bin() -> Command {
@@ -100,8 +98,10 @@ fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("no checkpoint to resume"));
 }
 
-/// Every result file in `dir` (not the temporary ones a killed writer leaves) is whole.
-fn assert_all_complete(dir: &Path) {
+/// Every result file in `dir` (not the temporary ones a killed writer leaves) is whole; returns
+/// the kinds of file seen.
+fn assert_all_complete(dir: &Path) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -109,34 +109,39 @@ fn assert_all_complete(dir: &Path) {
             continue;
         }
         if path.is_dir() {
-            assert_all_complete(&path);
+            seen.extend(assert_all_complete(&path));
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match ext.as_str() {
-            "json" => {
+        let kind = FileKind::of(&path).unwrap_or_else(|| {
+            panic!("{name} is a kind of file no run writes: add it to artifacts::FileKind")
+        });
+        seen.insert(kind.extension().to_string());
+        let text = || String::from_utf8(bytes.clone()).unwrap();
+        // An exhaustive match: a new kind of file does not compile until it is checked here.
+        match kind {
+            FileKind::Json => {
                 serde_json::from_slice::<Value>(&bytes)
                     .unwrap_or_else(|e| panic!("{name} is not whole: {e}"));
             }
-            "toml" => {
+            FileKind::Toml => {
                 Config::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
             }
-            "csv" => {
-                let text = String::from_utf8(bytes).unwrap();
+            FileKind::Csv => {
+                let text = text();
                 assert!(text.ends_with('\n'), "{name} is cut short");
                 assert!(text.lines().all(|l| l.split(',').count() == 6), "{name}");
             }
-            "bpk" => {
+            FileKind::Burnpack => {
                 let record = burn::store::ModuleRecord::from_bytes(
                     burn::tensor::Bytes::from_bytes_vec(bytes),
                 );
                 assert!(record.is_ok(), "{name} is not a whole burnpack file");
             }
-            "png" => {
+            FileKind::Checkpoint => {
+                RunDir::open(dir).unwrap().load_checkpoint().unwrap();
+            }
+            FileKind::Png => {
                 assert!(bytes.starts_with(b"\x89PNG"), "{name}");
                 assert_eq!(
                     &bytes[bytes.len() - 8..bytes.len() - 4],
@@ -144,49 +149,121 @@ fn assert_all_complete(dir: &Path) {
                     "{name} is cut short"
                 );
             }
-            "svg" => assert!(
-                String::from_utf8(bytes)
-                    .unwrap()
-                    .trim_end()
-                    .ends_with("</svg>"),
-                "{name}"
-            ),
-            "bin" => {
-                RunDir::open(dir).unwrap().load_checkpoint().unwrap();
+            FileKind::Svg => assert!(text().trim_end().ends_with("</svg>"), "{name}"),
+            FileKind::Html => assert!(text().trim_end().ends_with("</html>"), "{name}"),
+            FileKind::Markdown | FileKind::Text => {
+                assert!(text().ends_with('\n'), "{name} is cut short")
             }
-            other => panic!("unexpected file {name} ({other})"),
         }
     }
+    seen
+}
+
+/// The moment a kill lands, told by what the run has visibly done, never by the clock.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// Right after the run prints its n-th line (1 = the training header, 2 = epoch 1, …).
+    Line(usize),
+    /// Right after the run replaces this file of the previous run with its own.
+    Replaced(&'static str),
+}
+
+/// An identity of the file now at `path` that changes when a new file is renamed over it.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Starts a run into `run` and kills it with SIGKILL at `moment`; returns whether the kill
+/// landed while the run was still going.
+fn kill_at(config: &Path, run: &Path, moment: Moment) -> bool {
+    let mut child = bin()
+        .args(["--config", s(config), "--out", s(run)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    match moment {
+        Moment::Line(n) => {
+            for _ in 0..n {
+                lines.next().expect("the run ended early").unwrap();
+            }
+        }
+        Moment::Replaced(name) => {
+            let path = run.join(name);
+            let before = file_identity(&path);
+            // Poll the folder: the run is the one that moves on, the test only watches it.
+            while file_identity(&path) == before {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the run ended without writing {name}"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
 }
 
 #[test]
-fn kill_9_at_random_moments_leaves_only_complete_files() {
+fn kill_9_at_every_stage_leaves_only_complete_files() {
     let ws = Workspace::new(300, 60);
     let config = ws.config("k", &[8], "epochs = 15\nbatch_size = 20");
     let run = ws.path("run");
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let mut killed_mid_run = 0;
-    for _ in 0..12 {
-        let mut child = bin()
-            .args(["--config", s(&config), "--out", s(&run)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..400)));
-        if child.try_wait().unwrap().is_none() {
-            killed_mid_run += 1;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        if run.exists() {
-            assert_all_complete(&run);
-        }
+    // A complete run first, so every later kill meets the previous version of every file.
+    let out = bin()
+        .args(["--config", s(&config), "--out", s(&run)])
+        .output()
+        .unwrap();
+    let lines = common::succeeded(&out).lines().count();
+    let all_kinds = assert_all_complete(&run);
+    for kind in ["json", "toml", "csv", "bpk", "png", "svg", "html"] {
+        assert!(all_kinds.contains(kind), "a run wrote no .{kind} file");
     }
-    assert!(
-        killed_mid_run >= 6,
-        "only {killed_mid_run} kills landed during a run"
-    );
+    // Header, 15 epochs, test line, then the analysis: every stage, from the first snapshot to
+    // the last figure.
+    let moments = [
+        Moment::Line(1),
+        Moment::Line(2),
+        Moment::Line(5),
+        Moment::Line(9),
+        Moment::Line(13),
+        Moment::Line(16),
+        Moment::Line(17),
+        Moment::Replaced("analysis.json"),
+        Moment::Replaced("figures/winners.png"),
+        Moment::Replaced("figures/weights.svg"),
+        Moment::Replaced("figures/class_template.png"),
+        Moment::Replaced("figures/effective_templates.png"),
+    ];
+    assert!(lines > 17, "the run printed only {lines} lines");
+    for moment in moments {
+        assert!(
+            kill_at(&config, &run, moment),
+            "the run had finished before the kill at {moment:?}"
+        );
+        assert_all_complete(&run);
+    }
+    // The next run in the folder sweeps up what the killed writers left and completes.
+    let out = bin()
+        .args(["--config", s(&config), "--out", s(&run)])
+        .output()
+        .unwrap();
+    common::succeeded(&out);
+    assert_eq!(assert_all_complete(&run), all_kinds);
+    for sub in ["", "snapshots", "figures"] {
+        let stale: Vec<_> = std::fs::read_dir(run.join(sub))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(stale.is_empty(), "temporary files left in {sub}: {stale:?}");
+    }
 }
 
 #[test]
