@@ -4,6 +4,7 @@ use clap::Parser;
 use weightscope::cli::{Cli, run};
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     // A panic is a bug, but the user still gets one line rather than a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -52,5 +53,15 @@ fn main() -> ExitCode {
             eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`weightscope --help | head -1`) would
+/// panic. Like any Unix tool, weightscope should instead end quietly when its reader goes away.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -220,3 +220,47 @@ fn unwritable_output_is_reported() {
     );
     assert_one_line_error(&res, "cannot create output folder");
 }
+
+/// Runs the binary with its stdout a pipe whose reader has already gone, as when the output
+/// goes into `head` and `head` has finished.
+fn into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_weightscope"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Ended by SIGPIPE, as Unix tools are, or finished; never an error line.
+fn assert_ended_quietly(out: &Output, what: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{what} printed: {stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{what} ended with {:?}",
+        out.status
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let ws = Workspace::new(100, 20);
+    assert_ended_quietly(&into_closed_pipe(&["--help"]), "--help");
+    let config = ws.config("slp", &[], "epochs = 1");
+    let run = ws.path("run");
+    let out = into_closed_pipe(&["--config", s(&config), "--out", s(&run)]);
+    assert_ended_quietly(&out, "training");
+    // Printing stopped the run, but what it wrote before is whole; run it again to compare.
+    common::succeeded(&weightscope(
+        &["--config", s(&config), "--out", s(&run)],
+        ws.dir.path(),
+    ));
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/tensorflow");
+    let out = into_closed_pipe(&["compare", s(&run), "--reference", s(&reference)]);
+    assert_ended_quietly(&out, "compare");
+}
