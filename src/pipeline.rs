@@ -94,7 +94,8 @@ fn initial_weights_for(
     found.extend(layers.iter().map(|l| l.d_out));
     if found != widths {
         bail!(
-            "init.keras_weights in {} holds a {found:?} network but the config describes              {widths:?}: make model.hidden match the reference model",
+            "init.keras_weights in {} holds a {found:?} network but the config describes \
+             {widths:?}: make model.hidden match the reference model",
             dir.display()
         );
     }
@@ -118,7 +119,7 @@ pub fn run_training(
     let data = RunData::load(config)?;
     let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
     let initial = initial_weights_for(config, &widths)?;
-    let device = backend::device(config.backend)?;
+    let backend = backend::open(config.backend)?;
     let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
     // Only now, with every input checked, does anything get written.
     let dir = RunDir::prepare(&out)?;
@@ -126,13 +127,13 @@ pub fn run_training(
     dir.write_config(config)?;
     dir.save_weights(
         INITIAL_WEIGHTS_FILE,
-        &DenseNet::from_weights(&initial, config.model.activation, &device),
+        &DenseNet::from_weights(&initial, config.model.activation, &backend.device),
     )?;
     let run = Run {
         dir,
         config,
         data,
-        device,
+        backend,
         widths,
         with_analysis,
     };
@@ -150,7 +151,7 @@ pub fn resume_training(
     let config = dir.read_config()?;
     let checkpoint = dir.load_checkpoint()?;
     let data = RunData::load(&config)?;
-    let device = backend::device(config.backend)?;
+    let backend = backend::open(config.backend)?;
     let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
     if checkpoint.layers != widths {
         bail!(
@@ -170,7 +171,7 @@ pub fn resume_training(
         dir,
         config: &config,
         data,
-        device,
+        backend,
         widths,
         with_analysis,
     };
@@ -182,7 +183,7 @@ struct Run<'a> {
     dir: RunDir,
     config: &'a Config,
     data: RunData,
-    device: Device,
+    backend: backend::Opened,
     widths: Vec<usize>,
     with_analysis: bool,
 }
@@ -193,10 +194,16 @@ impl Run<'_> {
             dir,
             config,
             data,
-            device,
+            backend,
             widths,
             with_analysis,
         } = self;
+        if let Some(line) = backend.announcement() {
+            progress.message(&line);
+        }
+        if let Some(warning) = backend.warning() {
+            progress.warn(warning);
+        }
         let description = model_description(config, &widths);
         let (train_set, validation) = data.split();
         progress.message(&format!(
@@ -219,7 +226,7 @@ impl Run<'_> {
                 max_tensor_bytes: backend::max_tensor_bytes(config.backend),
                 test: &data.test,
             },
-            &device,
+            &backend.device,
             progress,
             |epoch, model| dir.save_weights(&snapshot_file(epoch), model),
         )?;
@@ -244,6 +251,7 @@ impl Run<'_> {
             layers: widths,
             optimizer: config.training.optimizer.name().into(),
             backend: config.backend.to_string(),
+            adapter: backend.adapter,
             seed: config.seed,
             epochs: trained.history,
             test: trained.test,
@@ -508,6 +516,7 @@ pub fn analyze_keras(
             layers,
             optimizer: "adam".into(),
             backend: "tensorflow".into(),
+            adapter: None,
             seed: 0,
             epochs: Vec::new(),
             test: crate::train::Evaluation {

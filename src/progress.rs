@@ -65,6 +65,13 @@ impl Progress {
         }
     }
 
+    /// On stderr, so it stays visible when stdout goes to a file or a pipe.
+    pub fn warn(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
     pub fn message(&self, text: &str) {
         if !self.quiet {
             println!("{text}");

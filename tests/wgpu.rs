@@ -58,3 +58,31 @@ fn wgpu_loss_agrees_with_flex() {
     }
     assert!(flex_losses[1] < flex_losses[0]);
 }
+
+#[test]
+fn a_wgpu_run_names_its_adapter_and_warns_about_software_ones() {
+    let ws = Workspace::new(100, 20);
+    let config = ws.config("w", &[], "epochs = 1");
+    let run = ws.path("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weightscope"))
+        .args(["--config", config.to_str().unwrap()])
+        .args(["--out", run.to_str().unwrap()])
+        .args(["--backend", "wgpu", "--no-analysis"])
+        .output()
+        .unwrap();
+    let stdout = common::succeeded(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stdout.lines().next().unwrap_or_default();
+    let metrics: weightscope::artifacts::Metrics =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let adapter = metrics.adapter.expect("metrics.json names the adapter");
+    assert_eq!(first, format!("wgpu: {}", adapter.describe()));
+    assert!(
+        !adapter.name.is_empty() && !adapter.api.is_empty(),
+        "{adapter:?}"
+    );
+    let warnings = stderr
+        .matches("warning: wgpu found only a software adapter")
+        .count();
+    assert_eq!(warnings, usize::from(adapter.is_software()), "{stderr}");
+}
