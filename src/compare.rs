@@ -405,7 +405,6 @@ impl Figure for LossFigure<'_> {
             })
             .collect();
         LineChart {
-            legend: SeriesLabelPosition::UpperRight,
             title: format!(
                 "{}: training loss per epoch, weightscope and TensorFlow",
                 self.comparison.model

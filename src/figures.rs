@@ -12,7 +12,7 @@ use crate::analysis::{Propagation, propagate};
 use crate::artifacts::Metrics;
 use crate::config::Activation;
 use crate::data::ImageSet;
-use crate::model::LayerWeights;
+use crate::model::{LayerWeights, layer_name};
 use crate::plot::{
     self, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar, image_shape,
     titled,
@@ -34,6 +34,8 @@ pub struct Panel {
     pub x_label: &'static str,
     pub y_label: &'static str,
     pub annotate: bool,
+    /// Images keep square pixels; a wide matrix may stretch its cells to fill the panel.
+    pub square_cells: bool,
 }
 
 impl Panel {
@@ -49,6 +51,7 @@ impl Panel {
             x_label: "",
             y_label: "",
             annotate: false,
+            square_cells: true,
         }
     }
 }
@@ -90,6 +93,7 @@ impl Figure for PanelGrid {
                 x_label: panel.x_label,
                 y_label: panel.y_label,
                 annotate: panel.annotate,
+                square_cells: panel.square_cells,
                 colorbar: self.shared.is_none() && self.panel_colorbars,
             }
             .draw(&area)?;
@@ -152,14 +156,6 @@ pub struct FigureInputs<'a> {
     pub init: &'a [LayerWeights],
     pub activation: Activation,
     pub train: &'a ImageSet,
-}
-
-fn layer_name(layers: usize, l: usize) -> String {
-    if l + 1 == layers {
-        "output layer".into()
-    } else {
-        format!("hidden layer {}", l + 1)
-    }
 }
 
 /// The article's panels for one model: for each layer, its input beside the weight column of
@@ -276,6 +272,7 @@ pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
             x_label: "neuron k",
             y_label: "class c",
             annotate,
+            square_cells: annotate,
         }
     };
     let diag = |d: &Option<crate::analysis::Diagonal>| {
@@ -479,7 +476,6 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
         grid: (2, 2),
         lines: vec![
             LineChart {
-                legend: SeriesLabelPosition::MiddleRight,
                 title: "loss and accuracy".into(),
                 x_label: "epoch",
                 y_label: "value",
@@ -497,7 +493,6 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
                 ],
             },
             LineChart {
-                legend: SeriesLabelPosition::LowerRight,
                 title: format!(
                     "probe (image {}): cos(layer input, winner weights)",
                     analysis.probe.index
@@ -507,14 +502,12 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
                 series: probe_series,
             },
             LineChart {
-                legend: SeriesLabelPosition::LowerRight,
                 title: "class templates: cos(class mean, first-layer weights)".into(),
                 x_label: "epoch",
                 y_label: "cosine",
                 series: template_series,
             },
             LineChart {
-                legend: SeriesLabelPosition::LowerRight,
                 title: "nearest training image: per-neuron max cosine".into(),
                 x_label: "epoch",
                 y_label: "cosine",

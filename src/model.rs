@@ -42,6 +42,17 @@ impl LayerWeights {
     }
 }
 
+/// The name of dense layer `l` (0-based, as `analysis.json` numbers them) of a network with
+/// `layers` dense layers, used alike by figures, reports and docs: "hidden layer 1", …,
+/// "output layer".
+pub fn layer_name(layers: usize, l: usize) -> String {
+    if l + 1 == layers {
+        "output layer".into()
+    } else {
+        format!("hidden layer {}", l + 1)
+    }
+}
+
 /// Layer widths from input to output, e.g. `[784, 128, 10]`.
 pub fn layer_widths(config: &ModelConfig, inputs: usize, classes: usize) -> Vec<usize> {
     std::iter::once(inputs)

@@ -52,7 +52,11 @@ pub fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<PathBuf
         figure.draw(&root)?;
         root.present().map_err(err)?;
     }
-    crate::artifacts::make_readable(&tmp)
+    // Flushed to disk before the rename, as `write_atomic` does, so a power cut leaves the
+    // old figure or the new one.
+    tmp.as_file()
+        .sync_all()
+        .and_then(|()| crate::artifacts::make_readable(&tmp))
         .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
     tmp.persist(&png)
         .map_err(|e| anyhow!("cannot write {}: {}", png.display(), e.error))?;
@@ -161,6 +165,8 @@ pub struct Heatmap<'a> {
     pub y_label: &'a str,
     /// Print each cell's value (for small matrices).
     pub annotate: bool,
+    /// Keep cells square (images) rather than filling the area.
+    pub square_cells: bool,
     pub colorbar: bool,
 }
 
@@ -179,11 +185,20 @@ impl Heatmap<'_> {
             (true, false) => base,
             (true, true) => base + 14,
         };
+        let main = main.titled(&self.title, font(13.0)).map_err(err)?;
+        let (x_area, y_area) = (
+            tick_area(!self.x_label.is_empty(), 18),
+            tick_area(!self.y_label.is_empty(), 24),
+        );
+        let main = if self.square_cells {
+            square_cells(&main, (x_area, y_area), (self.rows, self.cols))
+        } else {
+            main
+        };
         let mut chart = ChartBuilder::on(&main)
-            .caption(&self.title, font(13.0))
-            .margin(4)
-            .x_label_area_size(tick_area(!self.x_label.is_empty(), 18))
-            .y_label_area_size(tick_area(!self.y_label.is_empty(), 24))
+            .margin(HEATMAP_MARGIN)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(0f64..self.cols as f64, self.rows as f64..0f64)
             .map_err(err)?;
         chart
@@ -238,43 +253,90 @@ impl Heatmap<'_> {
     }
 }
 
+const HEATMAP_MARGIN: u32 = 4;
+
+/// The part of `area` whose plotting region holds `rows x cols` square cells, centred: an image
+/// must keep its aspect ratio whatever the panel's shape.
+fn square_cells<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x_area, y_area): (u32, u32),
+    (rows, cols): (usize, usize),
+) -> DrawingArea<DB, Shift> {
+    let (w, h) = area.dim_in_pixel();
+    let plot_w = w.saturating_sub(y_area + 2 * HEATMAP_MARGIN);
+    let plot_h = h.saturating_sub(x_area + 2 * HEATMAP_MARGIN);
+    let cell = (f64::from(plot_w) / cols as f64).min(f64::from(plot_h) / rows as f64);
+    let extra_w = plot_w.saturating_sub((cell * cols as f64).round() as u32);
+    let extra_h = plot_h.saturating_sub((cell * rows as f64).round() as u32);
+    area.margin(
+        extra_h / 2,
+        extra_h - extra_h / 2,
+        extra_w / 2,
+        extra_w - extra_w / 2,
+    )
+}
+
 /// A vertical colour bar with value ticks.
 pub fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: Scale) -> PlotResult {
     let (lo, hi) = scale.range();
     let (lo, hi) = if hi > lo {
-        (lo, hi)
+        (f64::from(lo), f64::from(hi))
     } else {
-        (lo - 0.5, lo + 0.5)
+        (f64::from(lo) - 0.5, f64::from(lo) + 0.5)
     };
-    let span = f64::from(hi - lo);
+    // The bar fills x in 0..1 and its labels the rest, drawn as text in the chart's own
+    // coordinates: plotters' axis labels would start under the tick marks and lose a digit.
+    const WIDTH: f64 = 4.0;
     let mut chart = ChartBuilder::on(area)
         .margin_top(24)
         .margin_bottom(30)
         .margin_left(6)
-        .right_y_label_area_size(56)
-        .build_cartesian_2d(0f64..1f64, f64::from(lo)..f64::from(hi))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_labels(5)
-        .y_label_formatter(&|v| format_tick(if v.abs() < span * 1e-6 { 0.0 } else { *v }))
-        .label_style(font(10.0))
-        .draw()
+        .margin_right(2)
+        .build_cartesian_2d(0f64..WIDTH, lo..hi)
         .map_err(err)?;
     let steps = 100;
-    let step = f64::from(hi - lo) / steps as f64;
+    let step = (hi - lo) / steps as f64;
     chart
         .draw_series((0..steps).map(|i| {
-            let y0 = f64::from(lo) + i as f64 * step;
+            let y0 = lo + i as f64 * step;
             Rectangle::new(
                 [(0.0, y0), (1.0, y0 + step)],
                 scale.color((y0 + step / 2.0) as f32).filled(),
             )
         }))
         .map_err(err)?;
+    let ticks = nice_ticks(lo, hi);
+    chart
+        .draw_series(
+            ticks
+                .iter()
+                .map(|&v| PathElement::new(vec![(1.0, v), (1.25, v)], BLACK)),
+        )
+        .map_err(err)?;
+    let style = font(10.0).pos(Pos::new(HPos::Left, VPos::Center));
+    chart
+        .draw_series(
+            ticks
+                .iter()
+                .map(|&v| Text::new(format_tick(v), (1.4, v), style.clone())),
+        )
+        .map_err(err)?;
     Ok(())
+}
+
+/// Round values (multiples of 1, 2 or 5 times a power of ten) spread over `lo..=hi`, about
+/// five of them, with an exact 0 where the range crosses it.
+fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let rough = (hi - lo) / 4.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * power);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
 }
 
 pub fn format_tick(v: f64) -> String {
@@ -312,7 +374,6 @@ impl Series {
 }
 
 pub struct LineChart<'a> {
-    pub legend: SeriesLabelPosition,
     pub title: String,
     pub x_label: &'a str,
     pub y_label: &'a str,
@@ -330,7 +391,21 @@ impl LineChart<'_> {
         let (x0, x1) = bounds(all.iter().map(|p| p.0));
         let (y0, y1) = bounds(all.iter().map(|p| p.1));
         let pad = (y1 - y0) * 0.05;
-        let mut chart = ChartBuilder::on(area)
+        let entries: Vec<LegendEntry> = self
+            .series
+            .iter()
+            .map(|s| LegendEntry {
+                label: &s.label,
+                color: s.color,
+                sample: if s.dashed {
+                    Sample::DashedLine
+                } else {
+                    Sample::Line
+                },
+            })
+            .collect();
+        let (area, legend_area) = split_for_legend(area, &entries);
+        let mut chart = ChartBuilder::on(&area)
             .caption(&self.title, font(14.0))
             .margin(8)
             .x_label_area_size(34)
@@ -345,12 +420,12 @@ impl LineChart<'_> {
             .y_label_formatter(&|v| format_tick(*v))
             .label_style(font(11.0))
             .axis_desc_style(font(12.0))
-            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
         for s in &self.series {
-            let color = s.color;
-            let style = ShapeStyle::from(&color).stroke_width(2);
+            let style = ShapeStyle::from(&s.color).stroke_width(2);
             let points: Vec<(f64, f64)> = s
                 .points
                 .iter()
@@ -360,30 +435,117 @@ impl LineChart<'_> {
             if s.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(points.clone(), style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+                    .map_err(err)?;
             }
             chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .draw_series(points.iter().map(|&p| Circle::new(p, 2, s.color.filled())))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(self.legend.clone())
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(font(11.0))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&legend_area, &entries)
     }
+}
+
+/// Grid lines light enough that the data dominates.
+const GRID: RGBColor = RGBColor(228, 228, 228);
+
+/// How a legend entry shows its series.
+#[derive(Clone, Copy)]
+pub enum Sample {
+    Line,
+    DashedLine,
+    Box,
+}
+
+pub struct LegendEntry<'a> {
+    pub label: &'a str,
+    pub color: RGBColor,
+    pub sample: Sample,
+}
+
+const LEGEND_ROW: u32 = 18;
+const LEGEND_SAMPLE: i32 = 26;
+
+/// Legend entries laid out in rows across `width`: the top-left corner of each, and the height.
+fn legend_layout<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> (Vec<(i32, i32)>, u32) {
+    let (width, _) = area.dim_in_pixel();
+    let style = font(11.0);
+    let (mut x, mut y) = (60i32, 4i32);
+    let mut places = Vec::new();
+    for e in entries {
+        let text = area
+            .estimate_text_size(e.label, &style)
+            .map_or(6 * e.label.len() as u32, |s| s.0);
+        let w = LEGEND_SAMPLE + 6 + text as i32 + 18;
+        if x > 60 && x + w > width as i32 {
+            (x, y) = (60, y + LEGEND_ROW as i32);
+        }
+        places.push((x, y));
+        x += w;
+    }
+    let height = if entries.is_empty() {
+        0
+    } else {
+        y as u32 + LEGEND_ROW + 4
+    };
+    (places, height)
+}
+
+/// Splits off a strip below the chart for its legend, so the legend never covers data.
+fn split_for_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (_, height) = legend_layout(area, entries);
+    let (_, h) = area.dim_in_pixel();
+    area.split_vertically(h.saturating_sub(height))
+}
+
+/// Each entry drawn with its series' own style: solid, dashed or a filled box.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> PlotResult {
+    let (places, _) = legend_layout(area, entries);
+    let mid = LEGEND_ROW as i32 / 2;
+    for (e, &(x, y)) in entries.iter().zip(&places) {
+        let style = ShapeStyle::from(&e.color).stroke_width(2);
+        let y = y + mid;
+        match e.sample {
+            Sample::Line => area
+                .draw(&PathElement::new(
+                    vec![(x, y), (x + LEGEND_SAMPLE, y)],
+                    style,
+                ))
+                .map_err(err)?,
+            Sample::DashedLine => {
+                for start in (0..LEGEND_SAMPLE).step_by(10) {
+                    let end = (start + 6).min(LEGEND_SAMPLE);
+                    area.draw(&PathElement::new(vec![(x + start, y), (x + end, y)], style))
+                        .map_err(err)?;
+                }
+            }
+            Sample::Box => area
+                .draw(&Rectangle::new(
+                    [(x + 4, y - 6), (x + LEGEND_SAMPLE - 4, y + 6)],
+                    e.color.mix(0.55).filled(),
+                ))
+                .map_err(err)?,
+        }
+        area.draw(&Text::new(
+            e.label.to_string(),
+            (x + LEGEND_SAMPLE + 6, y),
+            font(11.0).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -424,7 +586,17 @@ impl Histogram<'_> {
             })
             .collect();
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
-        let mut chart = ChartBuilder::on(area)
+        let entries: Vec<LegendEntry> = self
+            .groups
+            .iter()
+            .map(|(label, _, color)| LegendEntry {
+                label,
+                color: *color,
+                sample: Sample::Box,
+            })
+            .collect();
+        let (area, legend_area) = split_for_legend(area, &entries);
+        let mut chart = ChartBuilder::on(&area)
             .caption(&self.title, font(14.0))
             .margin(8)
             .x_label_area_size(34)
@@ -439,10 +611,11 @@ impl Histogram<'_> {
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(font(11.0))
             .axis_desc_style(font(12.0))
-            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
-        for ((label, _, color), counts) in self.groups.iter().zip(&counts) {
+        for ((_, _, color), counts) in self.groups.iter().zip(&counts) {
             let color = *color;
             chart
                 .draw_series(counts.iter().enumerate().map(|(b, &n)| {
@@ -452,21 +625,9 @@ impl Histogram<'_> {
                         color.mix(0.55).filled(),
                     )
                 }))
-                .map_err(err)?
-                .label(label.as_str())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.55).filled())
-                });
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(font(11.0))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&legend_area, &entries)
     }
 }
 

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use crate::analysis::pass::Analysis;
 use crate::artifacts::{FIGURES_DIR, Metrics, RunDir, write_atomic};
 use crate::config::Config;
+use crate::model::layer_name;
 use crate::sweep::Summary;
 
 pub const REPORT_FILE: &str = "report.html";
@@ -33,11 +34,12 @@ pub struct Verdict {
 /// The article's claims as this run's numbers bear them out.
 pub fn verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = Vec::new();
+    let layers = analysis.probe.layers.len();
     for w in &analysis.probe.layers {
         out.push(Verdict {
             claim: format!(
-                "Layer {}'s most active neuron for the probe has weights that look like the layer's input.",
-                w.layer
+                "The {}'s most active neuron for the probe has weights that look like the layer's input.",
+                layer_name(layers, w.layer)
             ),
             holds: w.cos_trained > w.cos_init,
             evidence: format!(
@@ -62,8 +64,8 @@ pub fn verdicts(analysis: &Analysis) -> Vec<Verdict> {
         let (t, i) = (&n.result.trained.summary, &n.result.init.summary);
         out.push(Verdict {
             claim: format!(
-                "Training pulls every neuron of layer {} towards some training input.",
-                n.layer
+                "Training pulls every neuron of the {} towards some training input.",
+                layer_name(layers, n.layer)
             ),
             holds: t.mean > i.mean && t.median > i.median,
             evidence: format!(
@@ -185,6 +187,11 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th:first-child,td:first-child{text-align:left}figure{margin:2em 0}figure svg,figure img{max-width:100%;height:auto}\
 figcaption{color:#444;margin-top:.5em}.yes{color:#1a7f37}.no{color:#b42318}.ev{color:#555}li{margin:.5em 0}";
 
+/// Where a reader finds what each number means; the page travels without the repository.
+const METHOD_NOTE: &str = "<p>Every figure on this page is defined in <code>docs/method.md</code> \
+of the weightscope repository. Dense layers are named hidden layer 1, 2, … and output layer \
+(in <code>analysis.json</code>, <code>layer</code> counts them from 0).</p>\n";
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
@@ -220,6 +227,7 @@ pub fn write_run_report(
         metrics.test.loss,
         metrics.train_seconds
     );
+    body.push_str(METHOD_NOTE);
     body.push_str("<h2>Verdict on the article's claims</h2>\n");
     body.push_str(&verdict_html(&verdicts(analysis)));
     if let Some(c) = comparison {
@@ -318,7 +326,8 @@ pub fn write_sweep_report(
     summary: &Summary,
     tensorflow: Option<&[crate::compare::ReferenceRun]>,
 ) -> Result<()> {
-    let mut body = String::from("<h2>Summary over seeds</h2>\n<table>\n<tr><th>figure</th>");
+    let mut body = String::from(METHOD_NOTE);
+    body.push_str("<h2>Summary over seeds</h2>\n<table>\n<tr><th>figure</th>");
     for g in &summary.groups {
         let _ = write!(
             body,
