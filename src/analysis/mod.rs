@@ -1,4 +1,4 @@
-//! The analyses of `experiment.md`, computed from weights copied to the host. Every function
+//! The analyses of `docs/method.md`, computed from weights copied to the host. Every function
 //! here is pure: plain arrays in, numbers out.
 
 pub mod linalg;
