@@ -49,6 +49,14 @@ pub struct SweepArgs {
     /// finished there are reused, so an interrupted sweep continues where it stopped.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run only shard I of N of the combinations (I from 1 to N), for a job array sharing one
+    /// --out folder; `auto` reads SLURM_ARRAY_TASK_ID, `auto/N` Kubernetes'
+    /// JOB_COMPLETION_INDEX. See docs/cluster.md.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::sweep::ShardArg>,
+    /// Train nothing: summarise the runs already in --out and list what is missing or failed.
+    #[arg(long, conflicts_with = "shard")]
+    pub summarize: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,11 +158,7 @@ pub fn run(cli: Cli) -> Result<()> {
         None => train_command(&cli.train),
         Some(Command::Train(args)) => train_command(&args),
         Some(Command::Analyze(args)) => analyze_command(&args),
-        Some(Command::Sweep(args)) => {
-            let summary = crate::sweep::run_sweep(&args.config, args.out, &mut Progress::new())?;
-            println!("{}", summary.markdown());
-            Ok(())
-        }
+        Some(Command::Sweep(args)) => sweep_command(&args),
         Some(Command::Compare(args)) => {
             let (comparison, files) = crate::compare::compare_command(&args.run, &args.reference)?;
             println!("{}", comparison.markdown());
@@ -214,5 +218,61 @@ fn train_command(args: &TrainArgs) -> Result<()> {
         !args.no_analysis,
         &mut Progress::new(),
     )?;
+    Ok(())
+}
+
+fn sweep_command(args: &SweepArgs) -> Result<()> {
+    use crate::sweep::{Shard, SweepRequest, run_sweep};
+    let shard = match args.shard {
+        Some(arg) => arg.resolve(|name| std::env::var(name).ok())?,
+        None => Shard::WHOLE,
+    };
+    let outcome = run_sweep(
+        &SweepRequest {
+            path: &args.config,
+            out: args.out.clone(),
+            shard,
+            summarize_only: args.summarize,
+        },
+        &mut Progress::new(),
+    )?;
+    let report = &outcome.report;
+    if let Some((dir, error)) = report.failed.first() {
+        anyhow::bail!(
+            "{} of the runs of {} failed, the first in {}: {error}",
+            report.failed.len(),
+            outcome.shard,
+            dir.display()
+        );
+    }
+    if outcome.complete() || args.summarize {
+        println!("{}", outcome.summary.markdown());
+    }
+    let again = format!(
+        "weightscope sweep --config {} --out {} --summarize",
+        args.config.display(),
+        outcome.out.display()
+    );
+    if args.summarize && !outcome.complete() {
+        anyhow::bail!(
+            "the sweep is incomplete: {} of {} combinations have no result and {} failed \
+             (listed above and in summary.md); run their shards again, then `{again}`",
+            outcome.missing.len(),
+            outcome.summary.cells.len(),
+            outcome.summary.failed.len()
+        );
+    }
+    if !outcome.complete() {
+        println!(
+            "{} finished: {} trained, {} already done, {} being trained by other workers; the \
+             sweep still lacks {} of {} combinations. When every shard has finished: {again}",
+            outcome.shard,
+            report.trained.len(),
+            report.already_done.len(),
+            report.held_by_others.len(),
+            outcome.missing.len() + outcome.summary.failed.len(),
+            outcome.summary.cells.len(),
+        );
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod artifacts;
 pub mod backend;
+pub mod claim;
 pub mod cli;
 pub mod compare;
 pub mod config;

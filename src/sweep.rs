@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::pass::Analysis;
-use crate::artifacts::{RunDir, write_atomic};
+use crate::artifacts::{ANALYSIS_FILE, METRICS_FILE, Metrics, RunDir, write_atomic};
 use crate::config::{Config, OptimizerKind};
 use crate::pipeline::run_training;
 use crate::progress::Progress;
@@ -250,14 +250,212 @@ pub struct Group {
 pub struct Summary {
     pub cells: Vec<Cell>,
     pub groups: Vec<Group>,
+    /// Combinations without a result yet (only in a summary asked for with `--summarize`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Cell>,
+    /// Combinations whose run stopped with an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedCell>,
 }
 
-/// Runs every configuration (skipping those already finished in `out`) and summarises them.
-pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> Result<Summary> {
-    let (base, spec) = load(path)?;
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&base.name));
-    let root = RunDir::prepare(&out)?;
-    let runs = plan(&base, &spec, root.path());
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedCell {
+    pub cell: Cell,
+    pub error: String,
+}
+
+/// Which of a sweep's combinations one worker runs: shard `index` of `count`, counted from 1.
+/// Combination `i` (0-based, in the plan's order) belongs to shard `i % count + 1`, so each
+/// shard gets a mix of models and data sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if count == 0 {
+            bail!("--shard {index}/{count}: the shard count must be at least 1");
+        }
+        if index == 0 || index > count {
+            bail!(
+                "--shard {index}/{count}: shards are numbered 1 to {count} (the first is 1/{count})"
+            );
+        }
+        Ok(Self { index, count })
+    }
+
+    pub fn owns(&self, position: usize) -> bool {
+        position % self.count + 1 == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shard {}/{}", self.index, self.count)
+    }
+}
+
+/// `--shard`: `I/N`, or `auto` / `auto/N` to read the index (and count) from a cluster
+/// scheduler's environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    Fixed(Shard),
+    Auto { count: Option<usize> },
+}
+
+impl std::str::FromStr for ShardArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let usage = || {
+            format!(
+                "--shard {text:?} is not a shard: write I/N (1 <= I <= N, e.g. 2/4), `auto` \
+                 (SLURM job arrays) or `auto/N` (Kubernetes Indexed Jobs with N completions)"
+            )
+        };
+        let (first, count) = match text.split_once('/') {
+            Some((first, count)) => (first, Some(count.parse::<usize>().map_err(|_| usage())?)),
+            None => (text, None),
+        };
+        if first == "auto" {
+            return Ok(ShardArg::Auto { count });
+        }
+        let index = first.parse::<usize>().map_err(|_| usage())?;
+        let count = count.ok_or_else(usage)?;
+        Shard::new(index, count)
+            .map(ShardArg::Fixed)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl ShardArg {
+    /// The shard this worker is, reading `auto` from the environment through `var`.
+    pub fn resolve(self, var: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+        let count = match self {
+            ShardArg::Fixed(shard) => return Ok(shard),
+            ShardArg::Auto { count } => count,
+        };
+        let number = |name: &str| -> Result<Option<usize>> {
+            var(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| anyhow!("--shard auto: {name}={v:?} is not a whole number"))
+                })
+                .transpose()
+        };
+        if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let count = match count {
+                Some(n) => n,
+                None => number("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
+                    anyhow!("--shard auto: SLURM_ARRAY_TASK_COUNT is unset; write --shard auto/N")
+                })?,
+            };
+            let index = id.checked_sub(min).ok_or_else(|| {
+                anyhow!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+                )
+            })?;
+            return Shard::new(index + 1, count);
+        }
+        if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+            let count = count.ok_or_else(|| {
+                anyhow!(
+                    "--shard auto: Kubernetes does not tell a pod the number of completions; \
+                     write --shard auto/N with the Job's completions"
+                )
+            })?;
+            return Shard::new(index + 1, count);
+        }
+        bail!(
+            "--shard auto: neither SLURM_ARRAY_TASK_ID (a SLURM job array) nor \
+             JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set; outside a scheduler write \
+             --shard I/N"
+        )
+    }
+}
+
+/// What one sweep command is asked to do.
+pub struct SweepRequest<'a> {
+    pub path: &'a Path,
+    pub out: Option<PathBuf>,
+    pub shard: Shard,
+    /// Only gather the finished runs into the summary; train nothing.
+    pub summarize_only: bool,
+}
+
+/// Where one combination stands, read from its run folder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellState {
+    Done(Box<(Metrics, Analysis)>),
+    /// It stopped with this error (`error.txt`).
+    Failed(String),
+    Missing,
+}
+
+/// The one-line error a failed run leaves in its folder.
+pub const ERROR_FILE: &str = "error.txt";
+
+fn cell_state(cell: &Cell) -> CellState {
+    let Ok(dir) = RunDir::open(&cell.dir) else {
+        return CellState::Missing;
+    };
+    let done = dir
+        .read_json::<Metrics>(METRICS_FILE)
+        .ok()
+        .zip(dir.read_json::<Analysis>(ANALYSIS_FILE).ok());
+    if let Some(done) = done {
+        return CellState::Done(Box::new(done));
+    }
+    match std::fs::read_to_string(dir.file(ERROR_FILE)) {
+        Ok(error) => CellState::Failed(error.trim().to_string()),
+        Err(_) => CellState::Missing,
+    }
+}
+
+/// What a worker did with the combinations of its shard.
+#[derive(Debug, Default)]
+pub struct ShardReport {
+    pub trained: Vec<PathBuf>,
+    pub already_done: Vec<PathBuf>,
+    /// Combinations another live worker was training, with who it was.
+    pub held_by_others: Vec<(PathBuf, String)>,
+    pub failed: Vec<(PathBuf, String)>,
+    /// Combinations another worker took over while this one trained them.
+    pub trained_twice: Vec<PathBuf>,
+}
+
+/// The outcome of a sweep command: this worker's part, and the summary once every
+/// combination has a result.
+pub struct SweepOutcome {
+    pub shard: Shard,
+    pub report: ShardReport,
+    pub summary: Summary,
+    /// Folders of combinations without a result yet.
+    pub missing: Vec<PathBuf>,
+    pub out: PathBuf,
+}
+
+impl SweepOutcome {
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty() && self.summary.failed.is_empty()
+    }
+}
+
+/// Runs the combinations of one shard (every one, unsharded) that are not finished yet, then
+/// summarises every finished run of the sweep.
+pub fn run_sweep(request: &SweepRequest<'_>, progress: &mut Progress) -> Result<SweepOutcome> {
+    let (base, spec) = load(request.path)?;
+    let out = request
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&base.name));
+    let runs = plan(&base, &spec, &out);
     // Check every configuration before the first (long) run starts.
     for (config, _) in &runs {
         config.validate()?;
@@ -269,36 +467,131 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
             );
         }
     }
-    // Groups in the order the sweep file lists them, not alphabetically (mlp-16 before mlp-128).
+    let root = RunDir::prepare_shared(&out)?;
+    let mut report = ShardReport::default();
+    if !request.summarize_only {
+        report = run_shard(&runs, request.shard, progress)?;
+    }
+    let cells: Vec<Cell> = runs.into_iter().map(|(_, c)| c).collect();
+    let states: Vec<CellState> = cells.iter().map(cell_state).collect();
+    let summary = summarize(&cells, &states);
+    let missing = cells
+        .iter()
+        .zip(&states)
+        .filter(|(_, s)| **s == CellState::Missing)
+        .map(|(c, _)| c.dir.clone())
+        .collect();
+    let outcome = SweepOutcome {
+        shard: request.shard,
+        report,
+        summary,
+        missing,
+        out,
+    };
+    // Every worker that finds the sweep complete writes the same summary; renames keep the
+    // files whole whoever writes last. A partial summary is written only when asked for.
+    if outcome.complete() || request.summarize_only {
+        write_summary(&root, &outcome.summary)?;
+    }
+    Ok(outcome)
+}
+
+/// Trains this shard's unfinished combinations, each under a claim on its folder.
+fn run_shard(
+    runs: &[(Config, Cell)],
+    shard: Shard,
+    progress: &mut Progress,
+) -> Result<ShardReport> {
+    let mut report = ShardReport::default();
+    let worker = shard.to_string();
+    let mine: Vec<&(Config, Cell)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shard.owns(*i))
+        .map(|(_, r)| r)
+        .collect();
+    for (n, (config, cell)) in mine.iter().enumerate() {
+        let name = format!(
+            "{} {} {} seed {}",
+            cell.dataset, cell.model, cell.optimizer, cell.seed
+        );
+        let step = format!("sweep run {}/{}", n + 1, mine.len());
+        if matches!(cell_state(cell), CellState::Done(_)) {
+            progress.message(&format!("{step}: {name}: already done"));
+            report.already_done.push(cell.dir.clone());
+            continue;
+        }
+        let claim = match crate::claim::try_claim(&cell.dir, &worker)? {
+            crate::claim::Attempt::Claimed(claim) => claim,
+            crate::claim::Attempt::HeldBy(owner) => {
+                progress.message(&format!(
+                    "{step}: {name}: being trained by {owner}, skipped"
+                ));
+                report
+                    .held_by_others
+                    .push((cell.dir.clone(), owner.to_string()));
+                continue;
+            }
+        };
+        // Another worker may have finished it between our check and our claim.
+        if matches!(cell_state(cell), CellState::Done(_)) {
+            progress.message(&format!("{step}: {name}: already done"));
+            report.already_done.push(cell.dir.clone());
+            claim.release();
+            continue;
+        }
+        progress.message(&format!("{step}: {name}: training"));
+        let result = run_training(
+            config,
+            Some(cell.dir.clone()),
+            true,
+            &mut Progress::silent(),
+        );
+        let error_file = cell.dir.join(ERROR_FILE);
+        match result {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&error_file);
+                report.trained.push(cell.dir.clone());
+            }
+            Err(e) => {
+                let line = format!("{e:#}").replace('\n', " ");
+                progress.warn(&format!("{step}: {name}: failed: {line}"));
+                write_atomic(&error_file, format!("{line}\n").as_bytes())?;
+                report.failed.push((cell.dir.clone(), line));
+            }
+        }
+        if !claim.still_held() {
+            progress.warn(&format!(
+                "warning: {name} was taken over by another worker while {worker} trained it; \
+                 both may have trained it"
+            ));
+            report.trained_twice.push(cell.dir.clone());
+        }
+        claim.release();
+    }
+    Ok(report)
+}
+
+/// Mean and spread over seeds of every finished combination, grouped by data set, model and
+/// optimiser in the order the sweep file lists them (not alphabetically: mlp-16 before
+/// mlp-128).
+pub fn summarize(cells: &[Cell], states: &[CellState]) -> Summary {
     let mut rows: Vec<(GroupKey, Vec<(u64, RunFigures)>)> = Vec::new();
-    for (i, (config, cell)) in runs.iter().enumerate() {
-        progress.message(&format!(
-            "sweep run {}/{}: {} {} {} seed {}",
-            i + 1,
-            runs.len(),
-            cell.dataset,
-            cell.model,
-            cell.optimizer,
-            cell.seed
-        ));
-        let done = RunDir::open(&cell.dir).ok().and_then(|d| {
-            Some((
-                d.read_json::<crate::artifacts::Metrics>("metrics.json")
-                    .ok()?,
-                d.read_json::<Analysis>("analysis.json").ok()?,
-            ))
-        });
-        let (metrics, analysis) = match done {
-            Some(found) => found,
-            None => {
-                let run = run_training(
-                    config,
-                    Some(cell.dir.clone()),
-                    true,
-                    &mut Progress::silent(),
-                )
-                .with_context(|| format!("sweep run {} failed", cell.dir.display()))?;
-                (run.metrics, run.analysis.expect("analysis was requested"))
+    let mut failed = Vec::new();
+    let mut missing = Vec::new();
+    for (cell, state) in cells.iter().zip(states) {
+        let (metrics, analysis) = match state {
+            CellState::Done(done) => (&done.0, &done.1),
+            CellState::Failed(error) => {
+                failed.push(FailedCell {
+                    cell: cell.clone(),
+                    error: error.clone(),
+                });
+                continue;
+            }
+            CellState::Missing => {
+                missing.push(cell.clone());
+                continue;
             }
         };
         let key = (
@@ -306,7 +599,7 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
             cell.model.clone(),
             cell.optimizer.clone(),
         );
-        let run = (cell.seed, figures(metrics.test.accuracy, &analysis));
+        let run = (cell.seed, figures(metrics.test.accuracy, analysis));
         match rows.iter_mut().find(|(k, _)| *k == key) {
             Some((_, runs)) => runs.push(run),
             None => rows.push((key, vec![run])),
@@ -333,11 +626,16 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
             }
         })
         .collect();
-    let summary = Summary {
-        cells: runs.into_iter().map(|(_, c)| c).collect(),
+    Summary {
+        cells: cells.to_vec(),
         groups,
-    };
-    root.write_json(SUMMARY_JSON, &summary)?;
+        missing,
+        failed,
+    }
+}
+
+fn write_summary(root: &RunDir, summary: &Summary) -> Result<()> {
+    root.write_json(SUMMARY_JSON, summary)?;
     write_atomic(&root.file(SUMMARY_MD), summary.markdown().as_bytes())?;
     let reference = Path::new(crate::pipeline::REFERENCE_DIR).join("results");
     let tensorflow = if reference.is_dir() {
@@ -345,8 +643,7 @@ pub fn run_sweep(path: &Path, out: Option<PathBuf>, progress: &mut Progress) -> 
     } else {
         None
     };
-    crate::report::write_sweep_report(&root, &summary, tensorflow.as_deref())?;
-    Ok(summary)
+    crate::report::write_sweep_report(root, summary, tensorflow.as_deref())
 }
 
 impl Summary {
@@ -386,6 +683,21 @@ impl Summary {
         }
         let seeds = self.groups.first().map_or(0, |g| g.seeds.len());
         let _ = writeln!(out, "\nMean ± standard deviation over {seeds} seeds.");
+        if !self.missing.is_empty() || !self.failed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Incomplete**: {} of {} combinations have no result yet, {} failed.",
+                self.missing.len(),
+                self.cells.len(),
+                self.failed.len()
+            );
+            for c in &self.missing {
+                let _ = writeln!(out, "- missing: {}", c.dir.display());
+            }
+            for f in &self.failed {
+                let _ = writeln!(out, "- failed: {}: {}", f.cell.dir.display(), f.error);
+            }
+        }
         out
     }
 }

@@ -2,10 +2,13 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use common::Files;
 use serde_json::Value;
+use weightscope::sweep::{Shard, ShardArg};
 
 #[test]
 fn sweep_runs_every_combination_and_summarises_over_seeds() {
@@ -54,7 +57,7 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
             acc["mean"].as_f64().unwrap() > 0.2,
             "twice chance at least: {g}"
         );
-        assert!(acc["std"].as_f64().unwrap() >= 0.0);
+        assert!(acc["std"].as_f64().unwrap().is_finite(), "{g}");
         // 180 training images: every run gets the span test, and SGD stays in the span.
         let span = g["figures"]["fraction of ΔW outside the inputs' span"]["mean"]
             .as_f64()
@@ -73,7 +76,9 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
     assert!(report.contains("Verdict on the article's claims, per group"));
     // A second call reuses the finished runs and summarises them the same way.
     let again = sweep(&[]);
-    assert_eq!(again, table);
+    assert_eq!(again.matches(": already done\n").count(), 16, "{again}");
+    let summary_part = |text: &str| text[text.find("| figure |").unwrap()..].to_string();
+    assert_eq!(summary_part(&again), summary_part(&table));
 }
 
 #[test]
@@ -99,4 +104,252 @@ fn sweep_file_errors_are_one_line() {
         assert!(stderr.contains(needle), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
+}
+
+/// A sweep of 8 small combinations (2 seeds x SLP/MLP x Adam/SGD) in a fresh folder.
+fn small_sweep() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    Files::synthetic(200, 40).write(&ws.path().join("digits"), true);
+    std::fs::write(
+        ws.path().join("sweep.toml"),
+        "[data]\nvalidation_split = 0.1\n[training]\nepochs = 2\nbatch_size = 20\n\n[sweep]\n\
+         seeds = [1, 2]\nhidden = [[], [8]]\n\
+         optimizers = [{ optimizer = \"adam\", learning_rate = 0.001 }, { optimizer = \"sgd\", learning_rate = 0.1 }]\n\
+         datasets = [\"digits\"]\n",
+    )
+    .unwrap();
+    ws
+}
+
+fn sweep_process(root: &Path, out: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_weightscope"))
+        .args(["sweep", "--config", "sweep.toml", "--out", out])
+        .args(extra)
+        .current_dir(root)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn sweep_output(root: &Path, out: &str, extra: &[&str]) -> String {
+    common::succeeded(&sweep_process(root, out, extra).wait_with_output().unwrap())
+}
+
+/// What a summary says, without where its runs live.
+fn summary_numbers(root: &Path, out: &str) -> Value {
+    let mut summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join(out).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    for cell in summary["cells"].as_array_mut().unwrap() {
+        cell.as_object_mut().unwrap().remove("dir");
+    }
+    summary
+}
+
+/// The runs a sweep's output says it trained, as `dataset model optimizer seed N`.
+fn trained(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(": training"))
+        .map(|l| l.split_once(": ").unwrap().1.to_string())
+        .collect()
+}
+
+#[test]
+fn shards_started_at_once_match_one_process_and_train_each_combination_once() {
+    let ws = small_sweep();
+    let root = ws.path();
+    let single = sweep_output(root, "single", &[]);
+    assert_eq!(trained(&single).len(), 8, "{single}");
+    // Four shards and a fifth given the same index as the first, all at once, one folder.
+    let shards: Vec<Child> = ["1/4", "2/4", "3/4", "4/4", "1/4"]
+        .iter()
+        .map(|s| sweep_process(root, "sharded", &["--shard", s]))
+        .collect();
+    let mut all_trained = Vec::new();
+    for child in shards {
+        let stdout = common::succeeded(&child.wait_with_output().unwrap());
+        all_trained.extend(trained(&stdout));
+    }
+    all_trained.sort();
+    let mut expected = trained(&single);
+    expected.sort();
+    assert_eq!(
+        all_trained, expected,
+        "each combination trained exactly once"
+    );
+    let table = sweep_output(root, "sharded", &["--summarize"]);
+    assert!(table.contains("| test accuracy |"), "{table}");
+    assert_eq!(
+        summary_numbers(root, "sharded"),
+        summary_numbers(root, "single")
+    );
+    // No claim outlives its run.
+    for entry in walk(&root.join("sharded")) {
+        assert!(!entry.to_string_lossy().contains(".claim"), "{entry:?}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        out.push(e.path());
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_shard_killed_part_way_and_started_again_finishes_only_what_is_missing() {
+    let ws = small_sweep();
+    let root = ws.path();
+    sweep_output(root, "single", &[]);
+    let mut child = sweep_process(root, "sharded", &["--shard", "1/2"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Killed while its second combination trains: the first is done, the second claimed.
+    let mut seen = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().ends_with(": training") {
+            seen += 1;
+            if seen == 2 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let again = sweep_output(root, "sharded", &["--shard", "1/2"]);
+    assert_eq!(again.matches(": already done").count(), 1, "{again}");
+    assert_eq!(trained(&again).len(), 3, "{again}");
+    assert!(
+        again.contains("the sweep still lacks 4 of 8 combinations"),
+        "{again}"
+    );
+    // A summary now names what is missing, and fails.
+    let out = sweep_process(root, "sharded", &["--summarize"])
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: the sweep is incomplete: 4 of 8"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("- missing: sharded/"));
+    let last = sweep_output(root, "sharded", &["--shard", "2/2"]);
+    assert_eq!(trained(&last).len(), 4, "{last}");
+    assert!(
+        last.contains("| test accuracy |"),
+        "the last shard summarises: {last}"
+    );
+    assert_eq!(
+        summary_numbers(root, "sharded"),
+        summary_numbers(root, "single")
+    );
+}
+
+#[test]
+fn shard_values_that_make_no_sense_get_one_line_errors() {
+    let ws = small_sweep();
+    for (value, needle) in [
+        ("0/4", "shards are numbered 1 to 4"),
+        ("5/4", "shards are numbered 1 to 4"),
+        ("2/0", "the shard count must be at least 1"),
+        ("two", "is not a shard"),
+        ("1/x", "is not a shard"),
+        ("auto", "neither SLURM_ARRAY_TASK_ID"),
+    ] {
+        let out = sweep_process(ws.path(), "out", &["--shard", value])
+            .wait_with_output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{value}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{value}: {stderr}");
+    }
+    assert!(!ws.path().join("out").exists());
+}
+
+/// An environment holding only `pairs`.
+fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+#[test]
+fn shard_auto_reads_slurm_and_kubernetes_indices() {
+    let auto = ShardArg::Auto { count: None };
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+    ];
+    assert_eq!(
+        auto.resolve(env(&slurm)).unwrap(),
+        Shard::new(3, 4).unwrap()
+    );
+    // Arrays numbered from 0 as well as from 1.
+    let zero = [
+        ("SLURM_ARRAY_TASK_ID", "0"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+    ];
+    assert_eq!(auto.resolve(env(&zero)).unwrap(), Shard::new(1, 4).unwrap());
+    let k8s = [("JOB_COMPLETION_INDEX", "3")];
+    assert_eq!(
+        ShardArg::Auto { count: Some(4) }
+            .resolve(env(&k8s))
+            .unwrap(),
+        Shard::new(4, 4).unwrap()
+    );
+    let err = auto.resolve(env(&k8s)).unwrap_err().to_string();
+    assert!(err.contains("write --shard auto/N"), "{err}");
+    let past = [("JOB_COMPLETION_INDEX", "4")];
+    assert!(
+        ShardArg::Auto { count: Some(4) }
+            .resolve(env(&past))
+            .is_err()
+    );
+    // Every combination belongs to exactly one shard.
+    let shards: Vec<Shard> = (1..=3).map(|i| Shard::new(i, 3).unwrap()).collect();
+    for position in 0..10 {
+        assert_eq!(shards.iter().filter(|s| s.owns(position)).count(), 1);
+    }
+}
+
+/// Submits a real job array where SLURM is installed; CI has none, so it is skipped there.
+#[test]
+fn a_slurm_job_array_runs_the_sweep_where_slurm_exists() {
+    if Command::new("sbatch").arg("--version").output().is_err() {
+        eprintln!("skipped: sbatch is not on PATH");
+        return;
+    }
+    let ws = small_sweep();
+    let root = ws.path();
+    sweep_output(root, "single", &[]);
+    let bin = env!("CARGO_BIN_EXE_weightscope");
+    let status = Command::new("sbatch")
+        .args(["--wait", "--array=1-3", "--wrap"])
+        .arg(format!(
+            "{bin} sweep --config sweep.toml --out sharded --shard auto"
+        ))
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sweep_output(root, "sharded", &["--summarize"]);
+    assert_eq!(
+        summary_numbers(root, "sharded"),
+        summary_numbers(root, "single")
+    );
 }
