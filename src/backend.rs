@@ -3,7 +3,7 @@
 use std::fmt;
 
 use anyhow::{Result, anyhow};
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -111,9 +111,18 @@ pub fn open(name: BackendName) -> Result<Opened> {
     }
 }
 
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Result<Opened> {
+    Err(anyhow!(
+        "backend wgpu is not in this build of weightscope (built with --no-default-features): \
+         use --backend flex or --backend ndarray, or rebuild with the default features"
+    ))
+}
+
 /// wgpu panics in a worker thread when no adapter exists, so the adapter is acquired through
 /// the fallible initialiser first. The runtime can be initialised once per process; later
 /// calls reuse the device it registered.
+#[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Opened> {
     use std::sync::OnceLock;
     static OPENED: OnceLock<(Device, Adapter)> = OnceLock::new();
@@ -124,7 +133,7 @@ fn wgpu_device() -> Result<Opened> {
         });
     }
     let (device, setup) = Device::wgpu_options()
-        .device_kind(DeviceKind::DefaultDevice)
+        .device_kind(burn::tensor::DeviceKind::DefaultDevice)
         .init_with_setup()
         .map_err(|e| {
             let reason = e.to_string().replace('\n', " ");
@@ -151,6 +160,7 @@ fn wgpu_device() -> Result<Opened> {
     })
 }
 
+#[cfg(feature = "wgpu")]
 fn device_kind_name(kind: burn::tensor::wgpu::wgpu::DeviceType) -> &'static str {
     use burn::tensor::wgpu::wgpu::DeviceType;
     match kind {

@@ -1,6 +1,7 @@
 //! wgpu trains the same steps as flex from the same initial weights. CI installs Debian's
 //! mesa-vulkan-drivers so a CPU Vulkan adapter exists; without any adapter the test fails with
 //! the same hint the CLI gives.
+#![cfg(feature = "wgpu")]
 
 mod common;
 
