@@ -16,6 +16,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.json";
 pub const HISTORY_FILE: &str = "history.csv";
 pub const WEIGHTS_FILE: &str = "weights.bpk";
+/// The trained weights for PyTorch and NumPy, laid out as `nn.Sequential`'s state dict.
+pub const SAFETENSORS_FILE: &str = "weights.safetensors";
 pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
 pub const ANALYSIS_FILE: &str = "analysis.json";
 pub const FIGURES_DIR: &str = "figures";
@@ -36,10 +38,11 @@ pub enum FileKind {
     Markdown,
     /// A failed sweep run's one-line error.
     Text,
+    Safetensors,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 10] = [
+    pub const ALL: [FileKind; 11] = [
         FileKind::Json,
         FileKind::Toml,
         FileKind::Csv,
@@ -50,6 +53,7 @@ impl FileKind {
         FileKind::Html,
         FileKind::Markdown,
         FileKind::Text,
+        FileKind::Safetensors,
     ];
 
     pub fn extension(self) -> &'static str {
@@ -64,6 +68,7 @@ impl FileKind {
             FileKind::Html => "html",
             FileKind::Markdown => "md",
             FileKind::Text => "txt",
+            FileKind::Safetensors => "safetensors",
         }
     }
 

@@ -38,6 +38,22 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run seeds x models x optimisers x data sets from a sweep file and summarise them.
     Sweep(SweepArgs),
+    /// Write a run's weights for PyTorch (safetensors) or NumPy (.npz).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run folder to export from.
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The snapshot to export, 0 being the initial weights [default: the trained weights].
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<usize>,
+    /// The file to write, FILE.safetensors or FILE.npz [default: RUN_DIR/weights.safetensors,
+    /// or RUN_DIR/weights-epoch-NNN.safetensors with --epoch].
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -83,7 +99,7 @@ pub struct ArticleArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["run", "keras_weights"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["run", "keras_weights", "weights"])))]
 pub struct AnalyzeArgs {
     /// The run folder a training run wrote (its --out).
     #[arg(long, value_name = "DIR")]
@@ -91,13 +107,24 @@ pub struct AnalyzeArgs {
     /// Analyse TensorFlow-trained weights instead: a folder of the reference script's .npy files.
     #[arg(long, value_name = "DIR", requires = "out")]
     pub keras_weights: Option<PathBuf>,
-    /// With --keras-weights: where to write <slp|mlp>/analysis.json and figures.
+    /// Analyse a dense stack trained elsewhere: a .safetensors or .npz file in PyTorch's
+    /// layout (N.weight [out, in], N.bias) or Keras's (N.kernel [in, out], N.bias).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub weights: Option<PathBuf>,
+    /// With --weights: the same network's initial weights, for every "against initial"
+    /// baseline; without it those baselines are left out.
+    #[arg(long, value_name = "FILE", requires = "weights")]
+    pub init: Option<PathBuf>,
+    /// With --weights: the hidden layers' activation where the file does not name it.
+    #[arg(long, value_enum, requires = "weights")]
+    pub activation: Option<crate::config::Activation>,
+    /// With --keras-weights or --weights: where to write analysis.json, figures and report.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// With --keras-weights: the MNIST-format data folder.
+    /// With --keras-weights or --weights: the MNIST-format data folder.
     #[arg(long, value_name = "DIR", default_value = "data/mnist")]
     pub data: PathBuf,
-    /// With --keras-weights: the probe image's index in the training file.
+    /// With --keras-weights or --weights: the probe image's index in the training file.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub probe_index: usize,
     /// With --keras-weights: the epoch the trained weights come from (labels the dynamics).
@@ -159,6 +186,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(args)) => train_command(&args),
         Some(Command::Analyze(args)) => analyze_command(&args),
         Some(Command::Sweep(args)) => sweep_command(&args),
+        Some(Command::Export(args)) => {
+            let to = args
+                .to
+                .clone()
+                .unwrap_or_else(|| crate::pipeline::default_export_path(&args.run, args.epoch));
+            let file = crate::pipeline::export_run(&args.run, args.epoch, &to)?;
+            println!("wrote {}", file.display());
+            Ok(())
+        }
         Some(Command::Compare(args)) => {
             let (comparison, files) = crate::compare::compare_command(&args.run, &args.reference)?;
             println!("{}", comparison.markdown());
@@ -178,6 +214,20 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn analyze_command(args: &AnalyzeArgs) -> Result<()> {
     let mut progress = Progress::new();
+    if let (Some(weights), Some(out)) = (&args.weights, &args.out) {
+        return crate::pipeline::analyze_weights(
+            &crate::pipeline::WeightsAnalysis {
+                weights,
+                init: args.init.as_deref(),
+                activation: args.activation,
+                out,
+                data_dir: args.data.clone(),
+                probe_index: args.probe_index,
+            },
+            &mut progress,
+        )
+        .map(|_| ());
+    }
     match (&args.run, &args.keras_weights, &args.out) {
         (Some(run), _, _) => analyze_run(run, &mut progress).map(|_| ()),
         (None, Some(weights), Some(out)) => analyze_keras(

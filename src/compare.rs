@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::artifacts::{ANALYSIS_FILE, METRICS_FILE, Metrics, RunDir, write_atomic};
+use crate::model::layer_name;
 use crate::plot::{self, Figure, LineChart, PlotResult, Series};
 use crate::train::{EpochMetrics, Evaluation};
 
@@ -130,7 +131,7 @@ fn analysis_paths(ours: &Value) -> Vec<(String, Vec<String>, f64)> {
     for l in 0..layers {
         for which in ["cos_trained", "cos_init"] {
             paths.push((
-                format!("probe layer {l} {which}"),
+                format!("probe, {}, {which}", layer_name(layers, l)),
                 p(&format!("probe.layers.{l}.{which}")),
                 COSINE_TOL,
             ));
@@ -165,7 +166,7 @@ fn analysis_paths(ours: &Value) -> Vec<(String, Vec<String>, f64)> {
         for which in ["trained", "init"] {
             for key in ["mean", "median", "min", "max"] {
                 paths.push((
-                    format!("nearest input layer {l} {which} {key}"),
+                    format!("nearest input, {}, {which} {key}", layer_name(layers, l)),
                     p(&format!("nearest_input.{l}.{which}.{key}")),
                     COSINE_TOL,
                 ));

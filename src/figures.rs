@@ -153,7 +153,8 @@ pub struct FigureInputs<'a> {
     pub analysis: &'a Analysis,
     pub metrics: &'a Metrics,
     pub trained: &'a [LayerWeights],
-    pub init: &'a [LayerWeights],
+    /// Absent where the initial weights are unknown.
+    pub init: Option<&'a [LayerWeights]>,
     pub activation: Activation,
     pub train: &'a ImageSet,
 }
@@ -190,11 +191,13 @@ pub fn winner_panels(
         panels.push(Panel::image(
             column.clone(),
             format!(
-                "{model} {} winner: neuron {}, cos {:.3} (init {:.3})",
+                "{model} {} winner: neuron {}, cos {:.3}{}",
                 layer_name(layers.len(), l),
                 w.winner,
                 w.cos_trained,
                 w.cos_init
+                    .map(|c| format!(" (init {c:.3})"))
+                    .unwrap_or_default()
             ),
             Scale::viridis_of(&column),
         ));
@@ -284,30 +287,29 @@ pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
         })
         .unwrap_or_default()
     };
+    // Trained beside initial in each row, where the initial weights are known.
+    let mut panels = Vec::new();
+    for centred in [false, true] {
+        let which = if centred { ", class means centred" } else { "" };
+        let versions = [
+            ("trained", Some(&ct.trained)),
+            ("initial", ct.init.as_ref()),
+        ];
+        for (name, template) in versions {
+            let Some(t) = template else { continue };
+            let (matrix, d) = if centred {
+                (&t.matrix_centered, &t.diag_centered)
+            } else {
+                (&t.matrix, &t.diag)
+            };
+            panels.push(panel(matrix, format!("{name}{which}{}", diag(d))));
+        }
+    }
+    let columns = panels.len() / 2;
     PanelGrid {
         title: format!("{model}: cos(mean image of class c, weight column k) of the first layer"),
-        panels: vec![
-            panel(
-                &ct.trained.matrix,
-                format!("trained{}", diag(&ct.trained.diag)),
-            ),
-            panel(&ct.init.matrix, format!("initial{}", diag(&ct.init.diag))),
-            panel(
-                &ct.trained.matrix_centered,
-                format!(
-                    "trained, class means centred{}",
-                    diag(&ct.trained.diag_centered)
-                ),
-            ),
-            panel(
-                &ct.init.matrix_centered,
-                format!(
-                    "initial, class means centred{}",
-                    diag(&ct.init.diag_centered)
-                ),
-            ),
-        ],
-        grid: (2, 2),
+        panels,
+        grid: (2, columns),
         panel_size: if annotate { (560, 460) } else { (900, 300) },
         shared: None,
         panel_colorbars: true,
@@ -338,7 +340,9 @@ pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<Ne
             Scale::viridis_of(&image),
         ));
     }
-    let init = &nearest.result.init;
+    let init = nearest.result.init.as_ref();
+    let mut groups = vec![("trained".to_string(), trained.cos.as_slice(), RED_)];
+    groups.extend(init.map(|i| ("initial".to_string(), i.cos.as_slice(), BLUE_)));
     Some(NearestFigure {
         title: format!(
             "{}: how much does each {} neuron look like some training image?",
@@ -347,14 +351,13 @@ pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<Ne
         ),
         histogram: Histogram {
             title: format!(
-                "max over training images of cos(weights, image): trained mean {:.3}, initial mean {:.3}",
-                trained.summary.mean, init.summary.mean
+                "max over training images of cos(weights, image): trained mean {:.3}{}",
+                trained.summary.mean,
+                init.map(|i| format!(", initial mean {:.3}", i.summary.mean))
+                    .unwrap_or_default()
             ),
             x_label: "max cosine to any training image",
-            groups: vec![
-                ("trained".into(), &trained.cos, RED_),
-                ("initial".into(), &init.cos, BLUE_),
-            ],
+            groups,
             bins: 30,
         },
         pairs: PanelGrid {
@@ -527,11 +530,13 @@ pub fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
         dir,
         "weights",
     )?);
-    files.extend(plot::save(
-        &weights_figure(inputs.init, model, "initial"),
-        dir,
-        "weights_init",
-    )?);
+    if let Some(init) = inputs.init {
+        files.extend(plot::save(
+            &weights_figure(init, model, "initial"),
+            dir,
+            "weights_init",
+        )?);
+    }
     files.extend(plot::save(
         &class_template_figure(inputs.analysis, model),
         dir,

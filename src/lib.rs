@@ -9,6 +9,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 pub mod figures;
+pub mod interop;
 pub mod interrupt;
 pub mod keras;
 pub mod model;

@@ -246,6 +246,19 @@ impl Run<'_> {
         };
 
         dir.save_weights(WEIGHTS_FILE, &trained.model)?;
+        let export = crate::interop::ExportInfo {
+            activation: config.model.activation,
+            epoch: trained.history.len(),
+            seed: config.seed,
+        };
+        dir.write(
+            crate::artifacts::SAFETENSORS_FILE,
+            &crate::interop::encode(
+                &trained.model.weights(),
+                &export,
+                crate::interop::Format::Safetensors,
+            )?,
+        )?;
         let metrics = Metrics {
             model: description,
             layers: widths,
@@ -354,7 +367,7 @@ fn write_analysis(
             analysis: &analysis,
             metrics,
             trained: &snapshots[snapshots.len() - 1].layers,
-            init: &snapshots[0].layers,
+            init: (snapshots.len() > 1).then(|| snapshots[0].layers.as_slice()),
             activation: config.model.activation,
             train: &data.full_train,
         },
@@ -539,4 +552,180 @@ pub fn analyze_keras(
         results.push((model, analysis));
     }
     Ok(results)
+}
+
+/// Test loss and accuracy of `layers` computed on the host, for weights that were not trained
+/// here.
+pub fn evaluate_on_host(
+    layers: &[crate::model::LayerWeights],
+    activation: crate::config::Activation,
+    test: &ImageSet,
+) -> crate::train::Evaluation {
+    let x = crate::analysis::images_matrix(test);
+    let p = crate::analysis::propagate(layers, activation, &x);
+    let logits = p.outputs.last().expect("a network has a layer");
+    let (mut loss, mut correct) = (0f64, 0usize);
+    for (r, &label) in test.labels.iter().enumerate() {
+        let row = logits.row(r);
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = row
+            .iter()
+            .map(|&z| f64::from(z - max).exp())
+            .sum::<f64>()
+            .ln();
+        loss += log_sum - f64::from(row[usize::from(label)] - max);
+        let best = (0..row.len())
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+            .unwrap_or(0);
+        correct += usize::from(best == usize::from(label));
+    }
+    let n = test.len().max(1) as f64;
+    crate::train::Evaluation {
+        loss: loss / n,
+        accuracy: correct as f64 / n,
+    }
+}
+
+/// Options of `analyze --weights`.
+pub struct WeightsAnalysis<'a> {
+    pub weights: &'a std::path::Path,
+    pub init: Option<&'a std::path::Path>,
+    /// Used where the file's metadata names no activation.
+    pub activation: Option<crate::config::Activation>,
+    pub out: &'a std::path::Path,
+    pub data_dir: PathBuf,
+    pub probe_index: usize,
+}
+
+/// Analyses a dense stack trained elsewhere (safetensors or .npz) as if weightscope had
+/// trained it: `analysis.json`, figures and `report.html` in `out`.
+pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -> Result<Analysis> {
+    use crate::interop::read;
+    let mut config = Config::default();
+    config.data.dir = options.data_dir.clone();
+    config.analysis.probe_index = options.probe_index;
+    let data = RunData::load(&config)?;
+    let pixels = data.full_train.pixels();
+    let trained = read(options.weights, pixels)?;
+    let activation = match (trained.activation, options.activation) {
+        (Some(file), Some(flag)) if file != flag => bail!(
+            "{} says its activation is {file} but --activation says {flag}: drop --activation \
+             or pass the one the network was trained with",
+            options.weights.display()
+        ),
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => crate::config::Activation::Relu,
+    };
+    let init = options
+        .init
+        .map(|path| {
+            let init = read(path, pixels)?;
+            let shape = |l: &[crate::model::LayerWeights]| -> Vec<(usize, usize)> {
+                l.iter().map(|l| (l.d_in, l.d_out)).collect()
+            };
+            if shape(&init.layers) != shape(&trained.layers) {
+                bail!(
+                    "{} holds a network of another shape than {}: pass the initial weights of \
+                     the same network to --init",
+                    path.display(),
+                    options.weights.display()
+                );
+            }
+            Ok(init.layers)
+        })
+        .transpose()?;
+    if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
+        bail!(
+            "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
+            options.weights.display(),
+            trained.layers.last().map_or(0, |l| l.d_out)
+        );
+    }
+    config.model.activation = activation;
+    config.model.hidden = trained.layers[1..].iter().map(|l| l.d_in).collect();
+    let dir = RunDir::prepare(options.out)?;
+    let mut widths = vec![pixels];
+    widths.extend(trained.layers.iter().map(|l| l.d_out));
+    let test = evaluate_on_host(&trained.layers, activation, &data.test);
+    let name = options
+        .weights
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let metrics = Metrics {
+        model: format!("{} from {name}", model_description(&config, &widths)),
+        layers: widths,
+        optimizer: "unknown".into(),
+        backend: "imported".into(),
+        adapter: None,
+        seed: 0,
+        epochs: Vec::new(),
+        test,
+        train_seconds: f64::NAN,
+    };
+    let mut snapshots = Vec::new();
+    if let Some(layers) = init {
+        snapshots.push(Snapshot { epoch: 0, layers });
+    }
+    snapshots.push(Snapshot {
+        epoch: 1,
+        layers: trained.layers,
+    });
+    progress.message(&format!(
+        "analysing {} ({}, test accuracy {:.4}){}",
+        metrics.model,
+        activation,
+        metrics.test.accuracy,
+        if snapshots.len() == 1 {
+            "; no --init, so no baselines against initial weights"
+        } else {
+            ""
+        }
+    ));
+    dir.write_config(&config)?;
+    dir.write_json(METRICS_FILE, &metrics)?;
+    write_analysis(&dir, &config, &metrics, &data, &snapshots, None, progress)
+}
+
+/// Where `weightscope export` writes by default: beside the run's own weights.
+pub fn default_export_path(run: &std::path::Path, epoch: Option<usize>) -> PathBuf {
+    match epoch {
+        None => run.join(crate::artifacts::SAFETENSORS_FILE),
+        Some(e) => run.join(format!("weights-epoch-{e:03}.safetensors")),
+    }
+}
+
+/// Writes one snapshot of a run (default its trained weights) as safetensors or `.npz`, laid
+/// out as PyTorch's `nn.Sequential`.
+pub fn export_run(
+    run: &std::path::Path,
+    epoch: Option<usize>,
+    to: &std::path::Path,
+) -> Result<PathBuf> {
+    use crate::interop::{ExportInfo, Format, encode};
+    let format = Format::of(to)?;
+    let dir = RunDir::open(run)?;
+    let config = dir.read_config()?;
+    let metrics: Metrics = dir.read_json(METRICS_FILE)?;
+    let last = metrics.epochs.len();
+    let (file, epoch) = match epoch {
+        None => (WEIGHTS_FILE.to_string(), last),
+        Some(e) if e <= last => (snapshot_file(e), e),
+        Some(e) => bail!(
+            "{} has snapshots for epochs 0 to {last}, not {e}: pass --epoch between 0 and {last}",
+            run.display()
+        ),
+    };
+    let shape = initial_weights(&metrics.layers, 0);
+    let layers = dir
+        .load_weights(&file, &shape, &config, &Device::flex())?
+        .weights();
+    let info = ExportInfo {
+        activation: config.model.activation,
+        epoch,
+        seed: config.seed,
+    };
+    let bytes = encode(&layers, &info, format)?;
+    crate::artifacts::write_atomic(to, &bytes)
+        .with_context(|| format!("cannot export to {}: choose a writable --to", to.display()))?;
+    Ok(to.to_path_buf())
 }

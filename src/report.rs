@@ -24,10 +24,23 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What a verdict says where the initial weights were not given.
+const NO_INIT: &str = "the initial weights were not given (analyze --init FILE), so there is no \
+                       baseline to compare with";
+
 /// One claim of the article, judged by a measured value against its baseline.
 pub struct Verdict {
     pub claim: String,
-    pub holds: bool,
+    /// `None` where the claim needs a baseline that is absent (the initial weights).
+    pub holds: Option<bool>,
     pub evidence: String,
 }
 
@@ -38,36 +51,65 @@ pub fn verdicts(analysis: &Analysis) -> Vec<Verdict> {
     for w in &analysis.probe.layers {
         out.push(Verdict {
             claim: format!(
-                "The {}'s most active neuron for the probe has weights that look like the layer's input.",
-                layer_name(layers, w.layer)
+                "{}: the most active neuron for the probe has weights that look like the layer's input.",
+                capitalised(&layer_name(layers, w.layer))
             ),
-            holds: w.cos_trained > w.cos_init,
-            evidence: format!(
-                "cos(input, winner's weights) = {:.3} after training against {:.3} for the initial weights",
-                w.cos_trained, w.cos_init
-            ),
+            holds: w.cos_init.map(|i| w.cos_trained > i),
+            evidence: match w.cos_init {
+                Some(i) => format!(
+                    "cos(input, winner's weights) = {:.3} after training against {i:.3} for the initial weights",
+                    w.cos_trained
+                ),
+                None => format!("cos(input, winner's weights) = {:.3} after training; {NO_INIT}", w.cos_trained),
+            },
         });
     }
     let ct = &analysis.class_template;
-    if let (Some(t), Some(i)) = (ct.trained.diag_centered, ct.init.diag_centered) {
+    if let Some(t) = ct.trained.diag_centered {
+        let initially = ct.init.as_ref().and_then(|i| i.diag_centered).map_or_else(
+            || format!("; {NO_INIT}"),
+            |i| {
+                format!(
+                    " (initial: {}/10 classes, diagonal {:.3})",
+                    i.rows_diag_max, i.diag_mean
+                )
+            },
+        );
         out.push(Verdict {
-            claim: "Each output neuron of the single-layer perceptron becomes a template of its class.".into(),
-            holds: t.rows_diag_max >= 9 && t.diag_mean > t.offdiag_mean,
+            claim:
+                "Each output neuron of the single-layer perceptron becomes a template of its class."
+                    .into(),
+            holds: Some(t.rows_diag_max >= 9 && t.diag_mean > t.offdiag_mean),
             evidence: format!(
-                "centred class means match their own neuron best in {}/10 classes (initial: {}/10); \
-                 mean cosine on the diagonal {:.3} against {:.3} off it (initial {:.3})",
-                t.rows_diag_max, i.rows_diag_max, t.diag_mean, t.offdiag_mean, i.diag_mean
+                "centred class means match their own neuron best in {}/10 classes; mean cosine \
+                 on the diagonal {:.3} against {:.3} off it{initially}",
+                t.rows_diag_max, t.diag_mean, t.offdiag_mean
             ),
         });
     }
     for n in &analysis.nearest_input {
-        let (t, i) = (&n.result.trained.summary, &n.result.init.summary);
+        let t = &n.result.trained.summary;
+        let Some(i) = n.result.init.as_ref().map(|i| &i.summary) else {
+            out.push(Verdict {
+                claim: format!(
+                    "Training pulls every {} neuron towards some training input.",
+                    layer_name(layers, n.layer)
+                ),
+                holds: None,
+                evidence: format!(
+                    "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max \
+                     {:.3}; {NO_INIT}",
+                    t.mean, t.median, t.max
+                ),
+            });
+            continue;
+        };
         out.push(Verdict {
             claim: format!(
-                "Training pulls every neuron of the {} towards some training input.",
+                "Training pulls every {} neuron towards some training input.",
                 layer_name(layers, n.layer)
             ),
-            holds: t.mean > i.mean && t.median > i.median,
+            holds: Some(t.mean > i.mean && t.median > i.median),
             evidence: format!(
                 "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max {:.3} \
                  after training against mean {:.3}, median {:.3}, max {:.3} initially; the best \
@@ -83,7 +125,7 @@ pub fn verdicts(analysis: &Analysis) -> Vec<Verdict> {
     {
         out.push(Verdict {
             claim: "The network as a whole matches inputs against class templates, even where single hidden neurons do not look like digits.".into(),
-            holds: d.rows_diag_max >= 9 && d.diag_mean > d.offdiag_mean,
+            holds: Some(d.rows_diag_max >= 9 && d.diag_mean > d.offdiag_mean),
             evidence: format!(
                 "the effective template of class k (mean d logit_k / d input) matches the centred \
                  mean of class k best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off it",
@@ -95,7 +137,7 @@ pub fn verdicts(analysis: &Analysis) -> Vec<Verdict> {
         let k10 = s.top_k.iter().find(|t| t.k == 10);
         out.push(Verdict {
             claim: "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).".into(),
-            holds: s.outside_fraction < 1e-3,
+            holds: Some(s.outside_fraction < 1e-3),
             evidence: format!(
                 "{:.2e} of ||W_final - W_init|| lies outside the span of the {} training images{}",
                 s.outside_fraction,
@@ -117,8 +159,16 @@ fn verdict_html(verdicts: &[Verdict]) -> String {
         let _ = writeln!(
             out,
             "<li><b class=\"{}\">{}</b> {} <span class=\"ev\">({})</span></li>",
-            if v.holds { "yes" } else { "no" },
-            if v.holds { "Holds:" } else { "Does not hold:" },
+            match v.holds {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "open",
+            },
+            match v.holds {
+                Some(true) => "Holds:",
+                Some(false) => "Does not hold:",
+                None => "No baseline:",
+            },
             esc(&v.claim),
             esc(&v.evidence)
         );
@@ -152,23 +202,55 @@ fn figure_html(dir: &Path, name: &str, reading: &str) -> Option<String> {
 /// The one-sentence reading of each figure, in the order they appear.
 fn readings(analysis: &Analysis) -> Vec<(&'static str, String)> {
     let first = &analysis.probe.layers[0];
+    let initially = |v: Option<f64>| {
+        v.map_or_else(
+            || " (initial weights not given)".to_string(),
+            |v| format!(" (initial weights: {v:.3})"),
+        )
+    };
     let mut out = vec![
-        ("winners", format!(
-            "The probe image beside the weights of the most active neuron of each layer; the first layer's winner has cosine {:.3} with the probe (initial weights: {:.3}).",
-            first.cos_trained, first.cos_init
-        )),
-        ("weights", "Every first-layer neuron's weights as an image (red positive, blue negative): after training they carry stroke-like structure the initial ones lack.".into()),
-        ("weights_init", "The same neurons before training: uniform noise, the baseline for every figure.".into()),
-        ("class_template", format!(
-            "Cosine between each class's mean image and each first-layer neuron; trained (left) against initial (right). Best-matching neuron per centred class mean: {:.3} trained, {:.3} initial.",
-            analysis.class_template.trained.best_match_mean_centered,
-            analysis.class_template.init.best_match_mean_centered
-        )),
+        (
+            "winners",
+            format!(
+                "The probe image beside the weights of the most active neuron of each layer; the first layer's winner has cosine {:.3} with the probe{}.",
+                first.cos_trained,
+                initially(first.cos_init)
+            ),
+        ),
+        (
+            "weights",
+            if analysis.class_template.init.is_some() {
+                "Every first-layer neuron's weights as an image (red positive, blue negative), to set beside the initial ones below: training adds the structure that random weights lack.".into()
+            } else {
+                "Every first-layer neuron's weights as an image (red positive, blue negative)."
+                    .into()
+            },
+        ),
+        (
+            "weights_init",
+            "The same neurons before training: uniform noise, the baseline for every figure."
+                .into(),
+        ),
+        (
+            "class_template",
+            format!(
+                "Cosine between each class's mean image and each first-layer neuron, trained (left) beside initial (right) where known. Best-matching neuron per centred class mean: {:.3} trained{}.",
+                analysis.class_template.trained.best_match_mean_centered,
+                initially(
+                    analysis
+                        .class_template
+                        .init
+                        .as_ref()
+                        .map(|i| i.best_match_mean_centered)
+                )
+            ),
+        ),
     ];
     if let Some(n) = analysis.nearest_input.first() {
         out.push(("nearest_input", format!(
-            "How closely each neuron's weights resemble the most similar training image: the trained distribution (mean {:.3}) sits well right of the initial one (mean {:.3}), yet far from 1.",
-            n.result.trained.summary.mean, n.result.init.summary.mean
+            "How closely each neuron's weights resemble the most similar training image: mean {:.3} after training{}; an identical image would give 1.",
+            n.result.trained.summary.mean,
+            initially(n.result.init.as_ref().map(|i| i.summary.mean))
         )));
     }
     if analysis.effective_templates.is_some() {
@@ -185,7 +267,7 @@ fn readings(analysis: &Analysis) -> Vec<(&'static str, String)> {
 const STYLE: &str = "body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}figure{margin:2em 0}figure svg,figure img{max-width:100%;height:auto}\
-figcaption{color:#444;margin-top:.5em}.yes{color:#1a7f37}.no{color:#b42318}.ev{color:#555}li{margin:.5em 0}";
+figcaption{color:#444;margin-top:.5em}.yes{color:#1a7f37}.no{color:#b42318}.open{color:#8a6d00}.ev{color:#555}li{margin:.5em 0}";
 
 /// Where a reader finds what each number means; the page travels without the repository.
 const METHOD_NOTE: &str = "<p>Every figure on this page is defined in <code>docs/method.md</code> \
@@ -201,6 +283,59 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// The setup table: how the run was trained, or only what is known of weights trained
+/// elsewhere.
+fn setup_html(config: &Config, metrics: &Metrics) -> String {
+    let mut rows = vec![
+        ("model", esc(&metrics.model)),
+        ("data", esc(&config.data.dir.display().to_string())),
+    ];
+    if metrics.epochs.is_empty() {
+        let by = match metrics.backend.as_str() {
+            "imported" => String::new(),
+            other => format!(" ({})", esc(other)),
+        };
+        rows.push(("trained", format!("elsewhere{by}")));
+    } else {
+        rows.push((
+            "optimiser",
+            format!(
+                "{}, learning rate {}",
+                esc(&metrics.optimizer),
+                config.training.learning_rate
+            ),
+        ));
+        rows.push((
+            "training",
+            format!(
+                "{} epochs, batch {}, seed {}, backend {}",
+                metrics.epochs.len(),
+                config.training.batch_size,
+                metrics.seed,
+                esc(&metrics.backend)
+            ),
+        ));
+    }
+    if metrics.test.accuracy.is_finite() {
+        rows.push((
+            "test accuracy",
+            format!(
+                "{:.4} (loss {:.4})",
+                metrics.test.accuracy, metrics.test.loss
+            ),
+        ));
+    }
+    if metrics.train_seconds.is_finite() {
+        rows.push(("training time", format!("{:.1} s", metrics.train_seconds)));
+    }
+    let mut out = String::from("<h2>Setup</h2>\n<table>\n");
+    for (name, value) in rows {
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
 /// Writes `report.html` into a run folder that holds its metrics, analysis and figures.
 pub fn write_run_report(
     dir: &RunDir,
@@ -209,24 +344,7 @@ pub fn write_run_report(
     analysis: &Analysis,
     comparison: Option<&crate::compare::Comparison>,
 ) -> Result<()> {
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h2>Setup</h2>\n<table>\n<tr><th>model</th><td>{}</td></tr>\n<tr><th>data</th><td>{}</td></tr>\n\
-         <tr><th>optimiser</th><td>{}, learning rate {}</td></tr>\n<tr><th>training</th><td>{} epochs, batch {}, seed {}, backend {}</td></tr>\n\
-         <tr><th>test accuracy</th><td>{:.4} (loss {:.4})</td></tr>\n<tr><th>training time</th><td>{:.1} s</td></tr>\n</table>\n",
-        esc(&metrics.model),
-        esc(&config.data.dir.display().to_string()),
-        esc(&metrics.optimizer),
-        config.training.learning_rate,
-        metrics.epochs.len(),
-        config.training.batch_size,
-        metrics.seed,
-        esc(&metrics.backend),
-        metrics.test.accuracy,
-        metrics.test.loss,
-        metrics.train_seconds
-    );
+    let mut body = setup_html(config, metrics);
     body.push_str(METHOD_NOTE);
     body.push_str("<h2>Verdict on the article's claims</h2>\n");
     body.push_str(&verdict_html(&verdicts(analysis)));

@@ -192,18 +192,25 @@ pub fn figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             "probe cos, first layer, trained",
             a.probe.layers[0].cos_trained,
         ),
-        ("probe cos, first layer, init", a.probe.layers[0].cos_init),
         (
             "class template best match (centred), trained",
             ct.trained.best_match_mean_centered,
         ),
-        (
-            "class template best match (centred), init",
-            ct.init.best_match_mean_centered,
-        ),
     ];
-    if let (Some(t), Some(i)) = (ct.trained.diag_centered, ct.init.diag_centered) {
+    // Every sweep run saves its initial weights, so the baselines are there.
+    if let Some(c) = a.probe.layers[0].cos_init {
+        out.push(("probe cos, first layer, init", c));
+    }
+    if let Some(i) = &ct.init {
+        out.push((
+            "class template best match (centred), init",
+            i.best_match_mean_centered,
+        ));
+    }
+    if let Some(t) = ct.trained.diag_centered {
         out.push(("class template diagonal (centred), trained", t.diag_mean));
+    }
+    if let Some(i) = ct.init.as_ref().and_then(|i| i.diag_centered) {
         out.push(("class template diagonal (centred), init", i.diag_mean));
     }
     if let Some(n) = a.nearest_input.first() {
@@ -211,10 +218,12 @@ pub fn figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             "nearest input max cos, mean over neurons, trained",
             n.result.trained.summary.mean,
         ));
-        out.push((
-            "nearest input max cos, mean over neurons, init",
-            n.result.init.summary.mean,
-        ));
+        if let Some(i) = &n.result.init {
+            out.push((
+                "nearest input max cos, mean over neurons, init",
+                i.summary.mean,
+            ));
+        }
     }
     if let Some(d) = a
         .effective_class_template

@@ -111,7 +111,11 @@ fn every_bad_input_gets_its_one_line_error_and_writes_nothing() {
                 "{out}".into(),
             ];
         }
-        let args: Vec<String> = args.iter().map(|a| a.replace("{out}", "out")).collect();
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{out}", "out").replace("{fixtures}", fixtures))
+            .collect();
         let out = Command::new(env!("CARGO_BIN_EXE_weightscope"))
             .args(&args)
             .current_dir(root)
@@ -122,7 +126,8 @@ fn every_bad_input_gets_its_one_line_error_and_writes_nothing() {
         let expect = case
             .expect
             .replace("{data}", "data")
-            .replace("{out}", "out");
+            .replace("{out}", "out")
+            .replace("{fixtures}", fixtures);
         let problems = [
             (out.status.success(), "exited 0"),
             (stderr.trim_end().lines().count() != 1, "not one line"),

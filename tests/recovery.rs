@@ -151,6 +151,10 @@ fn assert_all_complete(dir: &Path) -> BTreeSet<String> {
             }
             FileKind::Svg => assert!(text().trim_end().ends_with("</svg>"), "{name}"),
             FileKind::Html => assert!(text().trim_end().ends_with("</html>"), "{name}"),
+            FileKind::Safetensors => {
+                let file = safetensors::SafeTensors::deserialize(&bytes);
+                assert!(file.is_ok(), "{name} is not a whole safetensors file");
+            }
             FileKind::Markdown | FileKind::Text => {
                 assert!(text().ends_with('\n'), "{name} is cut short")
             }
@@ -222,7 +226,16 @@ fn kill_9_at_every_stage_leaves_only_complete_files() {
         .unwrap();
     let lines = common::succeeded(&out).lines().count();
     let all_kinds = assert_all_complete(&run);
-    for kind in ["json", "toml", "csv", "bpk", "png", "svg", "html"] {
+    for kind in [
+        "json",
+        "toml",
+        "csv",
+        "bpk",
+        "png",
+        "svg",
+        "html",
+        "safetensors",
+    ] {
         assert!(all_kinds.contains(kind), "a run wrote no .{kind} file");
     }
     // Header, 15 epochs, test line, then the analysis: every stage, from the first snapshot to

@@ -196,6 +196,7 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
             "report.html",
             "snapshots",
             "weights.bpk",
+            "weights.safetensors",
             "weights_init.bpk"
         ]
     );

@@ -101,8 +101,11 @@ pub struct LayerWinner {
     pub layer: usize,
     pub winner: usize,
     pub cos_trained: f64,
-    pub winner_init: usize,
-    pub cos_init: f64,
+    /// Absent where the initial weights are unknown (imported weights without `--init`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub winner_init: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cos_init: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,30 +135,30 @@ pub fn winners(
 
 pub fn probe(
     trained: &[LayerWeights],
-    init: &[LayerWeights],
+    init: Option<&[LayerWeights]>,
     activation: Activation,
     train: &ImageSet,
     index: usize,
 ) -> Probe {
     let image = train.image(index);
     let t = winners(trained, activation, image);
-    let i = winners(init, activation, image);
+    let i = init.map(|init| winners(init, activation, image));
     Probe {
         index,
         label: train.labels[index],
         layers: t
             .iter()
-            .zip(&i)
             .enumerate()
-            .map(
-                |(layer, (&(winner, cos_trained), &(winner_init, cos_init)))| LayerWinner {
+            .map(|(layer, &(winner, cos_trained))| {
+                let at_init = i.as_ref().map(|i| i[layer]);
+                LayerWinner {
                     layer,
                     winner,
                     cos_trained,
-                    winner_init,
-                    cos_init,
-                },
-            )
+                    winner_init: at_init.map(|(w, _)| w),
+                    cos_init: at_init.map(|(_, c)| c),
+                }
+            })
             .collect(),
     }
 }

@@ -26,7 +26,8 @@ pub struct AnalysisInputs<'a> {
     /// Held-out images for the effective templates.
     pub test: &'a ImageSet,
     pub probe_index: usize,
-    /// Initial weights first, trained weights last.
+    /// Initial weights first, trained weights last; the trained weights alone where the
+    /// initial ones are unknown.
     pub snapshots: &'a [Snapshot],
     /// The images actually trained on, for the span test (run when there are few of them).
     pub trained_on: Option<&'a ImageSet>,
@@ -35,7 +36,9 @@ pub struct AnalysisInputs<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainedAndInit<T> {
     pub trained: T,
-    pub init: T,
+    /// Absent where the initial weights are unknown (imported weights without `--init`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<T>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,11 +141,13 @@ impl Context<'_> {
     }
 }
 
-/// Runs every analysis. Needs at least two snapshots (initial and trained).
+/// Runs every analysis; every "against initial" figure needs the initial weights as the
+/// first of at least two snapshots.
 pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let (init, trained) = match inputs.snapshots {
-        [first, .., last] => (first, last),
-        _ => panic!("the analysis needs the initial and the trained weights"),
+        [first, .., last] => (Some(first), last),
+        [only] => (None, only),
+        [] => panic!("the analysis needs the trained weights"),
     };
     let (means, global) = class_means(inputs.train);
     let ctx = Context {
@@ -165,8 +170,8 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         .zip(&nearest)
         .map(|(s, n)| ctx.epoch_figures(s, n))
         .collect();
-    let nearest_trained = nearest.pop().expect("two snapshots at least");
-    let nearest_init = nearest.swap_remove(0);
+    let nearest_trained = nearest.pop().expect("one snapshot at least");
+    let mut nearest_init = init.map(|_| nearest.swap_remove(0).into_iter());
     let effective = effective_templates(&trained.layers, activation, inputs.test);
     let effective_class_template = effective
         .as_ref()
@@ -178,22 +183,24 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         activation,
         probe: probe(
             &trained.layers,
-            &init.layers,
+            init.map(|s| s.layers.as_slice()),
             activation,
             inputs.train,
             inputs.probe_index,
         ),
         class_template: TrainedAndInit {
             trained: ctx.class_template(&trained.layers),
-            init: ctx.class_template(&init.layers),
+            init: init.map(|s| ctx.class_template(&s.layers)),
         },
         nearest_input: nearest_trained
             .into_iter()
-            .zip(nearest_init)
             .enumerate()
-            .map(|(layer, (trained, init))| LayerNearest {
+            .map(|(layer, trained)| LayerNearest {
                 layer,
-                result: TrainedAndInit { trained, init },
+                result: TrainedAndInit {
+                    trained,
+                    init: nearest_init.as_mut().and_then(Iterator::next),
+                },
             })
             .collect(),
         effective_templates: effective
@@ -204,7 +211,8 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         span: inputs
             .trained_on
             .filter(|set| set.len() <= super::span::MAX_SPAN_IMAGES)
-            .map(|set| {
+            .zip(init)
+            .map(|(set, init)| {
                 let mut delta = kernel(&trained.layers[0]);
                 for (d, i) in delta.data.iter_mut().zip(&init.layers[0].weight) {
                     *d -= i;
