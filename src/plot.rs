@@ -329,14 +329,20 @@ pub fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: Scale)
 fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let rough = (hi - lo) / 4.0;
     let power = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
+    let mut step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * power)
         .find(|s| *s >= rough)
         .unwrap_or(10.0 * power);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|i| i as f64 * step).collect()
+    loop {
+        let first = (lo / step).ceil() as i64;
+        let last = (hi / step).floor() as i64;
+        // A bar with one label cannot be read: halve the step until there are three.
+        if last - first >= 2 || step < (hi - lo) * 1e-3 {
+            return (first..=last).map(|i| i as f64 * step).collect();
+        }
+        step /= 2.0;
+    }
 }
 
 pub fn format_tick(v: f64) -> String {
