@@ -97,7 +97,14 @@ pub struct Metrics {
     pub seed: u64,
     pub epochs: Vec<EpochMetrics>,
     pub test: Evaluation,
+    #[serde(deserialize_with = "number_or_nan")]
     pub train_seconds: f64,
+}
+
+/// JSON has no NaN: serde_json writes an unknown figure (weights trained elsewhere have no
+/// training time) as null, and this reads it back as NaN.
+pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A run folder that has been checked to be writable.

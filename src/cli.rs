@@ -124,6 +124,10 @@ pub struct AnalyzeArgs {
     /// With --keras-weights or --weights: the MNIST-format data folder.
     #[arg(long, value_name = "DIR", default_value = "data/mnist")]
     pub data: PathBuf,
+    /// With --weights: use only the first N training images, as a run with
+    /// data.train_limit = N did (0 = all).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "weights")]
+    pub train_limit: usize,
     /// With --keras-weights or --weights: the probe image's index in the training file.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub probe_index: usize,
@@ -193,6 +197,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 .unwrap_or_else(|| crate::pipeline::default_export_path(&args.run, args.epoch));
             let file = crate::pipeline::export_run(&args.run, args.epoch, &to)?;
             println!("wrote {}", file.display());
+            if crate::interop::Format::of(&file)? == crate::interop::Format::Npz {
+                // .npz has no place for metadata; safetensors exports carry the activation.
+                let config = crate::artifacts::RunDir::open(&args.run)?.read_config()?;
+                if config.model.activation != crate::config::Activation::Relu {
+                    println!(
+                        "note: .npz records no activation; analyse it with --activation {}",
+                        config.model.activation
+                    );
+                }
+            }
             Ok(())
         }
         Some(Command::Compare(args)) => {
@@ -222,6 +236,7 @@ fn analyze_command(args: &AnalyzeArgs) -> Result<()> {
                 activation: args.activation,
                 out,
                 data_dir: args.data.clone(),
+                train_limit: args.train_limit,
                 probe_index: args.probe_index,
             },
             &mut progress,

@@ -399,8 +399,12 @@ fn tensorflow_comparison(
     let reference = std::path::Path::new(REFERENCE_DIR);
     let on_mnist = config.data.dir.file_name().is_some_and(|n| n == "mnist");
     let article_model = matches!(metrics.layers.as_slice(), [784, 10] | [784, 128, 10]);
+    let article_training = config.data.train_limit == 0
+        && metrics.epochs.len() == 20
+        && config.training.batch_size == 500;
     if !(on_mnist
         && article_model
+        && article_training
         && !metrics.epochs.is_empty()
         && reference.join("results").is_dir())
     {
@@ -594,6 +598,8 @@ pub struct WeightsAnalysis<'a> {
     pub activation: Option<crate::config::Activation>,
     pub out: &'a std::path::Path,
     pub data_dir: PathBuf,
+    /// Use only the first N training images, as a run with `data.train_limit` does; 0 = all.
+    pub train_limit: usize,
     pub probe_index: usize,
 }
 
@@ -603,6 +609,7 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
     use crate::interop::read;
     let mut config = Config::default();
     config.data.dir = options.data_dir.clone();
+    config.data.train_limit = options.train_limit;
     config.analysis.probe_index = options.probe_index;
     let data = RunData::load(&config)?;
     let pixels = data.full_train.pixels();
@@ -616,6 +623,7 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => crate::config::Activation::Relu,
     };
+    let assumed = trained.activation.is_none() && options.activation.is_none();
     let init = options
         .init
         .map(|path| {
@@ -644,6 +652,13 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
     config.model.activation = activation;
     config.model.hidden = trained.layers[1..].iter().map(|l| l.d_in).collect();
     let dir = RunDir::prepare(options.out)?;
+    if assumed {
+        progress.warn(&format!(
+            "note: {} does not say which activation its hidden layers use; assuming relu \
+             (pass --activation sigmoid or tanh otherwise)",
+            options.weights.display()
+        ));
+    }
     let mut widths = vec![pixels];
     widths.extend(trained.layers.iter().map(|l| l.d_out));
     let test = evaluate_on_host(&trained.layers, activation, &data.test);

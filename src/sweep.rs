@@ -370,7 +370,14 @@ impl ShardArg {
                     "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
                 )
             })?;
-            return Shard::new(index + 1, count);
+            return Shard::new(index + 1, count).map_err(|_| {
+                anyhow!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID {id} with SLURM_ARRAY_TASK_MIN {min} is \
+                     task {} of a {count}-task array: submit a contiguous array (--array=1-N, no \
+                     step) or write --shard I/N",
+                    index + 1
+                )
+            });
         }
         if let Some(index) = number("JOB_COMPLETION_INDEX")? {
             let count = count.ok_or_else(|| {
@@ -379,7 +386,12 @@ impl ShardArg {
                      write --shard auto/N with the Job's completions"
                 )
             })?;
-            return Shard::new(index + 1, count);
+            return Shard::new(index + 1, count).map_err(|_| {
+                anyhow!(
+                    "--shard auto/{count}: JOB_COMPLETION_INDEX {index} is past the {count} \
+                     completions: make N in auto/N equal to the Job's completions"
+                )
+            });
         }
         bail!(
             "--shard auto: neither SLURM_ARRAY_TASK_ID (a SLURM job array) nor \
@@ -414,10 +426,14 @@ fn cell_state(cell: &Cell) -> CellState {
     let Ok(dir) = RunDir::open(&cell.dir) else {
         return CellState::Missing;
     };
+    // report.html is the last file a run writes: without it the run was stopped part-way
+    // through its analysis, however whole its metrics are.
+    let finished = dir.file(crate::report::REPORT_FILE).is_file();
     let done = dir
         .read_json::<Metrics>(METRICS_FILE)
         .ok()
-        .zip(dir.read_json::<Analysis>(ANALYSIS_FILE).ok());
+        .zip(dir.read_json::<Analysis>(ANALYSIS_FILE).ok())
+        .filter(|_| finished);
     if let Some(done) = done {
         return CellState::Done(Box::new(done));
     }

@@ -30,7 +30,9 @@ pub struct EpochMetrics {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
+    #[serde(deserialize_with = "crate::artifacts::number_or_nan")]
     pub loss: f64,
+    #[serde(deserialize_with = "crate::artifacts::number_or_nan")]
     pub accuracy: f64,
 }
 

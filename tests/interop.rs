@@ -219,7 +219,7 @@ fn assert_close(a: &Value, b: &Value, at: &str) {
 fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     let ws = Workspace::new(200, 40);
     let out = ws.path("deep");
-    let stdout = common::succeeded(&weightscope(&[
+    let run = weightscope(&[
         "analyze",
         "--weights",
         s(&fixture("deep.npz")),
@@ -227,8 +227,15 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
         s(&ws.data_dir()),
         "--out",
         s(&out),
-    ]));
+    ]);
+    let stdout = common::succeeded(&run);
     assert!(stdout.contains("no --init"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("assuming relu"), "{stderr}");
+    // What it wrote reads back, unknown figures (training time) included.
+    let metrics: weightscope::artifacts::Metrics =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics.train_seconds.is_nan() && metrics.test.accuracy.is_finite());
     let analysis = json(&out.join("analysis.json"));
     assert_eq!(analysis["layers"], serde_json::json!([784, 64, 32, 10]));
     assert_eq!(analysis["probe"]["layers"].as_array().unwrap().len(), 3);

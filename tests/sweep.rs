@@ -192,6 +192,10 @@ fn shards_started_at_once_match_one_process_and_train_each_combination_once() {
     for entry in walk(&root.join("sharded")) {
         assert!(!entry.to_string_lossy().contains(".claim"), "{entry:?}");
     }
+    // A run stopped during its analysis (no report.html yet) is not done: it runs again.
+    std::fs::remove_file(root.join("single/digits/mlp-8/sgd/seed-2/report.html")).unwrap();
+    let again = sweep_output(root, "single", &[]);
+    assert_eq!(trained(&again), ["digits mlp-8 sgd seed 2"], "{again}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
