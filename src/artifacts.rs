@@ -278,8 +278,14 @@ pub fn history_csv(history: &[EpochMetrics]) -> String {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write to {}", dir.display()))?;
+    // tempfile names its own random file in the error; the folder is what the user can fix.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        anyhow!(
+            "cannot write to {}: {}",
+            dir.display(),
+            std::io::Error::from(e.kind())
+        )
+    })?;
     file.write_all(bytes)
         .and_then(|()| file.as_file().sync_all())
         .and_then(|()| make_readable(&file))

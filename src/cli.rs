@@ -312,6 +312,11 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
     }
     if outcome.complete() || args.summarize {
         println!("{}", outcome.summary.markdown());
+        println!(
+            "summary in {} and {}",
+            outcome.out.join(crate::sweep::SUMMARY_MD).display(),
+            outcome.out.join(crate::report::REPORT_FILE).display()
+        );
     }
     let again = format!(
         "weightscope sweep --config {} --out {} --summarize",

@@ -25,9 +25,15 @@ pub enum Format {
 
 impl Format {
     pub fn of(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()) {
+        let extension = path.extension().and_then(|e| e.to_str());
+        match extension.map(str::to_ascii_lowercase).as_deref() {
             Some("safetensors") => Ok(Format::Safetensors),
             Some("npz") => Ok(Format::Npz),
+            Some("bpk") => bail!(
+                "{} is weightscope's own Burn format: analyse its run folder with `weightscope \
+                 analyze --run DIR`, or convert it with `weightscope export DIR`",
+                path.display()
+            ),
             _ => bail!(
                 "{} is neither a .safetensors nor a .npz file: name it FILE.safetensors or FILE.npz",
                 path.display()

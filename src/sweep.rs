@@ -540,7 +540,11 @@ fn run_shard(
             "{} {} {} seed {}",
             cell.dataset, cell.model, cell.optimizer, cell.seed
         );
-        let step = format!("sweep run {}/{}", n + 1, mine.len());
+        let step = if shard.count > 1 {
+            format!("{shard} run {}/{}", n + 1, mine.len())
+        } else {
+            format!("sweep run {}/{}", n + 1, mine.len())
+        };
         if matches!(cell_state(cell), CellState::Done(_)) {
             progress.message(&format!("{step}: {name}: already done"));
             report.already_done.push(cell.dir.clone());
