@@ -288,6 +288,7 @@ fn train_command(args: &TrainArgs) -> Result<()> {
 
 fn sweep_command(args: &SweepArgs) -> Result<()> {
     use crate::sweep::{Shard, SweepRequest, run_sweep};
+    crate::interrupt::install()?;
     let shard = match args.shard {
         Some(arg) => arg.resolve(|name| std::env::var(name).ok())?,
         None => Shard::WHOLE,

@@ -1,11 +1,11 @@
-//! Ctrl-C during training: the first press asks the loop to stop after the current step and
-//! save a checkpoint; a second press quits at once.
+//! Ctrl-C (or SIGTERM, as schedulers send it) during training: the first asks the loop to
+//! stop after the current step and save a checkpoint; a second quits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the SIGINT handler (the binary does this; library callers need not).
+/// Installs the SIGINT/SIGTERM handler (the binary does this; library callers need not).
 pub fn install() -> anyhow::Result<()> {
     ctrlc::set_handler(|| {
         if REQUESTED.swap(true, Ordering::SeqCst) {

@@ -576,6 +576,14 @@ fn run_shard(
             true,
             &mut Progress::silent(),
         );
+        if result.is_err() && crate::interrupt::requested() {
+            // Stopped from outside, not failed: give the run back for the next worker.
+            claim.release();
+            bail!(
+                "interrupted while training {name}; finished runs are kept: run the same \
+                 command again to continue"
+            );
+        }
         let error_file = cell.dir.join(ERROR_FILE);
         match result {
             Ok(_) => {

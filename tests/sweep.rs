@@ -357,3 +357,40 @@ fn a_slurm_job_array_runs_the_sweep_where_slurm_exists() {
         summary_numbers(root, "single")
     );
 }
+
+#[test]
+fn a_shard_stopped_by_sigterm_gives_its_run_back_and_a_rerun_finishes() {
+    let ws = small_sweep();
+    let root = ws.path();
+    sweep_output(root, "single", &[]);
+    let mut child = sweep_process(root, "stopped", &[]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().ends_with(": training") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("run the same command again to continue"),
+        "{stderr}"
+    );
+    for entry in walk(&root.join("stopped")) {
+        assert!(!entry.to_string_lossy().contains(".claim"), "{entry:?}");
+        assert!(
+            !entry.ends_with("error.txt"),
+            "an interruption is no failure"
+        );
+    }
+    sweep_output(root, "stopped", &[]);
+    assert_eq!(
+        summary_numbers(root, "stopped"),
+        summary_numbers(root, "single")
+    );
+}
