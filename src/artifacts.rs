@@ -20,6 +20,12 @@ pub const WEIGHTS_FILE: &str = "weights.bpk";
 pub const SAFETENSORS_FILE: &str = "weights.safetensors";
 pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
 pub const ANALYSIS_FILE: &str = "analysis.json";
+/// The page a person reads; the last file a run writes.
+pub const REPORT_FILE: &str = "report.html";
+/// The TensorFlow comparison of a run of the article's setup.
+pub const COMPARISON_FILE: &str = "comparison.md";
+/// The one-line error a failed sweep run leaves in its folder.
+pub const ERROR_FILE: &str = "error.txt";
 pub const FIGURES_DIR: &str = "figures";
 
 /// Every kind of file a run or sweep folder can hold, told apart by extension. A writer that
@@ -161,6 +167,54 @@ impl RunDir {
                 }
             }
         }
+    }
+
+    /// A new run into the folder of an earlier one replaces it whole: files the new run would
+    /// not rewrite (a later epoch's snapshot, a comparison, a figure) must not linger beside
+    /// its results. Only a weightscope run folder is cleared, and only of what a run writes.
+    pub fn remove_previous_results(&self) -> Result<()> {
+        if self.read_config().is_err() {
+            return Ok(());
+        }
+        let mut stale: Vec<PathBuf> = [
+            METRICS_FILE,
+            HISTORY_FILE,
+            ANALYSIS_FILE,
+            WEIGHTS_FILE,
+            SAFETENSORS_FILE,
+            REPORT_FILE,
+            COMPARISON_FILE,
+            ERROR_FILE,
+        ]
+        .iter()
+        .map(|name| self.file(name))
+        .collect();
+        for (sub, kinds) in [
+            ("snapshots", &[FileKind::Burnpack][..]),
+            (FIGURES_DIR, &[FileKind::Png, FileKind::Svg][..]),
+        ] {
+            let Ok(entries) = std::fs::read_dir(self.file(sub)) else {
+                continue;
+            };
+            stale.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| FileKind::of(p).is_some_and(|k| kinds.contains(&k))),
+            );
+        }
+        for path in stale {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(anyhow!(
+                        "cannot remove the earlier run's {} ({e}): choose another --out",
+                        path.display()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// An existing run folder, for reading back what a run saved.

@@ -13,7 +13,7 @@ use crate::model::layer_name;
 use crate::plot::{self, Figure, LineChart, PlotResult, Series};
 use crate::train::{EpochMetrics, Evaluation};
 
-pub const COMPARISON_FILE: &str = "comparison.md";
+pub use crate::artifacts::COMPARISON_FILE;
 
 /// One model of one seed in the reference script's `results/seed-N.json`.
 #[derive(Debug, Clone, Deserialize)]

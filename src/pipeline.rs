@@ -124,6 +124,7 @@ pub fn run_training(
     // Only now, with every input checked, does anything get written.
     let dir = RunDir::prepare(&out)?;
     dir.remove_checkpoint()?;
+    dir.remove_previous_results()?;
     dir.write_config(config)?;
     dir.save_weights(
         INITIAL_WEIGHTS_FILE,

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::model::layer_name;
 use crate::sweep::Summary;
 
-pub const REPORT_FILE: &str = "report.html";
+pub use crate::artifacts::REPORT_FILE;
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")

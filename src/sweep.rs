@@ -419,8 +419,7 @@ pub enum CellState {
     Missing,
 }
 
-/// The one-line error a failed run leaves in its folder.
-pub const ERROR_FILE: &str = "error.txt";
+pub use crate::artifacts::ERROR_FILE;
 
 fn cell_state(cell: &Cell) -> CellState {
     let Ok(dir) = RunDir::open(&cell.dir) else {

@@ -294,3 +294,28 @@ fn a_set_held_in_parts_trains_like_one_held_whole() {
     }
     assert!((whole.test.loss - parts.test.loss).abs() < 1e-4);
 }
+
+#[test]
+fn a_new_run_into_an_old_runs_folder_leaves_none_of_its_files() {
+    let ws = Workspace::new(200, 40);
+    let out = ws.path("run");
+    let config = Config::load(&ws.config("a", &[8], "epochs = 3")).unwrap();
+    run_training(&config, Some(out.clone()), true, &mut Progress::silent()).unwrap();
+    assert!(out.join("snapshots/epoch-003.bpk").is_file());
+    std::fs::write(out.join("comparison.md"), "| an old comparison |\n").unwrap();
+    let config = Config::load(&ws.config("b", &[8], "epochs = 2")).unwrap();
+    run_training(&config, Some(out.clone()), false, &mut Progress::silent()).unwrap();
+    assert!(!out.join("snapshots/epoch-003.bpk").exists());
+    assert!(out.join("snapshots/epoch-002.bpk").is_file());
+    for stale in [
+        "comparison.md",
+        "analysis.json",
+        "report.html",
+        "figures/weights.png",
+    ] {
+        assert!(
+            !out.join(stale).exists(),
+            "{stale} of the earlier run is left"
+        );
+    }
+}
