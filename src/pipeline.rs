@@ -527,33 +527,16 @@ pub fn analyze_keras(
     let mut results = Vec::new();
     for (model, init, trained) in loaded {
         let dir = RunDir::prepare(&root.file(model.name()))?;
-        let mut layers = vec![trained[0].d_in];
-        layers.extend(trained.iter().map(|l| l.d_out));
-        let metrics = Metrics {
-            model: format!("TensorFlow {}", model.name().to_uppercase()),
-            layers,
-            optimizer: "adam".into(),
-            backend: "tensorflow".into(),
-            adapter: None,
-            seed: 0,
-            epochs: Vec::new(),
-            test: crate::train::Evaluation {
-                loss: f64::NAN,
-                accuracy: f64::NAN,
-            },
-            train_seconds: f64::NAN,
+        let mut config = config.clone();
+        config.model.hidden = trained[1..].iter().map(|l| l.d_in).collect();
+        let stack = Stack {
+            trained,
+            init: Some(init),
+            trained_epoch: options.epochs,
+            label: "trained by TensorFlow".into(),
+            trained_by: "tensorflow",
         };
-        let snapshots = [
-            Snapshot {
-                epoch: 0,
-                layers: init,
-            },
-            Snapshot {
-                epoch: options.epochs,
-                layers: trained,
-            },
-        ];
-        let analysis = write_analysis(&dir, &config, &metrics, &data, &snapshots, None, progress)?;
+        let analysis = write_stack_analysis(&dir, &config, &data, stack, progress)?;
         results.push((model, analysis));
     }
     Ok(results)
@@ -660,36 +643,71 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
             options.weights.display()
         ));
     }
-    let mut widths = vec![pixels];
-    widths.extend(trained.layers.iter().map(|l| l.d_out));
-    let test = evaluate_on_host(&trained.layers, activation, &data.test);
     let name = options
         .weights
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    write_stack_analysis(
+        &dir,
+        &config,
+        &data,
+        Stack {
+            trained: trained.layers,
+            init,
+            trained_epoch: 1,
+            label: format!("from {name}"),
+            trained_by: "imported",
+        },
+        progress,
+    )
+}
+
+/// A dense stack trained elsewhere, ready for the analysis.
+struct Stack {
+    trained: Vec<crate::model::LayerWeights>,
+    init: Option<Vec<crate::model::LayerWeights>>,
+    /// The epoch the trained weights come from, to label them in the dynamics.
+    trained_epoch: usize,
+    /// What follows the model's description in titles, e.g. `from mine.safetensors`.
+    label: String,
+    /// `metrics.json`'s `backend`: where it was trained.
+    trained_by: &'static str,
+}
+
+/// The one path for weights trained elsewhere: test figures on the host, then `config.toml`,
+/// `metrics.json`, `analysis.json`, figures and the report, as a run writes them.
+fn write_stack_analysis(
+    dir: &RunDir,
+    config: &Config,
+    data: &RunData,
+    stack: Stack,
+    progress: &mut Progress,
+) -> Result<Analysis> {
+    let activation = config.model.activation;
+    let mut widths = vec![stack.trained[0].d_in];
+    widths.extend(stack.trained.iter().map(|l| l.d_out));
     let metrics = Metrics {
-        model: format!("{} from {name}", model_description(&config, &widths)),
+        model: format!("{} {}", model_description(config, &widths), stack.label),
         layers: widths,
         optimizer: "unknown".into(),
-        backend: "imported".into(),
+        backend: stack.trained_by.into(),
         adapter: None,
         seed: 0,
         epochs: Vec::new(),
-        test,
+        test: evaluate_on_host(&stack.trained, activation, &data.test),
         train_seconds: f64::NAN,
     };
     let mut snapshots = Vec::new();
-    if let Some(layers) = init {
+    if let Some(layers) = stack.init {
         snapshots.push(Snapshot { epoch: 0, layers });
     }
     snapshots.push(Snapshot {
-        epoch: 1,
-        layers: trained.layers,
+        epoch: stack.trained_epoch,
+        layers: stack.trained,
     });
     progress.message(&format!(
-        "analysing {} ({}, test accuracy {:.4}){}",
+        "analysing {} ({activation}, test accuracy {:.4}){}",
         metrics.model,
-        activation,
         metrics.test.accuracy,
         if snapshots.len() == 1 {
             "; no --init, so no baselines against initial weights"
@@ -697,9 +715,9 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
             ""
         }
     ));
-    dir.write_config(&config)?;
+    dir.write_config(config)?;
     dir.write_json(METRICS_FILE, &metrics)?;
-    write_analysis(&dir, &config, &metrics, &data, &snapshots, None, progress)
+    write_analysis(dir, config, &metrics, data, &snapshots, None, progress)
 }
 
 /// Where `weightscope export` writes by default: beside the run's own weights.
