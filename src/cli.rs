@@ -144,7 +144,7 @@ pub struct TrainArgs {
     /// Continue a run that was interrupted with Ctrl-C, from the checkpoint in its folder.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// Compute backend; overrides `backend` in the config [default: flex].
+    /// Compute backend; overrides `backend` in the config (which defaults to flex).
     #[arg(long, value_enum)]
     pub backend: Option<BackendName>,
     /// Folder for the run's results [default: runs/<config name>].

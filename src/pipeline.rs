@@ -598,16 +598,18 @@ pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -
     let data = RunData::load(&config)?;
     let pixels = data.full_train.pixels();
     let trained = read(options.weights, pixels)?;
+    // A single layer has no activation to disagree about.
+    let hidden_layers = trained.layers.len() > 1;
     let activation = match (trained.activation, options.activation) {
-        (Some(file), Some(flag)) if file != flag => bail!(
+        (Some(file), Some(flag)) if file != flag && hidden_layers => bail!(
             "{} says its activation is {file} but --activation says {flag}: drop --activation \
              or pass the one the network was trained with",
             options.weights.display()
         ),
-        (Some(a), _) | (None, Some(a)) => a,
+        (_, Some(a)) | (Some(a), None) => a,
         (None, None) => crate::config::Activation::Relu,
     };
-    let assumed = trained.activation.is_none() && options.activation.is_none();
+    let assumed = trained.activation.is_none() && options.activation.is_none() && hidden_layers;
     let init = options
         .init
         .map(|path| {
