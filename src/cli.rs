@@ -195,17 +195,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 .to
                 .clone()
                 .unwrap_or_else(|| crate::pipeline::default_export_path(&args.run, args.epoch));
-            let file = crate::pipeline::export_run(&args.run, args.epoch, &to)?;
-            println!("wrote {}", file.display());
-            if crate::interop::Format::of(&file)? == crate::interop::Format::Npz {
-                // .npz has no place for metadata; safetensors exports carry the activation.
-                let config = crate::artifacts::RunDir::open(&args.run)?.read_config()?;
-                if config.model.activation != crate::config::Activation::Relu {
-                    println!(
-                        "note: .npz records no activation; analyse it with --activation {}",
-                        config.model.activation
-                    );
-                }
+            let (format, info) = crate::pipeline::export_run(&args.run, args.epoch, &to)?;
+            println!("wrote {}", to.display());
+            // .npz has no place for metadata; safetensors exports carry the activation.
+            if format == crate::interop::Format::Npz
+                && info.activation != crate::config::Activation::Relu
+            {
+                println!(
+                    "note: .npz records no activation; analyse it with --activation {}",
+                    info.activation
+                );
             }
             Ok(())
         }

@@ -13,6 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use safetensors::{Dtype, SafeTensors};
 
+use crate::analysis::linalg::Matrix;
 use crate::config::Activation;
 use crate::model::LayerWeights;
 
@@ -61,13 +62,10 @@ struct NamedTensor {
 fn pytorch_tensors(layers: &[LayerWeights]) -> Vec<NamedTensor> {
     let mut out = Vec::new();
     for (l, layer) in layers.iter().enumerate() {
-        let transposed = (0..layer.d_out)
-            .flat_map(|j| (0..layer.d_in).map(move |i| layer.weight[i * layer.d_out + j]))
-            .collect();
         out.push(NamedTensor {
             name: format!("{}.weight", 2 * l),
             shape: vec![layer.d_out, layer.d_in],
-            values: transposed,
+            values: transposed(layer.d_in, layer.d_out, layer.weight.clone()),
         });
         out.push(NamedTensor {
             name: format!("{}.bias", 2 * l),
@@ -76,6 +74,12 @@ fn pytorch_tensors(layers: &[LayerWeights]) -> Vec<NamedTensor> {
         });
     }
     out
+}
+
+/// A row-major `rows x cols` matrix's values laid out as its transpose: between PyTorch's
+/// `[out, in]` and weightscope's (Keras's) `[in, out]`.
+fn transposed(rows: usize, cols: usize, values: Vec<f32>) -> Vec<f32> {
+    Matrix::new(rows, cols, values).transpose().data
 }
 
 /// The bytes of an export of `layers` in `format`.
@@ -369,13 +373,7 @@ fn to_layer(role: Role, weight: NamedTensor, bias: NamedTensor) -> Result<LayerW
     };
     let (d_in, d_out, values) = match role {
         Role::Kernel => (rows, cols, weight.values),
-        _ => {
-            let transposed = (0..cols)
-                .flat_map(|i| (0..rows).map(move |j| (i, j)))
-                .map(|(i, j)| weight.values[j * cols + i])
-                .collect();
-            (cols, rows, transposed)
-        }
+        _ => (cols, rows, transposed(rows, cols, weight.values)),
     };
     if bias.shape != [d_out] {
         bail!(

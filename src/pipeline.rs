@@ -562,9 +562,7 @@ pub fn evaluate_on_host(
             .sum::<f64>()
             .ln();
         loss += log_sum - f64::from(row[usize::from(label)] - max);
-        let best = (0..row.len())
-            .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
-            .unwrap_or(0);
+        let best = crate::analysis::linalg::argmax(row);
         correct += usize::from(best == usize::from(label));
     }
     let n = test.len().max(1) as f64;
@@ -731,12 +729,12 @@ pub fn default_export_path(run: &std::path::Path, epoch: Option<usize>) -> PathB
 }
 
 /// Writes one snapshot of a run (default its trained weights) as safetensors or `.npz`, laid
-/// out as PyTorch's `nn.Sequential`.
+/// out as PyTorch's `nn.Sequential`; returns the format and what the export describes.
 pub fn export_run(
     run: &std::path::Path,
     epoch: Option<usize>,
     to: &std::path::Path,
-) -> Result<PathBuf> {
+) -> Result<(crate::interop::Format, crate::interop::ExportInfo)> {
     use crate::interop::{ExportInfo, Format, encode};
     let format = Format::of(to)?;
     let dir = RunDir::open(run)?;
@@ -763,5 +761,5 @@ pub fn export_run(
     let bytes = encode(&layers, &info, format)?;
     crate::artifacts::write_atomic(to, &bytes)
         .with_context(|| format!("cannot export to {}: choose a writable --to", to.display()))?;
-    Ok(to.to_path_buf())
+    Ok((format, info))
 }
