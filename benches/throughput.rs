@@ -12,11 +12,11 @@ use std::time::Instant;
 use burn::tensor::Device;
 use weightscope::analysis::linalg::Matrix;
 use weightscope::analysis::pass::{AnalysisInputs, Snapshot, analyze};
-use weightscope::config::{Activation, Config};
-use weightscope::data::Mnist;
-use weightscope::model::initial_weights;
-use weightscope::progress::Progress;
-use weightscope::train::{Start, TrainInputs, train};
+use weightscope::core::config::{Activation, Config};
+use weightscope::core::data::Mnist;
+use weightscope::core::weights::initial_weights;
+use weightscope::core::stop::StopToken;
+use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
 /// Forward + backward FLOPs per image of a dense stack: 2 per multiply-add forward, twice that
 /// backward (input and weight gradients).
@@ -86,25 +86,23 @@ fn main() {
             widths.push(10);
             let init = initial_weights(&widths, 12345);
             let secs = time_it(5, || {
-                let trained = train(
-                    &config,
-                    12345,
-                    Start::Fresh(&init),
-                    Activation::Relu,
-                    TrainInputs {
+                let job = TrainJob {
+                    training: &config,
+                    seed: 12345,
+                    activation: Activation::Relu,
+                    data: TrainInputs {
                         train: train_set.clone(),
                         validation: val.clone(),
                         test: &val,
                         max_tensor_bytes: None,
                     },
-                    &device,
-                    &mut Progress::silent(),
-                    |_, _| Ok(()),
-                )
-                .unwrap()
-                .finished()
-                .unwrap();
-                trained.history[0].seconds
+                    device: &device,
+                };
+                let stop = StopToken::new();
+                match train(job, Start::Fresh(&init), &mut Unobserved, &stop).unwrap() {
+                    Outcome::Finished(trained) => trained.history[0].seconds,
+                    Outcome::Interrupted(_) => unreachable!("nothing asks it to stop"),
+                }
             });
             let images = train_set.len() as f64;
             let gflops = images * flops_per_image(&widths) / secs / 1e9;

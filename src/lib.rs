@@ -1,22 +1,21 @@
 //! weightscope: train the article's dense networks with Burn and open up their weights.
+//!
+//! The modules are layers; each uses only the layers below it (`.ci/layers` checks this):
+//!
+//! | layer | modules | what it holds |
+//! | --- | --- | --- |
+//! | 4 | `commands` | one file per subcommand; the only layer that combines the others |
+//! | 3 | `render` | plot primitives, the figures, the report pages (templates) |
+//! | 2 | `train`, `interop`, `tensorflow` | the training loop, weights files of other tools, the comparison with TensorFlow |
+//! | 1 | `nn`, `analysis`, `store` | the Burn module and backends, the host-side measurements, run folders |
+//! | 0 | `core` | config, data, weights on the host, metrics, the stop token |
 
 pub mod analysis;
-pub mod artifacts;
-pub mod backend;
-pub mod claim;
-pub mod cli;
-pub mod compare;
-pub mod config;
-pub mod data;
-pub mod figures;
+pub mod commands;
+pub mod core;
 pub mod interop;
-pub mod interrupt;
-pub mod keras;
-pub mod model;
-pub mod optim;
-pub mod pipeline;
-pub mod plot;
-pub mod progress;
-pub mod report;
-pub mod sweep;
+pub mod nn;
+pub mod render;
+pub mod store;
+pub mod tensorflow;
 pub mod train;

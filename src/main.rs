@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use weightscope::cli::{Cli, run};
+use weightscope::commands::cli::Cli;
+use weightscope::commands::run;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();

@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::forward::{images_matrix, kernel, propagate};
 use super::linalg::{Matrix, Summary};
-use super::{
-    ClassTemplate, Diagonal, NearestInput, Probe, class_means, class_template, effective_templates,
-    images_matrix, kernel, nearest_inputs, nearest_unit_inputs, probe, propagate, winners,
-};
-use crate::config::Activation;
-use crate::data::ImageSet;
-use crate::model::LayerWeights;
+use super::nearest::{NearestInput, nearest_inputs, nearest_unit_inputs};
+use super::probe::{Probe, probe, winners};
+use super::templates::{ClassTemplate, Diagonal, class_means, class_template, effective_templates};
+use crate::core::config::Activation;
+use crate::core::data::ImageSet;
+use crate::core::weights::{LayerWeights, widths};
 
 /// The weights after epoch `epoch` (0 = initial).
 #[derive(Debug, Clone)]
@@ -176,10 +176,8 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
-    let mut layers: Vec<usize> = vec![trained.layers[0].d_in];
-    layers.extend(trained.layers.iter().map(|l| l.d_out));
     Analysis {
-        layers,
+        layers: widths(&trained.layers),
         activation,
         probe: probe(
             &trained.layers,

@@ -1,0 +1,89 @@
+//! The one forward pass on the host: every layer's input and output for a batch of images,
+//! shared by the analysis, the figures and the evaluation of imported weights.
+
+use super::linalg::{Matrix, argmax};
+use crate::core::config::Activation;
+use crate::core::data::ImageSet;
+use crate::core::metrics::Evaluation;
+use crate::core::weights::LayerWeights;
+
+/// A layer's weights as a `d_in x d_out` matrix (the Keras kernel).
+pub fn kernel(layer: &LayerWeights) -> Matrix {
+    Matrix::new(layer.d_in, layer.d_out, layer.weight.clone())
+}
+
+pub fn images_matrix(set: &ImageSet) -> Matrix {
+    Matrix::new(set.len(), set.pixels(), set.images.clone())
+}
+
+/// Pre-activations `z` of every layer for a batch of inputs (rows).
+pub fn pre_activations(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Vec<Matrix> {
+    let mut out = Vec::with_capacity(layers.len());
+    let mut input = x.clone();
+    for (i, layer) in layers.iter().enumerate() {
+        let mut z = input.matmul(&kernel(layer));
+        z.add_row_vector(&layer.bias);
+        if i + 1 < layers.len() {
+            input = z.clone();
+            input.map(|v| activation.apply(v));
+        }
+        out.push(z);
+    }
+    out
+}
+
+/// Every layer's input and output for a batch: `inputs[l]` feeds layer `l`, `outputs[l]` is
+/// its activation (logits for the last layer).
+pub struct Propagation {
+    pub inputs: Vec<Matrix>,
+    pub outputs: Vec<Matrix>,
+}
+
+pub fn propagate(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Propagation {
+    let pre = pre_activations(layers, activation, x);
+    let last = layers.len() - 1;
+    let outputs: Vec<Matrix> = pre
+        .into_iter()
+        .enumerate()
+        .map(|(l, mut z)| {
+            if l < last {
+                z.map(|v| activation.apply(v));
+            }
+            z
+        })
+        .collect();
+    let inputs = std::iter::once(x.clone())
+        .chain(outputs[..last].iter().cloned())
+        .collect();
+    Propagation { inputs, outputs }
+}
+
+/// Test loss and accuracy of `layers` computed on the host, for weights that were not trained
+/// here.
+pub fn evaluate_on_host(
+    layers: &[LayerWeights],
+    activation: Activation,
+    test: &ImageSet,
+) -> Evaluation {
+    let x = images_matrix(test);
+    let p = propagate(layers, activation, &x);
+    let logits = p.outputs.last().expect("a network has a layer");
+    let (mut loss, mut correct) = (0f64, 0usize);
+    for (r, &label) in test.labels.iter().enumerate() {
+        let row = logits.row(r);
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = row
+            .iter()
+            .map(|&z| f64::from(z - max).exp())
+            .sum::<f64>()
+            .ln();
+        loss += log_sum - f64::from(row[usize::from(label)] - max);
+        let best = argmax(row);
+        correct += usize::from(best == usize::from(label));
+    }
+    let n = test.len().max(1) as f64;
+    Evaluation {
+        loss: loss / n,
+        accuracy: correct as f64 / n,
+    }
+}

@@ -1,0 +1,176 @@
+//! Figures 2 and 4: class templates. How each neuron of the first layer compares with the mean
+//! image of each class, and what the whole network matches each class against.
+
+use serde::{Deserialize, Serialize};
+
+use super::forward::{kernel, pre_activations};
+use super::linalg::{Matrix, argmax, cosine};
+use crate::core::config::Activation;
+use crate::core::data::{ImageSet, NUM_CLASSES};
+use crate::core::weights::LayerWeights;
+
+/// Mean image of each class (`NUM_CLASSES x pixels`) and of the whole set.
+pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
+    let p = set.pixels();
+    let mut sums = vec![0.0f64; NUM_CLASSES * p];
+    let mut counts = [0usize; NUM_CLASSES];
+    for (i, &label) in set.labels.iter().enumerate() {
+        let c = label as usize;
+        counts[c] += 1;
+        for (s, &v) in sums[c * p..(c + 1) * p].iter_mut().zip(set.image(i)) {
+            *s += f64::from(v);
+        }
+    }
+    let mut global = vec![0.0f64; p];
+    let mut means = Matrix::zeros(NUM_CLASSES, p);
+    for c in 0..NUM_CLASSES {
+        for j in 0..p {
+            global[j] += sums[c * p + j];
+            if counts[c] > 0 {
+                means.data[c * p + j] = (sums[c * p + j] / counts[c] as f64) as f32;
+            }
+        }
+    }
+    let n = set.len().max(1) as f64;
+    (means, global.iter().map(|&s| (s / n) as f32).collect())
+}
+
+/// Diagonal statistics of a square cosine matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Diagonal {
+    pub diag_mean: f64,
+    pub offdiag_mean: f64,
+    pub rows_diag_max: usize,
+}
+
+pub fn diagonal(matrix: &[Vec<f64>]) -> Option<Diagonal> {
+    let n = matrix.len();
+    if n < 2 || matrix.iter().any(|r| r.len() != n) {
+        return None;
+    }
+    let diag: f64 = (0..n).map(|i| matrix[i][i]).sum();
+    let total: f64 = matrix.iter().flatten().sum();
+    let rows_diag_max = (0..n)
+        .filter(|&i| {
+            let row: Vec<f32> = matrix[i].iter().map(|&v| v as f32).collect();
+            argmax(&row) == i
+        })
+        .count();
+    Some(Diagonal {
+        diag_mean: diag / n as f64,
+        offdiag_mean: (total - diag) / (n * n - n) as f64,
+        rows_diag_max,
+    })
+}
+
+/// Figure 2: `matrix[c][k] = cos(mean image of class c, column k)`, and the same with the
+/// global mean image subtracted from each class mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassTemplate {
+    pub matrix: Vec<Vec<f64>>,
+    pub matrix_centered: Vec<Vec<f64>>,
+    /// `diag_mean`, `offdiag_mean` and `rows_diag_max`, present only when the layer has one
+    /// neuron per class.
+    #[serde(flatten)]
+    pub diag: Option<Diagonal>,
+    pub diag_centered: Option<Diagonal>,
+    /// Mean over classes of the best-matching column's cosine (any layer width).
+    pub best_match_mean: f64,
+    pub best_match_mean_centered: f64,
+}
+
+fn best_match_mean(matrix: &[Vec<f64>]) -> f64 {
+    let n = matrix.len().max(1) as f64;
+    matrix
+        .iter()
+        .map(|row| row.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        .sum::<f64>()
+        / n
+}
+
+/// `columns` is `pixels x k`: each column a template to compare with the class means.
+pub fn class_template(means: &Matrix, global: &[f32], columns: &Matrix) -> ClassTemplate {
+    let cols: Vec<Vec<f32>> = (0..columns.cols).map(|k| columns.column(k)).collect();
+    let table = |centered: bool| -> Vec<Vec<f64>> {
+        (0..means.rows)
+            .map(|c| {
+                let mean: Vec<f32> = if centered {
+                    means
+                        .row(c)
+                        .iter()
+                        .zip(global)
+                        .map(|(a, b)| a - b)
+                        .collect()
+                } else {
+                    means.row(c).to_vec()
+                };
+                cols.iter().map(|col| cosine(&mean, col)).collect()
+            })
+            .collect()
+    };
+    let matrix = table(false);
+    let matrix_centered = table(true);
+    ClassTemplate {
+        diag: diagonal(&matrix),
+        diag_centered: diagonal(&matrix_centered),
+        best_match_mean: best_match_mean(&matrix),
+        best_match_mean_centered: best_match_mean(&matrix_centered),
+        matrix,
+        matrix_centered,
+    }
+}
+
+/// Figure 4: the mean over `set`'s images of class `k` of d logit_k / d input, one row per
+/// class. `None` for a single layer, whose gradient is simply its weight column.
+pub fn effective_templates(
+    layers: &[LayerWeights],
+    activation: Activation,
+    set: &ImageSet,
+) -> Option<Matrix> {
+    if layers.len() < 2 {
+        return None;
+    }
+    let last = layers.len() - 1;
+    let mut templates = Matrix::zeros(NUM_CLASSES, set.pixels());
+    let kernels_t: Vec<Matrix> = layers.iter().map(|l| kernel(l).transpose()).collect();
+    for k in 0..NUM_CLASSES {
+        let members: Vec<usize> = (0..set.len())
+            .filter(|&i| set.labels[i] as usize == k)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let x = Matrix::new(
+            members.len(),
+            set.pixels(),
+            members
+                .iter()
+                .flat_map(|&i| set.image(i).iter().copied())
+                .collect(),
+        );
+        let z = pre_activations(layers, activation, &x);
+        let column = layers[last].column(k);
+        let mut grad = Matrix::new(
+            members.len(),
+            column.len(),
+            column
+                .iter()
+                .copied()
+                .cycle()
+                .take(members.len() * column.len())
+                .collect(),
+        );
+        for l in (0..last).rev() {
+            for (g, &zv) in grad.data.iter_mut().zip(&z[l].data) {
+                *g *= activation.derivative(zv);
+            }
+            grad = grad.matmul(&kernels_t[l]);
+        }
+        let n = members.len() as f64;
+        for j in 0..set.pixels() {
+            let sum: f64 = (0..grad.rows).map(|r| f64::from(grad.get(r, j))).sum();
+            templates.data[k * set.pixels() + j] = (sum / n) as f32;
+        }
+    }
+    Some(templates)
+}

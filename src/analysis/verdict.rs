@@ -1,0 +1,286 @@
+//! The article's claims, judged. One rule per claim, with its thresholds named here, used
+//! alike for a single run (each value measured once) and for a sweep (mean ± std over seeds).
+
+use super::pass::Analysis;
+use super::summary::{Figure, Group, Stat};
+use crate::core::weights::layer_name;
+
+/// Class templates: the class means must match their own neuron best in at least this many
+/// of the 10 classes.
+pub const MOST_CLASSES: f64 = 9.0;
+/// A neuron "is" a training image when its best match has at least this cosine.
+pub const WHOLE_IMAGE_COSINE: f64 = 0.9;
+/// The first layer's change lies in the inputs' span when less than this fraction of it lies
+/// outside (float rounding leaves about 1e-6).
+pub const OUTSIDE_SPAN_MAX: f64 = 1e-3;
+
+/// One claim of the article, judged by a measured value against its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub claim: String,
+    /// `None` where the claim needs a baseline that is absent (the initial weights).
+    pub holds: Option<bool>,
+    pub evidence: String,
+}
+
+/// Trained beats its baseline by more than both spreads (for single values: is larger).
+pub fn improves(trained: Stat, baseline: Stat) -> bool {
+    trained.mean - trained.std > baseline.mean + baseline.std
+}
+
+/// A set of neurons are class templates: most classes match their own neuron best, and the
+/// diagonal stands clear of the rest of the matrix.
+pub fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diagonal: Stat) -> bool {
+    classes_matched.mean - classes_matched.std >= MOST_CLASSES && improves(diagonal, off_diagonal)
+}
+
+pub fn looks_like_one_image(best_match: Stat) -> bool {
+    best_match.mean > WHOLE_IMAGE_COSINE
+}
+
+pub fn lies_in_input_span(outside: Stat) -> bool {
+    outside.mean < OUTSIDE_SPAN_MAX
+}
+
+/// What a verdict says where the initial weights were not given.
+const NO_INIT: &str = "the initial weights were not given (analyze --init FILE), so there is no \
+                       baseline to compare with";
+
+const CLASS_TEMPLATE_CLAIM: &str =
+    "Each output neuron of the single-layer perceptron becomes a template of its class.";
+const EFFECTIVE_CLAIM: &str = "The network as a whole matches inputs against class templates, \
+                               even where single hidden neurons do not look like digits.";
+const SPAN_CLAIM: &str =
+    "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).";
+const ONE_IMAGE_CLAIM: &str = "A single hidden neuron looks like a whole training image.";
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn pulled_claim(layers: usize, layer: usize) -> String {
+    format!(
+        "Training pulls every {} neuron towards some training input.",
+        layer_name(layers, layer)
+    )
+}
+
+/// The article's claims as one run's numbers bear them out.
+pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let mut out = probe_verdicts(analysis);
+    let ct = &analysis.class_template;
+    if let Some(t) = ct.trained.diag_centered {
+        let initially = ct.init.as_ref().and_then(|i| i.diag_centered).map_or_else(
+            || format!("; {NO_INIT}"),
+            |i| {
+                format!(
+                    " (initial: {}/10 classes, diagonal {:.3})",
+                    i.rows_diag_max, i.diag_mean
+                )
+            },
+        );
+        let rows = Stat::single(t.rows_diag_max as f64);
+        out.push(Verdict {
+            claim: CLASS_TEMPLATE_CLAIM.into(),
+            holds: Some(is_class_template(
+                rows,
+                Stat::single(t.diag_mean),
+                Stat::single(t.offdiag_mean),
+            )),
+            evidence: format!(
+                "centred class means match their own neuron best in {}/10 classes; mean cosine \
+                 on the diagonal {:.3} against {:.3} off it{initially}",
+                t.rows_diag_max, t.diag_mean, t.offdiag_mean
+            ),
+        });
+    }
+    out.extend(nearest_verdicts(analysis));
+    if let Some(d) = analysis
+        .effective_class_template
+        .as_ref()
+        .and_then(|e| e.diag_centered)
+    {
+        out.push(Verdict {
+            claim: EFFECTIVE_CLAIM.into(),
+            holds: Some(is_class_template(
+                Stat::single(d.rows_diag_max as f64),
+                Stat::single(d.diag_mean),
+                Stat::single(d.offdiag_mean),
+            )),
+            evidence: format!(
+                "the effective template of class k (mean d logit_k / d input) matches the centred \
+                 mean of class k best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off it",
+                d.rows_diag_max, d.diag_mean, d.offdiag_mean
+            ),
+        });
+    }
+    if let Some(s) = &analysis.span {
+        let k10 = s.top_k.iter().find(|t| t.k == 10);
+        out.push(Verdict {
+            claim: SPAN_CLAIM.into(),
+            holds: Some(lies_in_input_span(Stat::single(s.outside_fraction))),
+            evidence: format!(
+                "{:.2e} of ||W_final - W_init|| lies outside the span of the {} training images{}",
+                s.outside_fraction,
+                s.images,
+                k10.map(|t| format!(
+                    "; the top 10 principal directions of the inputs hold {:.3} of its energy against {:.3} for a random direction",
+                    t.energy, t.random
+                ))
+                .unwrap_or_default()
+            ),
+        });
+    }
+    out
+}
+
+fn probe_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let layers = analysis.probe.layers.len();
+    analysis
+        .probe
+        .layers
+        .iter()
+        .map(|w| Verdict {
+            claim: format!(
+                "{}: the most active neuron for the probe has weights that look like the layer's input.",
+                capitalised(&layer_name(layers, w.layer))
+            ),
+            holds: w
+                .cos_init
+                .map(|i| improves(Stat::single(w.cos_trained), Stat::single(i))),
+            evidence: match w.cos_init {
+                Some(i) => format!(
+                    "cos(input, winner's weights) = {:.3} after training against {i:.3} for the initial weights",
+                    w.cos_trained
+                ),
+                None => format!(
+                    "cos(input, winner's weights) = {:.3} after training; {NO_INIT}",
+                    w.cos_trained
+                ),
+            },
+        })
+        .collect()
+}
+
+fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let layers = analysis.probe.layers.len();
+    let mut out = Vec::new();
+    for n in &analysis.nearest_input {
+        let t = &n.result.trained.summary;
+        let claim = pulled_claim(layers, n.layer);
+        let Some(i) = n.result.init.as_ref().map(|i| &i.summary) else {
+            out.push(Verdict {
+                claim,
+                holds: None,
+                evidence: format!(
+                    "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max \
+                     {:.3}; {NO_INIT}",
+                    t.mean, t.median, t.max
+                ),
+            });
+            continue;
+        };
+        out.push(Verdict {
+            claim,
+            holds: Some(
+                improves(Stat::single(t.mean), Stat::single(i.mean))
+                    && improves(Stat::single(t.median), Stat::single(i.median)),
+            ),
+            evidence: format!(
+                "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max {:.3} \
+                 after training against mean {:.3}, median {:.3}, max {:.3} initially; the best \
+                 match stays far from an identical image (cosine 1)",
+                t.mean, t.median, t.max, i.mean, i.median, i.max
+            ),
+        });
+        if n.layer + 1 < layers {
+            out.push(Verdict {
+                claim: ONE_IMAGE_CLAIM.into(),
+                holds: Some(looks_like_one_image(Stat::single(t.mean))),
+                evidence: format!(
+                    "its best match has cosine {:.3} on average, where an identical image would give 1",
+                    t.mean
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The same claims for one group of a sweep, over its seeds.
+pub fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
+    let get = |f: Figure| group.figures.get(&f).copied();
+    let pm = |s: Stat| format!("{:.3} ± {:.3}", s.mean, s.std);
+    // "slp", "mlp-128", "mlp-256-128": one dense layer more than the hidden widths named.
+    let layers = group.model.split('-').count();
+    let mut out = Vec::new();
+    if let (Some(t), Some(i)) = (get(Figure::NearestTrained), get(Figure::NearestInit)) {
+        out.push(Verdict {
+            claim: pulled_claim(layers, 0),
+            holds: Some(improves(t, i)),
+            evidence: format!("max cosine {} against {} initially", pm(t), pm(i)),
+        });
+    }
+    if let (Some(rows), Some(d), Some(o)) = (
+        get(Figure::RowsMatchedTrained),
+        get(Figure::DiagonalTrained),
+        get(Figure::OffDiagonalTrained),
+    ) {
+        let initially = get(Figure::DiagonalInit)
+            .map(|i| format!(" (initial diagonal {})", pm(i)))
+            .unwrap_or_default();
+        out.push(Verdict {
+            claim: CLASS_TEMPLATE_CLAIM.into(),
+            holds: Some(is_class_template(rows, d, o)),
+            evidence: format!(
+                "classes matching their own neuron {}; diagonal cosine {} against {} off it{initially}",
+                pm(rows),
+                pm(d),
+                pm(o)
+            ),
+        });
+    }
+    if layers > 1
+        && let Some(t) = get(Figure::NearestTrained)
+    {
+        out.push(Verdict {
+            claim: ONE_IMAGE_CLAIM.into(),
+            holds: Some(looks_like_one_image(t)),
+            evidence: format!(
+                "its best match has cosine {} on average, where an identical image would give 1",
+                pm(t)
+            ),
+        });
+    }
+    if let (Some(rows), Some(d), Some(o)) = (
+        get(Figure::EffectiveRowsMatched),
+        get(Figure::EffectiveDiagonal),
+        get(Figure::EffectiveOffDiagonal),
+    ) {
+        out.push(Verdict {
+            claim: EFFECTIVE_CLAIM.into(),
+            holds: Some(is_class_template(rows, d, o)),
+            evidence: format!(
+                "classes matching their effective template {}; diagonal cosine {} against {} off it",
+                pm(rows),
+                pm(d),
+                pm(o)
+            ),
+        });
+    }
+    if let Some(s) = get(Figure::OutsideSpan) {
+        out.push(Verdict {
+            claim: SPAN_CLAIM.into(),
+            holds: Some(lies_in_input_span(s)),
+            evidence: format!(
+                "ΔW outside the inputs' span: {:.2e} ± {:.1e}",
+                s.mean, s.std
+            ),
+        });
+    }
+    out
+}

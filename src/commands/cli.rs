@@ -1,0 +1,180 @@
+//! The command line: subcommands and their flags (flags override the config file).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::core::config::{BackendName, Config};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weightscope",
+    version,
+    about = "Train the article's SLP/MLP on MNIST with Burn and open up their weight matrices",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model as a config file describes (the default when no subcommand is given).
+    Train(TrainArgs),
+    /// Re-analyse a finished run from its saved weights, without training.
+    Analyze(AnalyzeArgs),
+    /// Draw the article's six-panel figure from an SLP run and an MLP run.
+    Article(ArticleArgs),
+    /// Compare a run with the TensorFlow reference results, side by side.
+    Compare(CompareArgs),
+    /// Run seeds x models x optimisers x data sets from a sweep file and summarise them.
+    Sweep(SweepArgs),
+    /// Write a run's weights for PyTorch (safetensors) or NumPy (.npz).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run folder to export from.
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The snapshot to export, 0 being the initial weights [default: the trained weights].
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<usize>,
+    /// The file to write, FILE.safetensors or FILE.npz [default: RUN_DIR/weights.safetensors,
+    /// or RUN_DIR/weights-epoch-NNN.safetensors with --epoch].
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// A run config with a [sweep] table, e.g. configs/sweep.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Folder for the runs and summary.md [default: runs/<sweep file name>]. Runs already
+    /// finished there are reused, so an interrupted sweep continues where it stopped.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run only shard I of N of the combinations (I from 1 to N), for a job array sharing one
+    /// --out folder; `auto` reads SLURM_ARRAY_TASK_ID, `auto/N` Kubernetes'
+    /// JOB_COMPLETION_INDEX. See docs/cluster.md.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::commands::sweep::ShardArg>,
+    /// Train nothing: summarise the runs already in --out and list what is missing or failed.
+    #[arg(long, conflicts_with = "shard")]
+    pub summarize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The run folder to compare.
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The TensorFlow reference folder (its results/ and lockstep/ hold seed-N.json files).
+    #[arg(long, value_name = "DIR", default_value = "reference/tensorflow")]
+    pub reference: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ArticleArgs {
+    /// Run folder of the single-layer perceptron (e.g. runs/slp).
+    #[arg(long, value_name = "DIR", default_value = "runs/slp")]
+    pub slp: PathBuf,
+    /// Run folder of the multi-layer perceptron (e.g. runs/mlp).
+    #[arg(long, value_name = "DIR", default_value = "runs/mlp")]
+    pub mlp: PathBuf,
+    /// Folder for article.png and article.svg.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["run", "keras_weights", "weights"])))]
+pub struct AnalyzeArgs {
+    /// The run folder a training run wrote (its --out).
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// Analyse TensorFlow-trained weights instead: a folder of the reference script's .npy files.
+    #[arg(long, value_name = "DIR", requires = "out")]
+    pub keras_weights: Option<PathBuf>,
+    /// Analyse a dense stack trained elsewhere: a .safetensors or .npz file in PyTorch's
+    /// layout (N.weight [out, in], N.bias) or Keras's (N.kernel [in, out], N.bias).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub weights: Option<PathBuf>,
+    /// With --weights: the same network's initial weights, for every "against initial"
+    /// baseline; without it those baselines are left out.
+    #[arg(long, value_name = "FILE", requires = "weights")]
+    pub init: Option<PathBuf>,
+    /// With --weights: the hidden layers' activation where the file does not name it.
+    #[arg(long, value_enum, requires = "weights")]
+    pub activation: Option<crate::core::config::Activation>,
+    /// With --keras-weights or --weights: where to write analysis.json, figures and report.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --keras-weights or --weights: the MNIST-format data folder.
+    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    pub data: PathBuf,
+    /// With --weights: use only the first N training images, as a run with
+    /// data.train_limit = N did (0 = all).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "weights")]
+    pub train_limit: usize,
+    /// With --keras-weights or --weights: the probe image's index in the training file.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub probe_index: usize,
+    /// With --keras-weights: the epoch the trained weights come from (labels the dynamics).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub epochs: usize,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TrainArgs {
+    /// TOML file describing the run, e.g. configs/mlp.toml.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
+    /// Continue a run that was interrupted with Ctrl-C, from the checkpoint in its folder.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Compute backend; overrides `backend` in the config (which defaults to flex).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendName>,
+    /// Folder for the run's results [default: runs/<config name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Number of epochs; overrides `training.epochs`.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Seed for the initial weights and the shuffling; overrides `seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Train and save only; run `weightscope analyze --run DIR` later for the analysis.
+    #[arg(long)]
+    pub no_analysis: bool,
+}
+
+impl TrainArgs {
+    /// The config file with the flags applied on top, validated.
+    pub fn resolve(&self) -> Result<Config> {
+        let Some(path) = &self.config else {
+            anyhow::bail!(
+                "no config given: pass --config FILE, e.g. --config configs/mlp.toml (see --help)"
+            );
+        };
+        let mut config = Config::load(path)?;
+        if let Some(backend) = self.backend {
+            config.backend = backend;
+        }
+        if let Some(epochs) = self.epochs {
+            config.training.epochs = epochs;
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}

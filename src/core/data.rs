@@ -1,0 +1,301 @@
+//! MNIST-format IDX files: reading, validating and splitting them the way Keras does.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::core::config::Config;
+use flate2::read::GzDecoder;
+
+/// Number of classes the labels may take (digits 0-9, or Fashion-MNIST's ten articles).
+pub const NUM_CLASSES: usize = 10;
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// Images as `f32` pixels scaled to [0, 1], row-major `[len, pixels]`, with their labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSet {
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl ImageSet {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub fn image(&self, index: usize) -> &[f32] {
+        let p = self.pixels();
+        &self.images[index * p..(index + 1) * p]
+    }
+
+    /// The first `n` images.
+    pub fn head(&self, n: usize) -> ImageSet {
+        self.range(0, n.min(self.len()))
+    }
+
+    fn range(&self, start: usize, end: usize) -> ImageSet {
+        let p = self.pixels();
+        ImageSet {
+            images: self.images[start * p..end * p].to_vec(),
+            labels: self.labels[start..end].to_vec(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
+    /// How many leading images stay for training under [`ImageSet::split_validation`].
+    pub fn split_index(&self, fraction: f64) -> usize {
+        (self.len() as f64 * (1.0 - fraction)) as usize
+    }
+
+    /// Keras `validation_split`: the last `fraction` of the samples, taken before any
+    /// shuffling, become validation data. Keras computes the split index as
+    /// `int(n * (1 - fraction))`.
+    pub fn split_validation(&self, fraction: f64) -> (ImageSet, ImageSet) {
+        let train_len = self.split_index(fraction);
+        (self.range(0, train_len), self.range(train_len, self.len()))
+    }
+}
+
+/// The training and test files of an MNIST-format folder.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: ImageSet,
+    pub test: ImageSet,
+}
+
+impl Mnist {
+    /// Reads `train-*` and `t10k-*` images and labels from `dir`, raw or gzipped.
+    pub fn load(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            bail!(
+                "data folder {} does not exist: set data.dir in the config to a folder with the \
+                 four MNIST IDX files",
+                dir.display()
+            );
+        }
+        let train = read_pair(dir, "train")?;
+        let test = read_pair(dir, "t10k")?;
+        if (train.rows, train.cols) != (test.rows, test.cols) {
+            bail!(
+                "images in {} are {}x{} in the training file but {}x{} in the test file: \
+                 both must come from the same data set",
+                dir.display(),
+                train.rows,
+                train.cols,
+                test.rows,
+                test.cols
+            );
+        }
+        Ok(Self { train, test })
+    }
+}
+
+fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
+    let images_path = find_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let labels_path = find_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let (rows, cols, pixels) = parse_images(&read_maybe_gz(&images_path)?)
+        .with_context(|| format!("{} is not a valid IDX image file", images_path.display()))?;
+    let labels = parse_labels(&read_maybe_gz(&labels_path)?)
+        .with_context(|| format!("{} is not a valid IDX label file", labels_path.display()))?;
+    let count = pixels.len() / (rows * cols).max(1);
+    if count != labels.len() {
+        bail!(
+            "{} holds {count} images but {} holds {} labels: use files from the same set",
+            images_path.display(),
+            labels_path.display(),
+            labels.len()
+        );
+    }
+    Ok(ImageSet {
+        images: pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+        labels,
+        rows,
+        cols,
+    })
+}
+
+/// Accepts `name` or `name.gz`.
+fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
+    let raw = dir.join(name);
+    if raw.is_file() {
+        return Ok(raw);
+    }
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    bail!(
+        "{} is missing {name} (or {name}.gz): copy the four MNIST IDX files there or point \
+         data.dir elsewhere",
+        dir.display()
+    )
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not a valid gzip file ({e}): replace it with an intact copy",
+                    path.display()
+                )
+            })?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn check_magic(bytes: &[u8], expected: u32) -> Result<()> {
+    let Some(magic) = read_u32(bytes, 0) else {
+        bail!(
+            "file is truncated: {} bytes, shorter than the 4-byte magic number",
+            bytes.len()
+        );
+    };
+    if magic != expected {
+        bail!("wrong magic number 0x{magic:08x}, expected 0x{expected:08x}");
+    }
+    Ok(())
+}
+
+/// Parses an IDX3 unsigned-byte image file; returns rows, cols and the raw pixels.
+pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+    check_magic(bytes, IMAGES_MAGIC)?;
+    let header = 16;
+    let (Some(count), Some(rows), Some(cols)) =
+        (read_u32(bytes, 4), read_u32(bytes, 8), read_u32(bytes, 12))
+    else {
+        bail!(
+            "file is truncated in its header: {} bytes, the header needs {header}",
+            bytes.len()
+        );
+    };
+    if rows == 0 || cols == 0 {
+        bail!("image size {rows}x{cols} is empty");
+    }
+    let expected = (count as usize)
+        .checked_mul(rows as usize)
+        .and_then(|n| n.checked_mul(cols as usize))
+        .context("image dimensions overflow")?;
+    let body = &bytes[header..];
+    if body.len() != expected {
+        bail!(
+            "header announces {count} images of {rows}x{cols} ({expected} bytes) but the body \
+             has {} bytes: the file is {}",
+            body.len(),
+            if body.len() < expected {
+                "truncated"
+            } else {
+                "longer than announced"
+            }
+        );
+    }
+    Ok((rows as usize, cols as usize, body.to_vec()))
+}
+
+/// Parses an IDX1 unsigned-byte label file; every label must name one of the ten classes.
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
+    check_magic(bytes, LABELS_MAGIC)?;
+    let header = 8;
+    let Some(count) = read_u32(bytes, 4) else {
+        bail!(
+            "file is truncated in its header: {} bytes, the header needs {header}",
+            bytes.len()
+        );
+    };
+    let body = &bytes[header..];
+    if body.len() != count as usize {
+        bail!(
+            "header announces {count} labels but the body has {} bytes: the file is {}",
+            body.len(),
+            if body.len() < count as usize {
+                "truncated"
+            } else {
+                "longer than announced"
+            }
+        );
+    }
+    if let Some(pos) = body.iter().position(|&l| l as usize >= NUM_CLASSES) {
+        bail!(
+            "label {} at index {pos} is out of range: labels must be 0..={}",
+            body[pos],
+            NUM_CLASSES - 1
+        );
+    }
+    Ok(body.to_vec())
+}
+
+/// Data as a run sees it: the (possibly limited) training file and the test file. The
+/// training/validation split is made only while training, so the copies it needs do not
+/// outlive it.
+pub struct RunData {
+    pub full_train: ImageSet,
+    pub test: ImageSet,
+    validation_split: f64,
+}
+
+impl RunData {
+    pub fn load(config: &Config) -> Result<Self> {
+        let mnist = Mnist::load(&config.data.dir)?;
+        let full_train = if config.data.train_limit > 0 {
+            mnist.train.head(config.data.train_limit)
+        } else {
+            mnist.train
+        };
+        let data = Self {
+            full_train,
+            test: mnist.test,
+            validation_split: config.data.validation_split,
+        };
+        if data.train_len() == 0 {
+            bail!(
+                "no training images left after the validation split of {}: lower \
+                 data.validation_split or raise data.train_limit",
+                config.data.validation_split
+            );
+        }
+        let probe = config.analysis.probe_index;
+        let len = data.full_train.len();
+        if probe >= len {
+            bail!(
+                "analysis.probe_index {probe} is beyond the {len} training images: choose an \
+                 index below {len}"
+            );
+        }
+        Ok(data)
+    }
+
+    /// Images trained on; the rest of the training file is validation data.
+    pub fn train_len(&self) -> usize {
+        self.full_train.split_index(self.validation_split)
+    }
+
+    /// The training and validation sets, split as Keras splits them.
+    pub fn split(&self) -> (ImageSet, ImageSet) {
+        self.full_train.split_validation(self.validation_split)
+    }
+}

@@ -1,0 +1,9 @@
+//! The bottom layer: plain data every other layer shares. The run configuration, the MNIST
+//! files, a network's weights on the host, the metrics of a run and the stop token. Nothing
+//! here knows about Burn, files of a run folder or drawing.
+
+pub mod config;
+pub mod data;
+pub mod metrics;
+pub mod stop;
+pub mod weights;

@@ -1,0 +1,124 @@
+//! The one place where a compute backend is chosen and its device created.
+
+use anyhow::{Result, anyhow};
+use burn::tensor::Device;
+
+pub use crate::core::config::BackendName;
+use crate::core::metrics::Adapter;
+
+/// The largest tensor, in bytes, to put in one device buffer: wgpu's default limit on a
+/// storage buffer binding is 128 MiB, less than MNIST's 184 MB of training pixels.
+pub fn max_tensor_bytes(name: BackendName) -> Option<usize> {
+    match name {
+        BackendName::Wgpu => Some(64 << 20),
+        BackendName::Flex | BackendName::Ndarray => None,
+    }
+}
+
+/// A backend's device, with the adapter behind it where the backend has one (wgpu).
+pub struct Opened {
+    pub device: Device,
+    pub adapter: Option<Adapter>,
+}
+
+impl Opened {
+    /// The line that names the adapter, for wgpu: `wgpu: llvmpipe (…), CPU, Vulkan`.
+    pub fn announcement(&self) -> Option<String> {
+        self.adapter
+            .as_ref()
+            .map(|a| format!("wgpu: {}", a.describe()))
+    }
+
+    /// A warning where the adapter is a software one, which the CPU backends outrun by orders
+    /// of magnitude.
+    pub fn warning(&self) -> Option<&'static str> {
+        self.adapter.as_ref().filter(|a| a.is_software()).map(|_| {
+            "warning: wgpu found only a software adapter, far slower than the CPU backends \
+             (an SLP epoch took 13.1 s on llvmpipe against 0.05 s on flex); use --backend flex \
+             unless you are testing wgpu itself"
+        })
+    }
+}
+
+/// Creates the (non-autodiff) device for a backend. Burn's `Device::default()` would prefer
+/// wgpu when it is compiled in, so the CPU devices are always constructed explicitly.
+pub fn device(name: BackendName) -> Result<Device> {
+    open(name).map(|opened| opened.device)
+}
+
+/// Like [`device`], also naming the adapter behind a wgpu device.
+pub fn open(name: BackendName) -> Result<Opened> {
+    match name {
+        BackendName::Flex => Ok(Opened {
+            device: Device::flex(),
+            adapter: None,
+        }),
+        #[allow(deprecated)]
+        BackendName::Ndarray => Ok(Opened {
+            device: Device::ndarray(),
+            adapter: None,
+        }),
+        BackendName::Wgpu => wgpu_device(),
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device() -> Result<Opened> {
+    Err(anyhow!(
+        "backend wgpu is not in this build of weightscope (built with --no-default-features): \
+         use --backend flex or --backend ndarray, or rebuild with the default features"
+    ))
+}
+
+/// wgpu panics in a worker thread when no adapter exists, so the adapter is acquired through
+/// the fallible initialiser first. The runtime can be initialised once per process; later
+/// calls reuse the device it registered.
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Opened> {
+    use std::sync::OnceLock;
+    static OPENED: OnceLock<(Device, Adapter)> = OnceLock::new();
+    if let Some((device, adapter)) = OPENED.get() {
+        return Ok(Opened {
+            device: device.clone(),
+            adapter: Some(adapter.clone()),
+        });
+    }
+    let (device, setup) = Device::wgpu_options()
+        .device_kind(burn::tensor::DeviceKind::DefaultDevice)
+        .init_with_setup()
+        .map_err(|e| {
+            let reason = e.to_string().replace('\n', " ");
+            anyhow!(
+                "backend wgpu is unavailable here ({reason}); use --backend flex or --backend ndarray \
+                 (CPU), or install a GPU driver or Debian's mesa-vulkan-drivers"
+            )
+        })?;
+    let info = setup.adapter.get_info();
+    let adapter = Adapter {
+        name: info.name,
+        kind: device_kind_name(info.device_type).into(),
+        api: format!("{:?}", info.backend),
+        driver: [info.driver, info.driver_info]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let (device, adapter) = OPENED.get_or_init(|| (device, adapter));
+    Ok(Opened {
+        device: device.clone(),
+        adapter: Some(adapter.clone()),
+    })
+}
+
+#[cfg(feature = "wgpu")]
+fn device_kind_name(kind: burn::tensor::wgpu::wgpu::DeviceType) -> &'static str {
+    use burn::tensor::wgpu::wgpu::DeviceType;
+    match kind {
+        DeviceType::DiscreteGpu => "discrete GPU",
+        DeviceType::IntegratedGpu => "integrated GPU",
+        DeviceType::VirtualGpu => "virtual GPU",
+        DeviceType::Cpu => "CPU",
+        DeviceType::Other => "other",
+    }
+}

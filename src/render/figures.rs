@@ -1,0 +1,660 @@
+//! The run's figures, built from `analysis.json`'s numbers, the weights and the data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::analysis::forward::{Propagation, propagate};
+use crate::analysis::linalg::Matrix;
+use crate::analysis::pass::Analysis;
+use crate::core::config::Activation;
+use crate::core::data::ImageSet;
+use crate::core::metrics::Metrics;
+use crate::core::weights::{LayerWeights, layer_name};
+use crate::render::plot::{
+    self, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar, image_shape,
+    titled,
+};
+use crate::tensorflow::compare::Comparison;
+
+const BLUE_: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const GREEN_: RGBColor = RGBColor(44, 160, 44);
+const RED_: RGBColor = RGBColor(214, 39, 40);
+const GREY: RGBColor = RGBColor(127, 127, 127);
+
+/// One image in a grid of panels.
+pub struct Panel {
+    pub values: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub title: String,
+    pub scale: Scale,
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    pub annotate: bool,
+    /// Images keep square pixels; a wide matrix may stretch its cells to fill the panel.
+    pub square_cells: bool,
+}
+
+impl Panel {
+    /// An image of a vector reshaped to the squarest grid (28x28 for pixels, 16x8 for 128).
+    pub fn image(values: Vec<f32>, title: String, scale: Scale) -> Self {
+        let (rows, cols) = image_shape(values.len());
+        Self {
+            values,
+            rows,
+            cols,
+            title,
+            scale,
+            x_label: "",
+            y_label: "",
+            annotate: false,
+            square_cells: true,
+        }
+    }
+}
+
+/// Panels in a grid; with `shared` set, one colour bar on the right serves every panel.
+pub struct PanelGrid {
+    pub title: String,
+    pub panels: Vec<Panel>,
+    pub grid: (usize, usize),
+    pub panel_size: (u32, u32),
+    pub shared: Option<Scale>,
+    /// Without a shared bar, whether each panel gets its own.
+    pub panel_colorbars: bool,
+}
+
+impl Figure for PanelGrid {
+    fn size(&self) -> (u32, u32) {
+        let extra = if self.shared.is_some() { 80 } else { 0 };
+        (
+            self.panel_size.0 * self.grid.1 as u32 + extra,
+            self.panel_size.1 * self.grid.0 as u32 + 40,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let body = titled(root, &self.title)?;
+        let (w, _) = body.dim_in_pixel();
+        let (cells, bar) = match self.shared {
+            Some(_) => body.split_horizontally(w - 80),
+            None => (body.clone(), body.clone()),
+        };
+        for (panel, area) in self.panels.iter().zip(cells.split_evenly(self.grid)) {
+            Heatmap {
+                values: &panel.values,
+                rows: panel.rows,
+                cols: panel.cols,
+                title: panel.title.clone(),
+                scale: panel.scale,
+                x_label: panel.x_label,
+                y_label: panel.y_label,
+                annotate: panel.annotate,
+                square_cells: panel.square_cells,
+                colorbar: self.shared.is_none() && self.panel_colorbars,
+            }
+            .draw(&area)?;
+        }
+        if let Some(scale) = self.shared {
+            colorbar(&bar.margin(40, 40, 0, 0), scale)?;
+        }
+        Ok(())
+    }
+}
+
+/// Stacked charts: a histogram and/or line charts, one per row.
+pub struct Charts<'a> {
+    pub title: String,
+    pub size: (u32, u32),
+    pub grid: (usize, usize),
+    pub lines: Vec<LineChart<'a>>,
+}
+
+impl Figure for Charts<'_> {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let body = titled(root, &self.title)?;
+        for (chart, area) in self.lines.iter().zip(body.split_evenly(self.grid)) {
+            chart.draw(&area)?;
+        }
+        Ok(())
+    }
+}
+
+/// The nearest-input figure: histogram above, the most input-like neurons below.
+pub struct NearestFigure<'a> {
+    pub title: String,
+    pub histogram: Histogram<'a>,
+    pub pairs: PanelGrid,
+}
+
+impl Figure for NearestFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        let (w, h) = self.pairs.size();
+        (w, h + 300)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let body = titled(root, &self.title)?;
+        let (top, bottom) = body.split_vertically(280);
+        self.histogram.draw(&top.margin(0, 0, 60, 60))?;
+        self.pairs.draw(&bottom)
+    }
+}
+
+/// Everything the figures need besides the analysis numbers.
+pub struct FigureInputs<'a> {
+    pub analysis: &'a Analysis,
+    pub metrics: &'a Metrics,
+    pub trained: &'a [LayerWeights],
+    /// Absent where the initial weights are unknown.
+    pub init: Option<&'a [LayerWeights]>,
+    pub activation: Activation,
+    pub train: &'a ImageSet,
+}
+
+/// The article's panels for one model: for each layer, its input beside the weight column of
+/// its most active neuron. Each panel is scaled to its own min..max in viridis, as
+/// matplotlib's `imshow` does.
+pub fn winner_panels(
+    analysis: &Analysis,
+    layers: &[LayerWeights],
+    activation: Activation,
+    probe: &[f32],
+    model: &str,
+) -> Vec<Panel> {
+    let x = Matrix::new(1, probe.len(), probe.to_vec());
+    let Propagation { inputs, .. } = propagate(layers, activation, &x);
+    let mut panels = Vec::new();
+    for (l, w) in analysis.probe.layers.iter().enumerate() {
+        let input = inputs[l].row(0).to_vec();
+        let input_title = if l == 0 {
+            format!(
+                "probe: training image {} (label {})",
+                analysis.probe.index, analysis.probe.label
+            )
+        } else {
+            format!("{model} {} activation", layer_name(layers.len(), l - 1))
+        };
+        panels.push(Panel::image(
+            input.clone(),
+            input_title,
+            Scale::viridis_of(&input),
+        ));
+        let column = layers[l].column(w.winner);
+        panels.push(Panel::image(
+            column.clone(),
+            format!(
+                "{model} {} winner: neuron {}, cos {:.3}{}",
+                layer_name(layers.len(), l),
+                w.winner,
+                w.cos_trained,
+                w.cos_init
+                    .map(|c| format!(" (init {c:.3})"))
+                    .unwrap_or_default()
+            ),
+            Scale::viridis_of(&column),
+        ));
+    }
+    panels
+}
+
+pub fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
+    let panels = winner_panels(
+        inputs.analysis,
+        inputs.trained,
+        inputs.activation,
+        inputs.train.image(inputs.analysis.probe.index),
+        &inputs.metrics.model,
+    );
+    PanelGrid {
+        title: format!(
+            "{}: winner neurons for the probe image (viridis, each panel its own scale)",
+            inputs.metrics.model
+        ),
+        grid: (panels.len() / 2, 2),
+        panels,
+        panel_size: (430, 380),
+        shared: None,
+        panel_colorbars: true,
+    }
+}
+
+/// More neurons than this make an unreadable grid and an SVG of tens of megabytes.
+const MAX_WEIGHT_PANELS: usize = 256;
+
+/// The first-layer weight columns as images (all of them, up to 256), on one symmetric
+/// diverging scale.
+pub fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> PanelGrid {
+    let layer = &layers[0];
+    let scale = Scale::diverging_of(&layer.weight);
+    let shown = layer.d_out.min(MAX_WEIGHT_PANELS);
+    let cols = if shown <= 10 { 5 } else { 16 };
+    let grid = (shown.div_ceil(cols), cols);
+    let panels = (0..shown)
+        .map(|j| Panel::image(layer.column(j), format!("{j}"), scale))
+        .collect();
+    let small = layer.d_out <= 10;
+    let which_neurons = if shown < layer.d_out {
+        format!("the first {shown} of {}", layer.d_out)
+    } else {
+        "every".into()
+    };
+    PanelGrid {
+        title: format!(
+            "{model}: {which} weights of {which_neurons} {} neuron{} (red > 0 > blue)",
+            layer_name(layers.len(), 0),
+            if shown < layer.d_out { "s" } else { "" }
+        ),
+        panels,
+        grid,
+        panel_size: if small { (220, 210) } else { (110, 110) },
+        shared: Some(scale),
+        panel_colorbars: false,
+    }
+}
+
+pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
+    let ct = &analysis.class_template;
+    let k = ct.trained.matrix.first().map_or(0, Vec::len);
+    let annotate = k <= 12;
+    let panel = |m: &Vec<Vec<f64>>, title: String| {
+        let values: Vec<f32> = m.iter().flatten().map(|&v| v as f32).collect();
+        Panel {
+            rows: m.len(),
+            cols: k,
+            scale: Scale::diverging_of(&values),
+            values,
+            title,
+            x_label: "neuron k",
+            y_label: "class c",
+            annotate,
+            square_cells: annotate,
+        }
+    };
+    let diag = |d: &Option<crate::analysis::templates::Diagonal>| {
+        d.map(|d| {
+            format!(
+                ", diag {:.3} vs off {:.3}, {}/10 rows",
+                d.diag_mean, d.offdiag_mean, d.rows_diag_max
+            )
+        })
+        .unwrap_or_default()
+    };
+    // Trained beside initial in each row, where the initial weights are known.
+    let mut panels = Vec::new();
+    for centred in [false, true] {
+        let which = if centred { ", class means centred" } else { "" };
+        let versions = [
+            ("trained", Some(&ct.trained)),
+            ("initial", ct.init.as_ref()),
+        ];
+        for (name, template) in versions {
+            let Some(t) = template else { continue };
+            let (matrix, d) = if centred {
+                (&t.matrix_centered, &t.diag_centered)
+            } else {
+                (&t.matrix, &t.diag)
+            };
+            panels.push(panel(matrix, format!("{name}{which}{}", diag(d))));
+        }
+    }
+    let columns = panels.len() / 2;
+    PanelGrid {
+        title: format!("{model}: cos(mean image of class c, weight column k) of the first layer"),
+        panels,
+        grid: (2, columns),
+        panel_size: if annotate { (560, 460) } else { (900, 300) },
+        shared: None,
+        panel_colorbars: true,
+    }
+}
+
+pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<NearestFigure<'a>> {
+    let nearest = inputs.analysis.nearest_input.first()?;
+    let trained = &nearest.result.trained;
+    let mut order: Vec<usize> = (0..trained.cos.len()).collect();
+    order.sort_by(|&a, &b| trained.cos[b].total_cmp(&trained.cos[a]));
+    let top = top.min(order.len());
+    let layer = &inputs.trained[nearest.layer];
+    let mut panels = Vec::new();
+    for &j in &order[..top] {
+        let column = layer.column(j);
+        panels.push(Panel::image(
+            column.clone(),
+            format!("neuron {j}: cos {:.3}", trained.cos[j]),
+            Scale::diverging_of(&column),
+        ));
+    }
+    for &j in &order[..top] {
+        let image = inputs.train.image(trained.index[j]).to_vec();
+        panels.push(Panel::image(
+            image.clone(),
+            format!("image {} (label {})", trained.index[j], trained.label[j]),
+            Scale::viridis_of(&image),
+        ));
+    }
+    let init = nearest.result.init.as_ref();
+    let mut groups = vec![("trained".to_string(), trained.cos.as_slice(), RED_)];
+    groups.extend(init.map(|i| ("initial".to_string(), i.cos.as_slice(), BLUE_)));
+    Some(NearestFigure {
+        title: format!(
+            "{}: how much does each {} neuron look like some training image?",
+            inputs.metrics.model,
+            layer_name(inputs.trained.len(), nearest.layer)
+        ),
+        histogram: Histogram {
+            title: format!(
+                "max over training images of cos(weights, image): trained mean {:.3}{}",
+                trained.summary.mean,
+                init.map(|i| format!(", initial mean {:.3}", i.summary.mean))
+                    .unwrap_or_default()
+            ),
+            x_label: "max cosine to any training image",
+            groups,
+            bins: 30,
+        },
+        pairs: PanelGrid {
+            title: format!(
+                "the {top} most input-like neurons (top) and their nearest training images (bottom)"
+            ),
+            panels,
+            grid: (2, top),
+            panel_size: (190, 200),
+            shared: None,
+            panel_colorbars: false,
+        },
+    })
+}
+
+pub fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
+    let templates = analysis.effective_templates.as_ref()?;
+    let all: Vec<f32> = templates.iter().flatten().copied().collect();
+    // Border pixels that are never lit keep their random initial weights and would dominate
+    // a max-based scale.
+    let scale = Scale::diverging_at_quantile(&all, 0.99);
+    let ect = analysis.effective_class_template.as_ref();
+    let panels = templates
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let cos = ect.map(|c| c.matrix_centered[k][k]).unwrap_or(f64::NAN);
+            Panel::image(t.clone(), format!("class {k}: cos {cos:.3}"), scale)
+        })
+        .collect();
+    Some(PanelGrid {
+        title: format!(
+            "{model}: effective templates, mean d logit_k / d input over test images of class k (cos with centred class mean; colours clipped at the 99th percentile)"
+        ),
+        panels,
+        grid: (2, 5),
+        panel_size: (240, 220),
+        shared: Some(scale),
+        panel_colorbars: false,
+    })
+}
+
+pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Charts<'a> {
+    let dyn_ = &analysis.dynamics;
+    let epochs = |f: &dyn Fn(&crate::analysis::pass::EpochFigures) -> f64| -> Vec<(f64, f64)> {
+        dyn_.iter().map(|e| (e.epoch as f64, f(e))).collect()
+    };
+    let hist = |f: &dyn Fn(&crate::core::metrics::EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+        metrics
+            .epochs
+            .iter()
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect()
+    };
+    let colors = [RED_, BLUE_, GREEN_, ORANGE, GREY];
+    let layers = analysis.layers.len() - 1;
+    let mut probe_series = Vec::new();
+    for l in 0..layers {
+        probe_series.push(Series::new(
+            layer_name(layers, l),
+            epochs(&|e| e.probe_cos[l]),
+            colors[l % colors.len()],
+        ));
+    }
+    let mut template_series = vec![Series::new(
+        "best-matching neuron per class (centred), mean",
+        epochs(&|e| e.class_template_best_match_centered),
+        RED_,
+    )];
+    if dyn_.iter().all(|e| e.class_template_centered.is_some()) {
+        template_series.push(Series::new(
+            "diagonal mean (centred)",
+            epochs(&|e| e.class_template_centered.map_or(f64::NAN, |d| d.diag_mean)),
+            BLUE_,
+        ));
+        template_series.push(
+            Series::new(
+                "off-diagonal mean (centred)",
+                epochs(&|e| {
+                    e.class_template_centered
+                        .map_or(f64::NAN, |d| d.offdiag_mean)
+                }),
+                GREY,
+            )
+            .dashed(),
+        );
+    }
+    let mut nearest_series = Vec::new();
+    for l in 0..dyn_.first().map_or(0, |e| e.nearest_input.len()) {
+        let c = colors[l % colors.len()];
+        nearest_series.push(Series::new(
+            format!("{} mean", layer_name(layers, l)),
+            epochs(&|e| e.nearest_input[l].mean),
+            c,
+        ));
+        nearest_series.push(
+            Series::new(
+                format!("{} max", layer_name(layers, l)),
+                epochs(&|e| e.nearest_input[l].max),
+                c,
+            )
+            .dashed(),
+        );
+        nearest_series.push(
+            Series::new(
+                format!("{} min", layer_name(layers, l)),
+                epochs(&|e| e.nearest_input[l].min),
+                GREY,
+            )
+            .dashed(),
+        );
+    }
+    Charts {
+        title: format!(
+            "{}: training and similarity to inputs over epochs (epoch 0 = initial weights)",
+            metrics.model
+        ),
+        size: (1300, 900),
+        grid: (2, 2),
+        lines: vec![
+            LineChart {
+                title: "loss and accuracy".into(),
+                x_label: "epoch",
+                y_label: "value",
+                series: vec![
+                    Series::new("loss", hist(&|m| m.loss), RED_),
+                    Series::new("val_loss", hist(&|m| m.val_loss.unwrap_or(f64::NAN)), RED_)
+                        .dashed(),
+                    Series::new("accuracy", hist(&|m| m.accuracy), BLUE_),
+                    Series::new(
+                        "val_accuracy",
+                        hist(&|m| m.val_accuracy.unwrap_or(f64::NAN)),
+                        BLUE_,
+                    )
+                    .dashed(),
+                ],
+            },
+            LineChart {
+                title: format!(
+                    "probe (image {}): cos(layer input, winner weights)",
+                    analysis.probe.index
+                ),
+                x_label: "epoch",
+                y_label: "cosine",
+                series: probe_series,
+            },
+            LineChart {
+                title: "class templates: cos(class mean, first-layer weights)".into(),
+                x_label: "epoch",
+                y_label: "cosine",
+                series: template_series,
+            },
+            LineChart {
+                title: "nearest training image: per-neuron max cosine".into(),
+                x_label: "epoch",
+                y_label: "cosine",
+                series: nearest_series,
+            },
+        ],
+    }
+}
+
+/// The figure files of a run folder (`figures/<name>.png` and `.svg`), in the order the
+/// report shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FigureFile {
+    Winners,
+    Weights,
+    WeightsInit,
+    ClassTemplate,
+    NearestInput,
+    EffectiveTemplates,
+    Dynamics,
+    LossVsTensorflow,
+}
+
+impl FigureFile {
+    pub fn name(self) -> &'static str {
+        match self {
+            FigureFile::Winners => "winners",
+            FigureFile::Weights => "weights",
+            FigureFile::WeightsInit => "weights_init",
+            FigureFile::ClassTemplate => "class_template",
+            FigureFile::NearestInput => "nearest_input",
+            FigureFile::EffectiveTemplates => "effective_templates",
+            FigureFile::Dynamics => "dynamics",
+            FigureFile::LossVsTensorflow => "loss_vs_tensorflow",
+        }
+    }
+
+    /// Draws `figure` into `dir` as this file's PNG and SVG.
+    pub fn save<F: Figure>(self, figure: &F, dir: &Path) -> Result<Vec<PathBuf>> {
+        plot::save(figure, dir, self.name())
+    }
+}
+
+/// Draws every figure of a run into `dir`; returns the files written.
+pub fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
+    let model = &inputs.metrics.model;
+    let mut files = Vec::new();
+    files.extend(FigureFile::Winners.save(&winners_figure(inputs), dir)?);
+    files.extend(FigureFile::Weights.save(&weights_figure(inputs.trained, model, "trained"), dir)?);
+    if let Some(init) = inputs.init {
+        files.extend(FigureFile::WeightsInit.save(&weights_figure(init, model, "initial"), dir)?);
+    }
+    files.extend(
+        FigureFile::ClassTemplate.save(&class_template_figure(inputs.analysis, model), dir)?,
+    );
+    if let Some(fig) = nearest_figure(inputs, 8) {
+        files.extend(FigureFile::NearestInput.save(&fig, dir)?);
+    }
+    if let Some(fig) = effective_figure(inputs.analysis, model) {
+        files.extend(FigureFile::EffectiveTemplates.save(&fig, dir)?);
+    }
+    // Weights imported without their training history have no curves to draw.
+    if !inputs.metrics.epochs.is_empty() {
+        files.extend(
+            FigureFile::Dynamics.save(&dynamics_figure(inputs.analysis, inputs.metrics), dir)?,
+        );
+    }
+    Ok(files)
+}
+
+/// What one run contributes to the article's figure.
+pub struct RunPanels<'a> {
+    pub analysis: &'a Analysis,
+    pub layers: &'a [LayerWeights],
+    pub activation: Activation,
+    pub model: &'a str,
+}
+
+/// The article's figure: probe | SLP winner; probe | hidden winner; hidden activation (16x8) |
+/// output winner (16x8), each panel in viridis on its own min..max.
+pub fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> PanelGrid {
+    let panels: Vec<Panel> = runs
+        .iter()
+        .flat_map(|r| {
+            winner_panels(
+                r.analysis,
+                r.layers,
+                r.activation,
+                train.image(r.analysis.probe.index),
+                r.model,
+            )
+        })
+        .collect();
+    PanelGrid {
+        title: "The article's figure: what the winning neurons' weights look like".into(),
+        grid: (panels.len() / 2, 2),
+        panels,
+        panel_size: (430, 380),
+        shared: None,
+        panel_colorbars: true,
+    }
+}
+
+/// weightscope's training loss per epoch beside TensorFlow's runs of the same setup.
+pub struct LossFigure<'a> {
+    pub comparison: &'a Comparison,
+}
+
+impl Figure for LossFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 560)
+    }
+
+    fn draw<DB: plotters::prelude::DrawingBackend>(
+        &self,
+        root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> PlotResult {
+        use plotters::prelude::*;
+        let colors = [
+            RGBColor(214, 39, 40),
+            RGBColor(31, 119, 180),
+            RGBColor(44, 160, 44),
+            RGBColor(255, 127, 14),
+        ];
+        let series = self
+            .comparison
+            .curves
+            .iter()
+            .enumerate()
+            .map(|(i, (label, points))| {
+                let s = Series::new(label.clone(), points.clone(), colors[i % colors.len()]);
+                if i == 0 { s } else { s.dashed() }
+            })
+            .collect();
+        LineChart {
+            title: format!(
+                "{}: training loss per epoch, weightscope and TensorFlow",
+                self.comparison.model
+            ),
+            x_label: "epoch",
+            y_label: "training loss (running mean over the epoch)",
+            series,
+        }
+        .draw(root)
+    }
+}

@@ -1,0 +1,423 @@
+//! `report.html`: one self-contained page per run and per sweep, with the setup, the figures
+//! (inlined), a one-sentence reading of each, the TensorFlow comparison where reference
+//! results exist, and a plain verdict on the article's claims, each backed by a number and
+//! its baseline. The pages are minijinja templates (`templates/`) with the style sheet in
+//! `assets/`; this file only gathers what they show.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::analysis::pass::Analysis;
+use crate::analysis::summary::{Figure, Group, Summary, run_figures};
+use crate::analysis::verdict::{Verdict, run_verdicts, sweep_verdicts};
+use crate::core::config::Config;
+use crate::core::metrics::Metrics;
+use crate::render::figures::FigureFile;
+use crate::store::{FIGURES_DIR, REPORT_FILE, RunDir};
+use crate::tensorflow::ReferenceRun;
+use crate::tensorflow::compare::Comparison;
+
+const STYLE: &str = include_str!("assets/report.css");
+
+fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, text) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("verdicts.html", include_str!("templates/verdicts.html")),
+        ("run_report.html", include_str!("templates/run_report.html")),
+        (
+            "sweep_report.html",
+            include_str!("templates/sweep_report.html"),
+        ),
+    ] {
+        env.add_template(name, text)
+            .expect("the report templates are valid");
+    }
+    env
+}
+
+fn render(template: &str, page: impl Serialize) -> Result<String> {
+    templates()
+        .get_template(template)
+        .and_then(|t| t.render(page))
+        .with_context(|| format!("cannot render {template}"))
+}
+
+/// A verdict as the page shows it.
+#[derive(Serialize)]
+struct VerdictView {
+    class: &'static str,
+    label: &'static str,
+    claim: String,
+    evidence: String,
+}
+
+impl From<Verdict> for VerdictView {
+    fn from(v: Verdict) -> Self {
+        let (class, label) = match v.holds {
+            Some(true) => ("yes", "Holds:"),
+            Some(false) => ("no", "Does not hold:"),
+            None => ("open", "No baseline:"),
+        };
+        Self {
+            class,
+            label,
+            claim: v.claim,
+            evidence: v.evidence,
+        }
+    }
+}
+
+fn verdict_views(verdicts: Vec<Verdict>) -> Vec<VerdictView> {
+    verdicts.into_iter().map(VerdictView::from).collect()
+}
+
+/// A figure with its body (inline SVG, or an inline PNG where the SVG is too large to embed
+/// sensibly: the weight grids draw one rectangle per weight).
+#[derive(Serialize)]
+struct FigureView {
+    name: &'static str,
+    body: String,
+    reading: String,
+}
+
+fn figure_view(dir: &Path, file: FigureFile, reading: String) -> Option<FigureView> {
+    const MAX_SVG: u64 = 2_000_000;
+    let name = file.name();
+    let svg = dir.join(format!("{name}.svg"));
+    let png = dir.join(format!("{name}.png"));
+    let body = match std::fs::metadata(&svg) {
+        Ok(m) if m.len() <= MAX_SVG => std::fs::read_to_string(&svg).ok()?,
+        _ => {
+            let bytes = std::fs::read(&png).ok()?;
+            format!(
+                "<img alt=\"{name}\" src=\"data:image/png;base64,{}\">",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        }
+    };
+    Some(FigureView {
+        name,
+        body,
+        reading,
+    })
+}
+
+#[derive(Serialize)]
+struct ComparisonRowView {
+    name: String,
+    ours: String,
+    mean: String,
+    range: String,
+    agrees: &'static str,
+}
+
+#[derive(Serialize)]
+struct ComparisonView {
+    tensorflow: String,
+    agree: usize,
+    total: usize,
+    seeds: String,
+    rows: Vec<ComparisonRowView>,
+}
+
+fn comparison_view(c: &Comparison) -> ComparisonView {
+    ComparisonView {
+        tensorflow: c.tensorflow.clone(),
+        agree: c.rows.iter().filter(|r| r.agrees()).count(),
+        total: c.rows.len(),
+        seeds: format!("{:?}", c.seeds),
+        rows: c
+            .rows
+            .iter()
+            .map(|r| {
+                let (lo, hi) = r.range();
+                ComparisonRowView {
+                    name: r.name.clone(),
+                    ours: format!("{:.4}", r.ours),
+                    mean: format!("{:.4}", r.mean()),
+                    range: format!("{lo:.4}..{hi:.4}"),
+                    agrees: if r.agrees() { "yes" } else { "no" },
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The setup table: how the run was trained, or only what is known of weights trained
+/// elsewhere.
+fn setup_rows(config: &Config, metrics: &Metrics) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("model", metrics.model.clone()),
+        ("data", config.data.dir.display().to_string()),
+    ];
+    if metrics.epochs.is_empty() {
+        let by = match metrics.backend.as_str() {
+            "imported" => String::new(),
+            other => format!(" ({other})"),
+        };
+        rows.push(("trained", format!("elsewhere{by}")));
+    } else {
+        rows.push((
+            "optimiser",
+            format!(
+                "{}, learning rate {}",
+                metrics.optimizer, config.training.learning_rate
+            ),
+        ));
+        rows.push((
+            "training",
+            format!(
+                "{} epochs, batch {}, seed {}, backend {}",
+                metrics.epochs.len(),
+                config.training.batch_size,
+                metrics.seed,
+                metrics.backend
+            ),
+        ));
+    }
+    if metrics.test.accuracy.is_finite() {
+        rows.push((
+            "test accuracy",
+            format!(
+                "{:.4} (loss {:.4})",
+                metrics.test.accuracy, metrics.test.loss
+            ),
+        ));
+    }
+    if metrics.train_seconds.is_finite() {
+        rows.push(("training time", format!("{:.1} s", metrics.train_seconds)));
+    }
+    rows
+}
+
+#[derive(Serialize)]
+struct RunPage {
+    title: String,
+    style: &'static str,
+    setup: Vec<(&'static str, String)>,
+    verdicts: Vec<VerdictView>,
+    comparison: Option<ComparisonView>,
+    figures: Vec<FigureView>,
+}
+
+/// Writes `report.html` into a run folder that holds its metrics, analysis and figures.
+pub fn write_run_report(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+    analysis: &Analysis,
+    comparison: Option<&Comparison>,
+) -> Result<()> {
+    let figures = dir.file(FIGURES_DIR);
+    let page = RunPage {
+        title: format!("weightscope: {}", metrics.model),
+        style: STYLE,
+        setup: setup_rows(config, metrics),
+        verdicts: verdict_views(run_verdicts(analysis)),
+        comparison: comparison.map(comparison_view),
+        figures: readings(analysis)
+            .into_iter()
+            .filter_map(|(name, reading)| figure_view(&figures, name, reading))
+            .collect(),
+    };
+    dir.write(REPORT_FILE, render("run_report.html", page)?.as_bytes())
+}
+
+fn group_name(g: &Group) -> String {
+    format!("{} {} {}", g.dataset, g.model, g.optimizer)
+}
+
+#[derive(Serialize)]
+struct SummaryRow {
+    name: &'static str,
+    cells: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GroupVerdicts {
+    group: String,
+    verdicts: Vec<VerdictView>,
+}
+
+#[derive(Serialize)]
+struct TensorflowRow {
+    name: &'static str,
+    ours: String,
+    mean: String,
+    range: String,
+}
+
+#[derive(Serialize)]
+struct TensorflowGroup {
+    group: String,
+    seeds: usize,
+    rows: Vec<TensorflowRow>,
+}
+
+#[derive(Serialize)]
+struct SweepPage {
+    title: &'static str,
+    style: &'static str,
+    groups: Vec<String>,
+    rows: Vec<SummaryRow>,
+    verdicts: Vec<GroupVerdicts>,
+    tensorflow: Vec<TensorflowGroup>,
+}
+
+/// The article's setup in the sweep against TensorFlow's runs of the same model.
+fn tensorflow_groups(summary: &Summary, reference: &[ReferenceRun]) -> Vec<TensorflowGroup> {
+    let mut out = Vec::new();
+    for g in &summary.groups {
+        let Some(model) = g.article else {
+            continue;
+        };
+        let runs: Vec<Vec<(Figure, f64)>> = reference
+            .iter()
+            .filter_map(|r| r.model(model))
+            .map(|m| run_figures(m.test.accuracy, &m.analysis))
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let rows = g
+            .figures
+            .iter()
+            .filter_map(|(figure, stat)| {
+                let theirs: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| r.iter().find(|(f, _)| f == figure).map(|(_, v)| *v))
+                    .collect();
+                if theirs.is_empty() {
+                    return None;
+                }
+                let mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
+                let lo = theirs.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = theirs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                Some(TensorflowRow {
+                    name: figure.name(),
+                    ours: stat.to_string(),
+                    mean: format!("{mean:.4}"),
+                    range: format!("{lo:.4}..{hi:.4}"),
+                })
+            })
+            .collect();
+        out.push(TensorflowGroup {
+            group: group_name(g),
+            seeds: runs.len(),
+            rows,
+        });
+    }
+    out
+}
+
+/// Writes `report.html` for a sweep: the summary table, the verdicts with their spread and,
+/// where the sweep holds the article's setup, TensorFlow's numbers beside it.
+pub fn write_sweep_report(
+    dir: &RunDir,
+    summary: &Summary,
+    tensorflow: Option<&[ReferenceRun]>,
+) -> Result<()> {
+    let rows = summary
+        .figures()
+        .into_iter()
+        .map(|figure| SummaryRow {
+            name: figure.name(),
+            cells: summary
+                .groups
+                .iter()
+                .map(|g| {
+                    g.figures
+                        .get(&figure)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                })
+                .collect(),
+        })
+        .collect();
+    let page = SweepPage {
+        title: "weightscope sweep",
+        style: STYLE,
+        groups: summary.groups.iter().map(group_name).collect(),
+        rows,
+        verdicts: summary
+            .groups
+            .iter()
+            .map(|g| GroupVerdicts {
+                group: group_name(g),
+                verdicts: verdict_views(sweep_verdicts(g)),
+            })
+            .collect(),
+        tensorflow: tensorflow.map_or_else(Vec::new, |tf| tensorflow_groups(summary, tf)),
+    };
+    dir.write(REPORT_FILE, render("sweep_report.html", page)?.as_bytes())
+}
+
+/// The one-sentence reading of each figure, in the order they appear.
+fn readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
+    let first = &analysis.probe.layers[0];
+    let initially = |v: Option<f64>| {
+        v.map_or_else(
+            || " (initial weights not given)".to_string(),
+            |v| format!(" (initial weights: {v:.3})"),
+        )
+    };
+    let mut out = vec![
+        (
+            FigureFile::Winners,
+            format!(
+                "The probe image beside the weights of the most active neuron of each layer; the first layer's winner has cosine {:.3} with the probe{}.",
+                first.cos_trained,
+                initially(first.cos_init)
+            ),
+        ),
+        (
+            FigureFile::Weights,
+            if analysis.class_template.init.is_some() {
+                "Every first-layer neuron's weights as an image (red positive, blue negative), to set beside the initial ones below: training adds the structure that random weights lack.".into()
+            } else {
+                "Every first-layer neuron's weights as an image (red positive, blue negative)."
+                    .into()
+            },
+        ),
+        (
+            FigureFile::WeightsInit,
+            "The same neurons before training: uniform noise, the baseline for every figure."
+                .into(),
+        ),
+        (
+            FigureFile::ClassTemplate,
+            format!(
+                "Cosine between each class's mean image and each first-layer neuron, trained (left) beside initial (right) where known. Best-matching neuron per centred class mean: {:.3} trained{}.",
+                analysis.class_template.trained.best_match_mean_centered,
+                initially(
+                    analysis
+                        .class_template
+                        .init
+                        .as_ref()
+                        .map(|i| i.best_match_mean_centered)
+                )
+            ),
+        ),
+    ];
+    if let Some(n) = analysis.nearest_input.first() {
+        out.push((FigureFile::NearestInput, format!(
+            "How closely each neuron's weights resemble the most similar training image: mean {:.3} after training{}; an identical image would give 1.",
+            n.result.trained.summary.mean,
+            initially(n.result.init.as_ref().map(|i| i.summary.mean))
+        )));
+    }
+    if analysis.effective_templates.is_some() {
+        out.push((FigureFile::EffectiveTemplates, "What the whole network matches each class against: the mean input gradient of each class's logit over its test images.".into()));
+    }
+    out.push((FigureFile::Dynamics, "Loss, accuracy and the similarity figures after every epoch; epoch 0 is the initial model.".into()));
+    out.push((
+        FigureFile::LossVsTensorflow,
+        "weightscope's training loss per epoch beside TensorFlow's runs of the same setup.".into(),
+    ));
+    out
+}

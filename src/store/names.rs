@@ -1,0 +1,85 @@
+//! The names of the files in a run folder, and the kinds of file a run writes.
+
+use std::path::Path;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const METRICS_FILE: &str = "metrics.json";
+pub const HISTORY_FILE: &str = "history.csv";
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+/// The trained weights for PyTorch and NumPy, laid out as `nn.Sequential`'s state dict.
+pub const SAFETENSORS_FILE: &str = "weights.safetensors";
+pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
+pub const ANALYSIS_FILE: &str = "analysis.json";
+/// The page a person reads; the last file a run writes.
+pub const REPORT_FILE: &str = "report.html";
+/// The TensorFlow comparison of a run of the article's setup.
+pub const COMPARISON_FILE: &str = "comparison.md";
+/// The one-line error a failed sweep run leaves in its folder.
+pub const ERROR_FILE: &str = "error.txt";
+pub const FIGURES_DIR: &str = "figures";
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+/// A sweep's summary over seeds, as data and as a table.
+pub const SUMMARY_JSON: &str = "summary.json";
+pub const SUMMARY_MD: &str = "summary.md";
+
+/// Every kind of file a run or sweep folder can hold, told apart by extension. A writer that
+/// adds a new kind adds it here, and the tests that check every file is whole (whatever moment
+/// a run is killed at) then have to say how to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Json,
+    Toml,
+    Csv,
+    Burnpack,
+    Checkpoint,
+    Png,
+    Svg,
+    Html,
+    Markdown,
+    /// A failed sweep run's one-line error.
+    Text,
+    Safetensors,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 11] = [
+        FileKind::Json,
+        FileKind::Toml,
+        FileKind::Csv,
+        FileKind::Burnpack,
+        FileKind::Checkpoint,
+        FileKind::Png,
+        FileKind::Svg,
+        FileKind::Html,
+        FileKind::Markdown,
+        FileKind::Text,
+        FileKind::Safetensors,
+    ];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileKind::Json => "json",
+            FileKind::Toml => "toml",
+            FileKind::Csv => "csv",
+            FileKind::Burnpack => "bpk",
+            FileKind::Checkpoint => "bin",
+            FileKind::Png => "png",
+            FileKind::Svg => "svg",
+            FileKind::Html => "html",
+            FileKind::Markdown => "md",
+            FileKind::Text => "txt",
+            FileKind::Safetensors => "safetensors",
+        }
+    }
+
+    /// The kind of `path`, or `None` for a file no run writes.
+    pub fn of(path: &Path) -> Option<FileKind> {
+        let ext = path.extension()?.to_str()?;
+        Self::ALL.into_iter().find(|k| k.extension() == ext)
+    }
+}
+
+/// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
+pub fn snapshot_file(epoch: usize) -> String {
+    format!("snapshots/epoch-{epoch:03}.bpk")
+}

@@ -1,0 +1,208 @@
+//! The analysis functions on small cases computed by hand.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use weightscope::analysis::linalg::{Matrix, argmax, cosine, summarize};
+use weightscope::analysis::forward::pre_activations;
+use weightscope::analysis::nearest::nearest_inputs;
+use weightscope::analysis::probe::winners;
+use weightscope::analysis::templates::{class_means, class_template, effective_templates};
+use weightscope::core::config::Activation;
+use weightscope::core::data::ImageSet;
+use weightscope::core::weights::LayerWeights;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-5
+}
+
+fn layer(d_in: usize, d_out: usize, weight: Vec<f32>) -> LayerWeights {
+    LayerWeights {
+        d_in,
+        d_out,
+        weight,
+        bias: vec![0.0; d_out],
+    }
+}
+
+fn random_layer(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng) -> LayerWeights {
+    LayerWeights {
+        d_in,
+        d_out,
+        weight: (0..d_in * d_out)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+        bias: (0..d_out).map(|_| rng.random_range(-0.2..0.2)).collect(),
+    }
+}
+
+#[test]
+fn cosine_is_zero_for_a_zero_vector_and_signed_otherwise() {
+    assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+    assert_eq!(cosine(&[1.0, 2.0], &[0.0, 0.0]), 0.0);
+    assert!(close(cosine(&[1.0, 2.0], &[2.0, 4.0]), 1.0));
+    assert!(close(cosine(&[1.0, 0.0], &[0.0, 3.0]), 0.0));
+    assert!(close(cosine(&[1.0, 1.0], &[-1.0, -1.0]), -1.0));
+    assert!(close(cosine(&[3.0, 4.0], &[4.0, 3.0]), 24.0 / 25.0));
+}
+
+#[test]
+fn argmax_and_summary() {
+    assert_eq!(argmax(&[0.5, 2.0, 2.0, -1.0]), 1);
+    let s = summarize(&[4.0, 1.0, 3.0, 2.0]);
+    assert_eq!((s.mean, s.median, s.min, s.max), (2.5, 2.5, 1.0, 4.0));
+    assert_eq!(summarize(&[5.0, 1.0, 3.0]).median, 3.0);
+}
+
+#[test]
+fn matmul_matches_the_definition() {
+    let a = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let b = Matrix::new(3, 2, vec![7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
+    assert_eq!(a.matmul(&b).data, vec![58.0, 64.0, 139.0, 154.0]);
+    assert_eq!(a.transpose().data, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+}
+
+#[test]
+fn winners_pick_the_most_active_neuron_of_each_layer() {
+    // Hidden: h = relu(x W0) with x = [1, 2]: columns (1,0) -> 1, (0,1) -> 2, (-1,-1) -> 0.
+    let w0 = layer(2, 3, vec![1.0, 0.0, -1.0, 0.0, 1.0, -1.0]);
+    // Output from h = [1, 2, 0]: column (0, 1, 5) -> 2 wins over (1, 0, 0) -> 1.
+    let w1 = layer(3, 2, vec![1.0, 0.0, 0.0, 1.0, 0.0, 5.0]);
+    let w = winners(&[w0, w1], Activation::Relu, &[1.0, 2.0]);
+    assert_eq!(w[0].0, 1);
+    assert!(close(w[0].1, 2.0 / 5f64.sqrt()));
+    assert_eq!(w[1].0, 1);
+    // cos([1, 2, 0], [0, 1, 5]) = 2 / (sqrt 5 * sqrt 26)
+    assert!(close(w[1].1, 2.0 / (5f64.sqrt() * 26f64.sqrt())));
+}
+
+/// Ten classes whose images are the ten unit vectors of a 10-pixel space.
+fn one_hot_set() -> ImageSet {
+    let mut images = Vec::new();
+    for i in 0..20 {
+        let mut img = vec![0.0; 10];
+        img[i % 10] = 1.0;
+        images.extend(img);
+    }
+    ImageSet {
+        images,
+        labels: (0..20).map(|i| (i % 10) as u8).collect(),
+        rows: 2,
+        cols: 5,
+    }
+}
+
+#[test]
+fn class_template_of_a_perfect_template_layer() {
+    let set = one_hot_set();
+    let (means, global) = class_means(&set);
+    assert_eq!(
+        means.row(3),
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    );
+    assert!(global.iter().all(|&g| (g - 0.1).abs() < 1e-7));
+    let identity = Matrix::new(
+        10,
+        10,
+        (0..100)
+            .map(|i| if i / 10 == i % 10 { 1.0 } else { 0.0 })
+            .collect(),
+    );
+    let ct = class_template(&means, &global, &identity);
+    let d = ct.diag.unwrap();
+    assert!(close(d.diag_mean, 1.0) && close(d.offdiag_mean, 0.0));
+    assert_eq!(d.rows_diag_max, 10);
+    // Centred: (e_c - 0.1) has norm sqrt(0.9); its cosine with e_k is (δ_ck - 0.1) / sqrt(0.9).
+    let dc = ct.diag_centered.unwrap();
+    assert!(close(dc.diag_mean, 0.9 / 0.9f64.sqrt()), "{dc:?}");
+    assert!(close(dc.offdiag_mean, -0.1 / 0.9f64.sqrt()));
+    assert!(close(ct.best_match_mean, 1.0));
+    // A layer wider than the classes has no diagonal.
+    let wide = Matrix::new(10, 12, vec![0.5; 120]);
+    assert!(class_template(&means, &global, &wide).diag.is_none());
+}
+
+#[test]
+fn nearest_input_finds_the_most_similar_row() {
+    let inputs = Matrix::new(4, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+    let w = layer(2, 2, vec![1.0, 0.2, 0.0, 1.0]);
+    let n = nearest_inputs(&inputs, &[7, 8, 9, 0], &w);
+    assert_eq!(n.index, vec![0, 1]);
+    assert_eq!(n.label, vec![7, 8]);
+    assert!(close(n.cos[0], 1.0));
+    assert!(close(n.cos[1], 1.0 / 1.04f64.sqrt()));
+    assert!(close(n.summary.max, 1.0) && close(n.summary.min, n.cos[1]));
+}
+
+#[test]
+fn nearest_input_agrees_with_brute_force_across_blocks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let (n, d, k) = (10_000, 12, 5);
+    let inputs = Matrix::new(
+        n,
+        d,
+        (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect(),
+    );
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let w = random_layer(d, k, &mut rng);
+    let fast = nearest_inputs(&inputs, &labels, &w);
+    for j in 0..k {
+        let col = w.column(j);
+        let (best, idx) = (0..n)
+            .map(|i| (cosine(inputs.row(i), &col), i))
+            .fold((f64::MIN, 0), |a, b| if b.0 > a.0 { b } else { a });
+        assert!(
+            (fast.cos[j] - best).abs() < 1e-5,
+            "{j}: {} vs {best}",
+            fast.cos[j]
+        );
+        assert!(
+            fast.index[j] == idx || (cosine(inputs.row(fast.index[j]), &col) - best).abs() < 1e-5
+        );
+    }
+}
+
+/// Logit k of a network for one input, by the host forward pass.
+fn logit(layers: &[LayerWeights], x: &[f32], k: usize) -> f64 {
+    let z = pre_activations(
+        layers,
+        Activation::Relu,
+        &Matrix::new(1, x.len(), x.to_vec()),
+    );
+    f64::from(z.last().unwrap().get(0, k))
+}
+
+#[test]
+fn effective_templates_are_mean_input_gradients_of_the_logit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (d, h) = (6, 5);
+    let layers = vec![random_layer(d, h, &mut rng), random_layer(h, 10, &mut rng)];
+    let n = 40;
+    let set = ImageSet {
+        images: (0..n * d).map(|_| rng.random_range(0.0..1.0)).collect(),
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        rows: 2,
+        cols: 3,
+    };
+    let t = effective_templates(&layers, Activation::Relu, &set).unwrap();
+    assert_eq!((t.rows, t.cols), (10, d));
+    let eps = 1e-3f32;
+    for k in [0usize, 3, 9] {
+        for p in 0..d {
+            let mut sum = 0.0;
+            let members: Vec<usize> = (0..n).filter(|&i| set.labels[i] as usize == k).collect();
+            for &i in &members {
+                let mut up = set.image(i).to_vec();
+                let mut down = up.clone();
+                up[p] += eps;
+                down[p] -= eps;
+                sum += (logit(&layers, &up, k) - logit(&layers, &down, k)) / (2.0 * f64::from(eps));
+            }
+            let numeric = sum / members.len() as f64;
+            assert!(
+                (f64::from(t.get(k, p)) - numeric).abs() < 1e-3,
+                "k {k} p {p}"
+            );
+        }
+    }
+    assert!(effective_templates(&layers[..1], Activation::Relu, &set).is_none());
+}

@@ -1,0 +1,186 @@
+//! The analysis pass of a real (tiny) run: analysis.json's schema and values, the figure
+//! files, and `analyze --run` reproducing them.
+
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::Workspace;
+use serde_json::Value;
+use weightscope::core::config::Config;
+use weightscope::commands::run::run_training;
+use weightscope::commands::progress::Progress;
+use weightscope::core::stop::StopToken;
+
+fn train(ws: &Workspace, name: &str, hidden: &[usize]) -> std::path::PathBuf {
+    let config = ws.config(name, hidden).epochs(4).build();
+    let out = ws.path(&format!("runs/{name}"));
+    crate::common::train_into(&config, &out);
+    out
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+fn svg_size(path: &Path) -> (u32, u32) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.trim_end().ends_with("</svg>"),
+        "{} is not a complete SVG",
+        path.display()
+    );
+    let attr = |name: &str| -> u32 {
+        let start = text.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        text[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    (attr("width"), attr("height"))
+}
+
+#[test]
+fn slp_analysis_shows_class_templates_and_input_likeness() {
+    let ws = Workspace::new(400, 100);
+    let run = train(&ws, "slp", &[]);
+    let a = json(&run.join("analysis.json"));
+    assert_eq!(a["layers"], serde_json::json!([784, 10]));
+    let probe = &a["probe"];
+    assert_eq!(probe["index"], 1);
+    assert_eq!(probe["label"], 1);
+    let layer = &probe["layers"][0];
+    assert_eq!(layer["winner"], 1, "the probe is a class-1 image");
+    assert!(
+        f(&layer["cos_trained"]) > 1.5 * f(&layer["cos_init"]),
+        "{layer}"
+    );
+    let ct = &a["class_template"];
+    for which in ["trained", "init"] {
+        let m = ct[which]["matrix"].as_array().unwrap();
+        assert_eq!(m.len(), 10);
+        assert!(m.iter().all(|r| r.as_array().unwrap().len() == 10));
+        assert_eq!(ct[which]["matrix_centered"].as_array().unwrap().len(), 10);
+    }
+    let t = &ct["trained"];
+    assert_eq!(t["rows_diag_max"], 10, "{t}");
+    assert!(f(&t["diag_mean"]) > f(&t["offdiag_mean"]) + 0.1);
+    assert!(f(&t["diag_mean"]) > f(&ct["init"]["diag_mean"]));
+    // The SLP's only layer is also compared with every training input.
+    let near = &a["nearest_input"][0];
+    for which in ["trained", "init"] {
+        for key in ["mean", "median", "min", "max"] {
+            assert!(near[which][key].is_number(), "{which}.{key}");
+        }
+        assert_eq!(near[which]["cos"].as_array().unwrap().len(), 10);
+        assert_eq!(near[which]["index"].as_array().unwrap().len(), 10);
+        assert_eq!(near[which]["label"].as_array().unwrap().len(), 10);
+    }
+    assert!(f(&near["trained"]["mean"]) > f(&near["init"]["mean"]));
+    // Neuron k's nearest image is of class k.
+    let labels: Vec<u64> = near["trained"]["label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(labels, (0..10).collect::<Vec<u64>>());
+    assert!(a["effective_templates"].is_null());
+    let dynamics = a["dynamics"].as_array().unwrap();
+    assert_eq!(dynamics.len(), 5, "epochs 0..=4");
+    for (e, d) in dynamics.iter().enumerate() {
+        assert_eq!(d["epoch"], e);
+    }
+    // Epoch 0 is the initial model, the last epoch the trained one.
+    assert_eq!(dynamics[0]["probe_cos"][0], layer["cos_init"]);
+    assert_eq!(dynamics[4]["probe_cos"][0], layer["cos_trained"]);
+    assert_eq!(
+        dynamics[4]["nearest_input"][0]["mean"],
+        near["trained"]["mean"]
+    );
+}
+
+#[test]
+fn mlp_analysis_has_hidden_layer_figures_and_effective_templates() {
+    let ws = Workspace::new(400, 100);
+    let run = train(&ws, "mlp", &[16]);
+    let a = json(&run.join("analysis.json"));
+    assert_eq!(a["layers"], serde_json::json!([784, 16, 10]));
+    assert_eq!(a["probe"]["layers"].as_array().unwrap().len(), 2);
+    let m = a["class_template"]["trained"]["matrix"].as_array().unwrap();
+    assert_eq!(m[0].as_array().unwrap().len(), 16);
+    assert!(a["class_template"]["trained"].get("diag_mean").is_none());
+    let near = &a["nearest_input"].as_array().unwrap();
+    assert_eq!(near.len(), 1, "one hidden layer");
+    assert_eq!(near[0]["trained"]["cos"].as_array().unwrap().len(), 16);
+    let eff = a["effective_templates"].as_array().unwrap();
+    assert_eq!(eff.len(), 10);
+    assert!(eff.iter().all(|t| t.as_array().unwrap().len() == 784));
+    // Each class's effective template resembles its own centred class mean most.
+    let ect = &a["effective_class_template"];
+    assert_eq!(ect["rows_diag_max"], 10, "{ect}");
+}
+
+#[test]
+fn figures_are_valid_png_and_svg_files_of_the_expected_size() {
+    let ws = Workspace::new(300, 100);
+    let run = train(&ws, "mlp", &[16]);
+    let dir = run.join("figures");
+    let names = crate::common::MLP_FIGURES;
+    for name in names {
+        let png = png_size(&dir.join(format!("{name}.png")));
+        let svg = svg_size(&dir.join(format!("{name}.svg")));
+        assert_eq!(png, svg, "{name}");
+        assert!(png.0 >= 600 && png.1 >= 140, "{name}: {png:?}");
+    }
+    assert_eq!(png_size(&dir.join("dynamics.png")), (1300, 900));
+    assert_eq!(png_size(&dir.join("winners.png")), (860, 800));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2 * names.len());
+}
+
+#[test]
+fn analyze_run_reproduces_analysis_json() {
+    let ws = Workspace::new(300, 100);
+    let run = train(&ws, "mlp", &[8]);
+    let first = std::fs::read(run.join("analysis.json")).unwrap();
+    std::fs::remove_file(run.join("analysis.json")).unwrap();
+    std::fs::remove_dir_all(run.join("figures")).unwrap();
+    let out = crate::common::binary()
+        .args(["analyze", "--run", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    crate::common::succeeded(&out);
+    assert_eq!(std::fs::read(run.join("analysis.json")).unwrap(), first);
+    assert!(run.join("figures/winners.png").is_file());
+}
+
+#[test]
+fn analyze_rejects_a_folder_that_is_not_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::common::binary()
+        .args(["analyze", "--run", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("is not a weightscope run folder"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1);
+}

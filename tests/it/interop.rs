@@ -1,0 +1,241 @@
+//! Weights in and out: a run's export read back by an independent reader and by `analyze
+//! --weights`, and files written by Python's safetensors and NumPy in PyTorch's and Keras's
+//! layouts.
+
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{Workspace, s, weightscope};
+use serde_json::Value;
+use weightscope::analysis::forward::{images_matrix, propagate};
+use weightscope::core::config::Activation;
+use weightscope::core::data::{ImageSet, Mnist};
+use weightscope::interop::read;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The three inputs `make_weights.py` feeds NumPy's forward pass.
+fn probes() -> ImageSet {
+    let images = (0..3)
+        .flat_map(|k| (0..784).map(move |i| ((i * 7 + k * 13) % 256) as f32 / 255.0))
+        .collect();
+    ImageSet {
+        images,
+        labels: vec![0; 3],
+        rows: 28,
+        cols: 28,
+    }
+}
+
+#[test]
+fn files_from_python_import_in_the_right_order_and_layout() {
+    let expected = json(&fixture("expected.json"));
+    for (name, activation) in [
+        ("torch_layout.safetensors", None),
+        ("keras_layout.safetensors", Some(Activation::Tanh)),
+        ("deep.npz", None),
+    ] {
+        let imported = read(&fixture(name), 784).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(imported.activation, activation, "{name}");
+        let mut widths = vec![imported.layers[0].d_in];
+        widths.extend(imported.layers.iter().map(|l| l.d_out));
+        let want = &expected[name];
+        assert_eq!(
+            serde_json::to_value(&widths).unwrap(),
+            want["layers"],
+            "{name}"
+        );
+        let p = propagate(
+            &imported.layers,
+            activation.unwrap_or(Activation::Relu),
+            &images_matrix(&probes()),
+        );
+        let logits = p.outputs.last().unwrap();
+        for (r, row) in want["logits"].as_array().unwrap().iter().enumerate() {
+            for (c, v) in row.as_array().unwrap().iter().enumerate() {
+                let v = v.as_f64().unwrap();
+                let ours = f64::from(logits.row(r)[c]);
+                assert!(
+                    (ours - v).abs() < 1e-4,
+                    "{name} logit {r},{c}: {ours} vs {v}"
+                );
+            }
+        }
+    }
+}
+
+/// Reads a `nn.Sequential` export with the safetensors crate alone, as PyTorch would.
+fn sequential_accuracy(file: &Path, test: &ImageSet) -> f64 {
+    let bytes = std::fs::read(file).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let floats = |name: &str| -> (Vec<usize>, Vec<f32>) {
+        let t = st.tensor(name).unwrap();
+        assert_eq!(t.dtype(), safetensors::Dtype::F32);
+        let values = t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        (t.shape().to_vec(), values)
+    };
+    let mut correct = 0;
+    for (i, &label) in test.labels.iter().enumerate() {
+        let mut h: Vec<f32> = test.image(i).to_vec();
+        let mut module = 0;
+        while st.names().contains(&format!("{module}.weight").as_str()) {
+            let (shape, w) = floats(&format!("{module}.weight"));
+            let (_, b) = floats(&format!("{module}.bias"));
+            let (out, inp) = (shape[0], shape[1]);
+            assert_eq!(inp, h.len());
+            let mut next: Vec<f32> = (0..out)
+                .map(|o| b[o] + (0..inp).map(|j| w[o * inp + j] * h[j]).sum::<f32>())
+                .collect();
+            module += 2;
+            if st.names().contains(&format!("{module}.weight").as_str()) {
+                next.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+            h = next;
+        }
+        let best = (0..h.len()).max_by(|&a, &b| h[a].total_cmp(&h[b])).unwrap();
+        correct += usize::from(best == usize::from(label));
+    }
+    correct as f64 / test.len() as f64
+}
+
+#[test]
+fn an_export_round_trips_through_analyze_and_reads_back_as_pytorch_would() {
+    let ws = Workspace::new(300, 60);
+    let config = ws.config("mlp", &[16]).epochs(3).write();
+    let run = ws.path("run");
+    crate::common::succeeded(&weightscope(&["--config", s(&config), "--out", s(&run)]));
+    let metrics = json(&run.join("metrics.json"));
+    let trained = run.join("weights.safetensors");
+    let test = Mnist::load(&ws.data_dir()).unwrap().test;
+    let accuracy = sequential_accuracy(&trained, &test);
+    // The same images counted right: equal up to how each side divides by the count.
+    let reported = metrics["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - reported).abs() < 1e-9,
+        "{accuracy} vs {reported}"
+    );
+
+    let init = ws.path("init.safetensors");
+    let out = weightscope(&["export", s(&run), "--epoch", "0", "--to", s(&init)]);
+    assert!(crate::common::succeeded(&out).contains("wrote"));
+    let npz = ws.path("trained.npz");
+    crate::common::succeeded(&weightscope(&["export", s(&run), "--to", s(&npz)]));
+    let from_npz = read(&npz, 784).unwrap();
+    let from_st = read(&trained, 784).unwrap();
+    assert_eq!(from_npz.layers, from_st.layers);
+    assert_eq!(from_st.activation, Some(Activation::Relu));
+
+    let imported = ws.path("imported");
+    crate::common::succeeded(&weightscope(&[
+        "analyze",
+        "--weights",
+        s(&trained),
+        "--init",
+        s(&init),
+        "--data",
+        s(&ws.data_dir()),
+        "--out",
+        s(&imported),
+    ]));
+    let ours = json(&run.join("analysis.json"));
+    let theirs = json(&imported.join("analysis.json"));
+    // The span test needs the very images trained on and the dynamics every epoch's
+    // snapshot; a weights file carries neither. Everything else must agree.
+    for (key, value) in ours.as_object().unwrap() {
+        match key.as_str() {
+            "span" => assert!(theirs.get("span").is_none_or(Value::is_null)),
+            "dynamics" => {
+                let d = theirs["dynamics"].as_array().unwrap();
+                let o = value.as_array().unwrap();
+                assert_close(&d[0], &o[0], "dynamics[0]");
+                let mut last = o[o.len() - 1].clone();
+                last["epoch"] = d[1]["epoch"].clone();
+                assert_close(&d[1], &last, "dynamics[last]");
+            }
+            _ => assert_close(&theirs[key], value, key),
+        }
+    }
+    let report = std::fs::read_to_string(imported.join("report.html")).unwrap();
+    assert!(
+        !report.contains("No baseline"),
+        "--init gives every baseline"
+    );
+}
+
+/// Equal structure, numbers within 1e-6.
+fn assert_close(a: &Value, b: &Value, at: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-6, "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_close(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{at}"
+            );
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
+    let ws = Workspace::new(200, 40);
+    let out = ws.path("deep");
+    let run = weightscope(&[
+        "analyze",
+        "--weights",
+        s(&fixture("deep.npz")),
+        "--data",
+        s(&ws.data_dir()),
+        "--out",
+        s(&out),
+    ]);
+    let stdout = crate::common::succeeded(&run);
+    assert!(stdout.contains("no --init"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("assuming relu"), "{stderr}");
+    // What it wrote reads back, unknown figures (training time) included.
+    let metrics: weightscope::core::metrics::Metrics =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics.train_seconds.is_nan() && metrics.test.accuracy.is_finite());
+    let analysis = json(&out.join("analysis.json"));
+    assert_eq!(analysis["layers"], serde_json::json!([784, 64, 32, 10]));
+    assert_eq!(analysis["probe"]["layers"].as_array().unwrap().len(), 3);
+    assert!(analysis["class_template"].get("init").is_none());
+    assert!(analysis["probe"]["layers"][0].get("cos_init").is_none());
+    assert_eq!(analysis["nearest_input"].as_array().unwrap().len(), 2);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("No baseline:"),
+        "the report says what is absent"
+    );
+    assert!(!out.join("figures/weights_init.png").exists());
+    assert!(out.join("figures/weights.png").is_file());
+}

@@ -1,0 +1,296 @@
+//! Interrupted and killed runs: Ctrl-C leaves a checkpoint that `--resume` continues to the
+//! same numbers as an uninterrupted run; `kill -9` at any moment leaves only complete files.
+
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::{Workspace, binary, s};
+use serde_json::Value;
+use weightscope::store::{FileKind, RunDir};
+use weightscope::core::config::OptimizerKind;
+
+
+/// The numbers of metrics.json, without the timings.
+fn numbers(dir: &Path) -> Value {
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("train_seconds");
+    for e in m["epochs"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("seconds");
+    }
+    m
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
+    let ws = Workspace::new(500, 100);
+    let config = ws.config("long", &[16]).epochs(60).batch_size(10).write();
+    let full = ws.path("full");
+    let res = binary()
+        .args(["--config", s(&config), "--out", s(&full), "--no-analysis"])
+        .output()
+        .unwrap();
+    crate::common::succeeded(&res);
+
+    let run = ws.path("interrupted");
+    let mut child = binary()
+        .args(["--config", s(&config), "--out", s(&run), "--no-analysis"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("epoch 3/") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the run finished before the interrupt: {stderr}"
+    );
+    assert!(stderr.contains("interrupted in epoch"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--resume {}", run.display())),
+        "{stderr}"
+    );
+    assert!(run.join("checkpoint.bin").is_file());
+    assert!(!run.join("metrics.json").exists());
+    let cp = RunDir::open(&run).unwrap().load_checkpoint().unwrap();
+    assert!(
+        cp.epoch >= 3 && cp.epoch < 60,
+        "stopped in epoch {}",
+        cp.epoch
+    );
+
+    let res = binary()
+        .args(["--resume", s(&run), "--no-analysis"])
+        .output()
+        .unwrap();
+    let stdout = crate::common::succeeded(&res);
+    assert!(stdout.contains("resuming"), "{stdout}");
+    assert_eq!(numbers(&run), numbers(&full));
+    assert!(
+        !run.join("checkpoint.bin").exists(),
+        "a finished run keeps no checkpoint"
+    );
+    // Resuming again has nothing to continue.
+    let again = binary().args(["--resume", s(&run)]).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no checkpoint to resume"));
+}
+
+/// Every result file in `dir` (not the temporary ones a killed writer leaves) is whole; returns
+/// the kinds of file seen.
+fn assert_all_complete(dir: &Path) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with(".tmp") {
+            continue;
+        }
+        if path.is_dir() {
+            seen.extend(assert_all_complete(&path));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let kind = FileKind::of(&path).unwrap_or_else(|| {
+            panic!("{name} is a kind of file no run writes: add it to artifacts::FileKind")
+        });
+        seen.insert(kind.extension().to_string());
+        let text = || String::from_utf8(bytes.clone()).unwrap();
+        // An exhaustive match: a new kind of file does not compile until it is checked here.
+        match kind {
+            FileKind::Json => {
+                serde_json::from_slice::<Value>(&bytes)
+                    .unwrap_or_else(|e| panic!("{name} is not whole: {e}"));
+            }
+            FileKind::Toml => {
+                Config::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            }
+            FileKind::Csv => {
+                let text = text();
+                assert!(text.ends_with('\n'), "{name} is cut short");
+                assert!(text.lines().all(|l| l.split(',').count() == 6), "{name}");
+            }
+            FileKind::Burnpack => {
+                let record = burn::store::ModuleRecord::from_bytes(
+                    burn::tensor::Bytes::from_bytes_vec(bytes),
+                );
+                assert!(record.is_ok(), "{name} is not a whole burnpack file");
+            }
+            FileKind::Checkpoint => {
+                RunDir::open(dir).unwrap().load_checkpoint().unwrap();
+            }
+            FileKind::Png => {
+                assert!(bytes.starts_with(b"\x89PNG"), "{name}");
+                assert_eq!(
+                    &bytes[bytes.len() - 8..bytes.len() - 4],
+                    b"IEND",
+                    "{name} is cut short"
+                );
+            }
+            FileKind::Svg => assert!(text().trim_end().ends_with("</svg>"), "{name}"),
+            FileKind::Html => assert!(text().trim_end().ends_with("</html>"), "{name}"),
+            FileKind::Safetensors => {
+                let file = safetensors::SafeTensors::deserialize(&bytes);
+                assert!(file.is_ok(), "{name} is not a whole safetensors file");
+            }
+            FileKind::Markdown | FileKind::Text => {
+                assert!(text().ends_with('\n'), "{name} is cut short")
+            }
+        }
+    }
+    seen
+}
+
+/// The moment a kill lands, told by what the run has visibly done, never by the clock.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// Right after the run prints its n-th line (1 = the training header, 2 = epoch 1, …).
+    Line(usize),
+    /// Right after the run replaces this file of the previous run with its own.
+    Replaced(&'static str),
+}
+
+/// An identity of the file now at `path` that changes when a new file is renamed over it.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Starts a run into `run` and kills it with SIGKILL at `moment`; returns whether the kill
+/// landed while the run was still going.
+fn kill_at(config: &Path, run: &Path, moment: Moment) -> bool {
+    let mut child = binary()
+        .args(["--config", s(config), "--out", s(run)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    match moment {
+        Moment::Line(n) => {
+            for _ in 0..n {
+                lines.next().expect("the run ended early").unwrap();
+            }
+        }
+        Moment::Replaced(name) => {
+            let path = run.join(name);
+            let before = file_identity(&path);
+            // Poll the folder: the run is the one that moves on, the test only watches it.
+            while file_identity(&path) == before {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the run ended without writing {name}"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+#[test]
+fn kill_9_at_every_stage_leaves_only_complete_files() {
+    let ws = Workspace::new(300, 60);
+    let config = ws.config("k", &[8]).epochs(15).batch_size(20).write();
+    let run = ws.path("run");
+    // A complete run first, so every later kill meets the previous version of every file.
+    let out = binary()
+        .args(["--config", s(&config), "--out", s(&run)])
+        .output()
+        .unwrap();
+    let lines = crate::common::succeeded(&out).lines().count();
+    let all_kinds = assert_all_complete(&run);
+    for kind in [
+        "json",
+        "toml",
+        "csv",
+        "bpk",
+        "png",
+        "svg",
+        "html",
+        "safetensors",
+    ] {
+        assert!(all_kinds.contains(kind), "a run wrote no .{kind} file");
+    }
+    // Header, 15 epochs, test line, then the analysis: every stage, from the first snapshot to
+    // the last figure.
+    let moments = [
+        Moment::Line(1),
+        Moment::Line(2),
+        Moment::Line(5),
+        Moment::Line(9),
+        Moment::Line(13),
+        Moment::Line(16),
+        Moment::Line(17),
+        Moment::Replaced("analysis.json"),
+        Moment::Replaced("figures/winners.png"),
+        Moment::Replaced("figures/weights.svg"),
+        Moment::Replaced("figures/class_template.png"),
+        Moment::Replaced("figures/effective_templates.png"),
+    ];
+    assert!(lines > 17, "the run printed only {lines} lines");
+    for moment in moments {
+        assert!(
+            kill_at(&config, &run, moment),
+            "the run had finished before the kill at {moment:?}"
+        );
+        assert_all_complete(&run);
+    }
+    // The next run in the folder sweeps up what the killed writers left and completes.
+    let out = binary()
+        .args(["--config", s(&config), "--out", s(&run)])
+        .output()
+        .unwrap();
+    crate::common::succeeded(&out);
+    assert_eq!(assert_all_complete(&run), all_kinds);
+    for sub in ["", "snapshots", "figures"] {
+        let stale: Vec<_> = std::fs::read_dir(run.join(sub))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(stale.is_empty(), "temporary files left in {sub}: {stale:?}");
+    }
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message_and_no_metrics() {
+    let ws = Workspace::new(200, 40);
+    let config = ws
+        .config("nan", &[16])
+        .optimizer(OptimizerKind::Sgd, 1e30)
+        .write();
+    let run = ws.path("run");
+    let out = binary()
+        .args(["--config", s(&config), "--out", s(&run)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.starts_with("error: training diverged: the loss became"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("in epoch 1 at learning rate 1000000000000000000000000000000"),
+        "{stderr}"
+    );
+    assert!(!run.join("metrics.json").exists());
+    assert!(!run.join("figures").exists());
+}

@@ -1,0 +1,252 @@
+//! Agreement with TensorFlow, against the reference files committed in reference/tensorflow
+//! (TensorFlow itself is not needed).
+
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::optim::Optimizer;
+use burn::tensor::{Device, Tensor, TensorData};
+use crate::common::Workspace;
+use serde_json::Value;
+use weightscope::analysis::pass::Analysis;
+use weightscope::core::metrics::Metrics;
+use weightscope::store::{METRICS_FILE, RunDir};
+use weightscope::train::saved::load_layers;
+use weightscope::tensorflow::compare::compare;
+use weightscope::tensorflow::load_reference;
+use weightscope::core::config::Config;
+use weightscope::interop::keras::{KerasModel, load};
+use weightscope::nn::optim::KerasAdam;
+use weightscope::commands::run::run_training;
+use weightscope::commands::progress::Progress;
+use weightscope::core::stop::StopToken;
+
+const REFERENCE: &str = "reference/tensorflow";
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Walks `expected`; every number in it must be matched within `tol`, everything else exactly.
+fn assert_close(ours: &Value, expected: &Value, path: &str, tol: f64) {
+    match (ours, expected) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                let mine = a.get(k).unwrap_or_else(|| panic!("{path}.{k} missing"));
+                assert_close(mine, v, &format!("{path}.{k}"), tol);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path} length");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_close(x, y, &format!("{path}[{i}]"), tol);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= tol,
+                "{path}: weightscope {a} vs TensorFlow {b}"
+            );
+        }
+        (a, b) => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn analysis_of_tensorflow_weights_reproduces_the_reference_figures() {
+    let out = tempfile::tempdir().unwrap();
+    let res = crate::common::binary()
+        .args([
+            "analyze",
+            "--keras-weights",
+            &format!("{REFERENCE}/weights"),
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    crate::common::succeeded(&res);
+    let reference = json(Path::new(&format!("{REFERENCE}/results/seed-12345.json")));
+    for model in ["slp", "mlp"] {
+        let ours = json(&out.path().join(model).join("analysis.json"));
+        let mut expected = reference[model]["analysis"].clone();
+        // Only the initial and trained weights were saved, so only the first and last epoch
+        // of the dynamics can be recomputed.
+        let dynamics = expected["dynamics"].as_array().unwrap().clone();
+        expected["dynamics"] = Value::Array(vec![
+            dynamics[0].clone(),
+            dynamics[dynamics.len() - 1].clone(),
+        ]);
+        assert_close(&ours, &expected, model, 1e-4);
+        assert!(out.path().join(model).join("figures/winners.png").is_file());
+    }
+}
+
+#[test]
+fn keras_weights_load_with_their_shapes() {
+    let dir = Path::new(REFERENCE).join("weights");
+    let mlp = load(&dir, KerasModel::Mlp, "").unwrap();
+    assert_eq!((mlp[0].d_in, mlp[0].d_out, mlp[1].d_out), (784, 128, 10));
+    let init = load(&dir, KerasModel::Slp, "init_").unwrap();
+    assert!(
+        init[0].bias.iter().all(|&b| b == 0.0),
+        "Keras biases start at zero"
+    );
+    let limit = (6.0f32 / 794.0).sqrt();
+    assert!(init[0].weight.iter().all(|w| w.abs() <= limit));
+    let err = format!(
+        "{:#}",
+        load(Path::new("nowhere"), KerasModel::Slp, "").unwrap_err()
+    );
+    assert!(err.contains("cannot read nowhere/slp_w.npy"), "{err}");
+}
+
+#[test]
+fn lockstep_config_starts_from_tensorflows_initial_weights() {
+    let ws = Workspace::new(100, 20);
+    let weights = std::env::current_dir()
+        .unwrap()
+        .join(REFERENCE)
+        .join("weights");
+    let from_tensorflow = |c: &mut Config| c.init.keras_weights = Some(weights.clone());
+    let config = ws.config("lock", &[128]).epochs(1).with(from_tensorflow).build();
+    let run = crate::common::train_into(&config, &ws.path("run"));
+    let init = load_layers(
+        &run.dir,
+        "weights_init.bpk",
+        &run.metrics.layers,
+        config.model.activation,
+    )
+    .unwrap();
+    assert_eq!(init, load(&weights, KerasModel::Mlp, "init_").unwrap());
+    // A width that does not match the files is refused before anything is written.
+    let config = ws.config("bad", &[64]).epochs(1).with(from_tensorflow).build();
+    let err = crate::common::try_train_into(&config, &ws.path("bad-run"))
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("make model.hidden match"),
+        "{err:#}"
+    );
+    assert!(!ws.path("bad-run").exists());
+}
+
+#[test]
+fn keras_adam_takes_kerass_step() {
+    let device = Device::flex();
+    let opt = KerasAdam {
+        beta_1: 0.9,
+        beta_2: 0.999,
+        epsilon: 1e-7,
+    };
+    let param = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 0.0], [2]), &device);
+    let grad = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, 1e-6], [2]), &device);
+    let (p1, state) = opt.step(0.001, param, grad.clone(), None);
+    let (p2, _) = opt.step(0.001, p1.clone(), grad, state);
+    // By hand, for g = 0.5 and g = 1e-6 at t = 1 and t = 2.
+    let keras = |g: f64, steps: i32| {
+        let (mut p, mut m, mut v) = (0.0f64, 0.0f64, 0.0f64);
+        for t in 1..=steps {
+            m = 0.9 * m + 0.1 * g;
+            v = 0.999 * v + 0.001 * g * g;
+            let alpha = 0.001 * (1.0 - 0.999f64.powi(t)).sqrt() / (1.0 - 0.9f64.powi(t));
+            p -= alpha * m / (v.sqrt() + 1e-7);
+        }
+        p
+    };
+    let p1: Vec<f32> = p1.into_data().to_vec().unwrap();
+    let p2: Vec<f32> = p2.into_data().to_vec().unwrap();
+    assert!((f64::from(p1[0]) - (1.0 + keras(0.5, 1))).abs() < 1e-7);
+    assert!((f64::from(p2[0]) - (1.0 + keras(0.5, 2))).abs() < 1e-7);
+    // A tiny gradient shows the form: Keras's effective epsilon is 1e-7 / sqrt(1 - 0.999).
+    let tiny = keras(1e-6, 1);
+    assert!(
+        (f64::from(p1[1]) - tiny).abs() < 1e-9,
+        "{} vs {tiny}",
+        p1[1]
+    );
+    assert!(
+        (tiny + 0.001 * 1e-6 / (1e-6 + 1e-7)).abs() > 1e-6,
+        "differs from PyTorch's form"
+    );
+}
+
+#[test]
+fn compare_flags_figures_outside_tensorflows_range() {
+    let ws = Workspace::new(200, 50);
+    let config = ws.config("slp", &[]).epochs(2).build();
+    let run = crate::common::train_into(&config, &ws.path("run"));
+    let dir = RunDir::open(run.dir.path()).unwrap();
+    let metrics: Metrics = dir.read_json(METRICS_FILE).unwrap();
+    let analysis = json(&dir.file("analysis.json"));
+    // Two fake TensorFlow seeds around weightscope's own numbers, one far off in accuracy.
+    let refs = ws.path("ref");
+    std::fs::create_dir_all(&refs).unwrap();
+    for (seed, shift) in [(1, 0.001), (2, -0.001)] {
+        let mut m = serde_json::to_value(&metrics).unwrap();
+        m["test"]["accuracy"] =
+            (metrics.test.accuracy + shift - if seed == 2 { 0.2 } else { 0.0 }).into();
+        m["analysis"] = analysis.clone();
+        let file =
+            serde_json::json!({"seed": seed, "shuffle": true, "tensorflow": "test", "slp": m});
+        std::fs::write(refs.join(format!("seed-{seed}.json")), file.to_string()).unwrap();
+    }
+    let reference = load_reference(&refs).unwrap();
+    assert_eq!(
+        reference.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    let ours: Analysis = dir.read_json("analysis.json").unwrap();
+    let c = compare(&metrics, &ours, &reference).unwrap();
+    let row = |name: &str| {
+        c.rows
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(row("final train loss").agrees());
+    assert!(row("class template trained diag_mean").agrees());
+    assert!(row("epoch 2 train loss").agrees());
+    let acc = row("test accuracy");
+    assert!(acc.agrees(), "inside the widened range");
+    assert_eq!(acc.theirs.len(), 2);
+    let md = c.markdown();
+    assert!(md.contains("| test accuracy |"), "{md}");
+    // Without the in-range seed, accuracy is 0.2 below TensorFlow's only value: flagged.
+    let far: Vec<_> = reference.into_iter().filter(|r| r.seed == 2).collect();
+    let c = compare(&metrics, &ours, &far).unwrap();
+    assert!(
+        !c.rows
+            .iter()
+            .find(|r| r.name == "test accuracy")
+            .unwrap()
+            .agrees()
+    );
+    assert!(c.markdown().contains("**no**"));
+}
+
+#[test]
+fn compare_command_writes_table_and_chart() {
+    let ws = Workspace::new(100, 20);
+    let config = ws.config("slp", &[]).epochs(1).build();
+    let run = crate::common::train_into(&config, &ws.path("run"));
+    let out = crate::common::binary()
+        .args([
+            "compare",
+            run.dir.path().to_str().unwrap(),
+            "--reference",
+            REFERENCE,
+        ])
+        .output()
+        .unwrap();
+    let stdout = crate::common::succeeded(&out);
+    assert!(stdout.contains("against TensorFlow 2.21.0"), "{stdout}");
+    assert!(
+        stdout.contains("TensorFlow seeds: [1, 2, 12345]"),
+        "{stdout}"
+    );
+    assert!(run.dir.file("comparison.md").is_file());
+    assert!(run.dir.file("figures/loss_vs_tensorflow.png").is_file());
+}
