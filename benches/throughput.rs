@@ -14,8 +14,8 @@ use weightscope::analysis::linalg::Matrix;
 use weightscope::analysis::pass::{AnalysisInputs, Snapshot, analyze};
 use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
-use weightscope::core::weights::initial_weights;
 use weightscope::core::stop::StopToken;
+use weightscope::core::weights::initial_weights;
 use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
 /// Forward + backward FLOPs per image of a dense stack: 2 per multiply-add forward, twice that

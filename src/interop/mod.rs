@@ -121,8 +121,7 @@ fn encode_safetensors(
         ("epoch".to_string(), info.epoch.to_string()),
         ("seed".to_string(), info.seed.to_string()),
     ]);
-    safetensors::serialize(views, Some(metadata))
-        .context("cannot write the weights as safetensors")
+    safetensors::serialize(views, Some(metadata)).context("cannot write the weights as safetensors")
 }
 
 fn encode_npz(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
@@ -188,8 +187,7 @@ pub fn read(path: &Path, input_width: usize) -> Result<Imported> {
 
 fn decode_safetensors(bytes: &[u8]) -> Result<(Vec<NamedTensor>, HashMap<String, String>)> {
     let st = SafeTensors::deserialize(bytes).context("not safetensors")?;
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).context("not safetensors")?;
+    let (_, header) = SafeTensors::read_metadata(bytes).context("not safetensors")?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let mut tensors = Vec::new();
     for (name, view) in st.tensors() {
@@ -226,13 +224,10 @@ fn decode_safetensors(bytes: &[u8]) -> Result<(Vec<NamedTensor>, HashMap<String,
 }
 
 fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .context("not an .npz archive")?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).context("not an .npz archive")?;
     let mut tensors = Vec::new();
     for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .context("a damaged .npz archive")?;
+        let mut entry = archive.by_index(i).context("a damaged .npz archive")?;
         let Some(name) = entry.name().strip_suffix(".npy").map(String::from) else {
             continue;
         };
@@ -251,8 +246,7 @@ fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
 }
 
 fn decode_npy(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
-    let npy =
-        npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
+    let npy = npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
     if npy.order() != npyz::Order::C {
         bail!("{name} is in Fortran order; save it in C order (numpy.ascontiguousarray)");
     }

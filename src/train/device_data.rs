@@ -182,8 +182,8 @@ mod tests {
         let order = vec![9, 0, 4, 3, 7, 1];
         let first_pixels = |set: &DeviceSet| {
             let (x, y) = set.batch(&set.order(order.clone()), 1, 4);
-            let x: Vec<f32> = x.into_data().convert::<f32>().to_vec().unwrap();
-            let y: Vec<i64> = y.into_data().convert::<i64>().to_vec().unwrap();
+            let x: Vec<f32> = x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            let y: Vec<i64> = y.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
             let mut rows: Vec<(i64, i64)> = x.chunks(2).map(|r| r[0] as i64).zip(y).collect();
             rows.sort_unstable();
             rows

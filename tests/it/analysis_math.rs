@@ -2,8 +2,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use weightscope::analysis::linalg::{Matrix, argmax, cosine, summarize};
 use weightscope::analysis::forward::pre_activations;
+use weightscope::analysis::linalg::{Matrix, argmax, cosine, summarize};
 use weightscope::analysis::nearest::nearest_inputs;
 use weightscope::analysis::probe::winners;
 use weightscope::analysis::templates::{class_means, class_template, effective_templates};

@@ -1,16 +1,10 @@
 //! The analysis pass of a real (tiny) run: analysis.json's schema and values, the figure
 //! files, and `analyze --run` reproducing them.
 
-
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::Workspace;
 use serde_json::Value;
-use weightscope::core::config::Config;
-use weightscope::commands::run::run_training;
-use weightscope::commands::progress::Progress;
-use weightscope::core::stop::StopToken;
 
 fn train(ws: &Workspace, name: &str, hidden: &[usize]) -> std::path::PathBuf {
     let config = ws.config(name, hidden).epochs(4).build();

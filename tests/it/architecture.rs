@@ -134,7 +134,9 @@ fn layer_violations(graph: &Graph) -> Vec<String> {
     let mut out = Vec::new();
     for (from, imports) in graph {
         let Some(&own) = layer.get(from.as_str()) else {
-            out.push(format!("{from} has no layer: add it to LAYERS and src/lib.rs"));
+            out.push(format!(
+                "{from} has no layer: add it to LAYERS and src/lib.rs"
+            ));
             continue;
         };
         for to in imports {
@@ -190,6 +192,8 @@ fn the_check_finds_cycles_and_upward_imports() {
         vec!["core (layer 0) imports render (layer 3): imports must point down"]
     );
     write("extra.rs", "use crate::core::x;\n");
-    assert!(layer_violations(&import_graph(src))
-        .contains(&"extra has no layer: add it to LAYERS and src/lib.rs".to_string()));
+    assert!(
+        layer_violations(&import_graph(src))
+            .contains(&"extra has no layer: add it to LAYERS and src/lib.rs".to_string())
+    );
 }

@@ -2,12 +2,10 @@
 //! must fail with one line on stderr that starts as the corpus says, without a panic, and
 //! without creating the output folder.
 
-
 use std::path::Path;
-use std::process::Command;
 
-use serde::Deserialize;
 use crate::common::encode_labels;
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Corpus {

@@ -1,8 +1,7 @@
 //! The binary's behaviour as a user sees it: one-line errors, nothing written on bad input.
 
-
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::common::{Workspace, s};
 
@@ -23,7 +22,6 @@ fn assert_one_line_error(out: &Output, needle: &str) {
     assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
-
 
 #[test]
 fn help_explains_every_option() {

@@ -4,13 +4,12 @@
 //! past the first check. A plain seeded loop rather than proptest: adding proptest would change
 //! shared dependencies' features and make the tests build Burn a second time.
 
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::common::{encode_images, encode_labels};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use weightscope::core::config::Config;
-use crate::common::{encode_images, encode_labels};
 use weightscope::core::data::{Mnist, parse_images, parse_labels};
 
 fn mutate(rng: &mut ChaCha8Rng, base: &[u8]) -> Vec<u8> {
@@ -68,7 +67,10 @@ fn idx_parsers_never_panic() {
         }
     }
     // The mutations reach both sides of the parsers' checks, not only the first rejection.
-    assert!(accepted > 1_000 && refused > 1_000, "{accepted} accepted, {refused} refused");
+    assert!(
+        accepted > 1_000 && refused > 1_000,
+        "{accepted} accepted, {refused} refused"
+    );
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! The IDX reader on good and broken files.
 
-
 use crate::common::{Files, write_gz};
 use crate::common::{encode_images, encode_labels};
 use weightscope::core::data::{Mnist, parse_images, parse_labels};

@@ -2,9 +2,7 @@
 //! --weights`, and files written by Python's safetensors and NumPy in PyTorch's and Keras's
 //! layouts.
 
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use crate::common::{Workspace, s, weightscope};
 use serde_json::Value;
@@ -18,8 +16,6 @@ fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
-
-
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -1,7 +1,6 @@
 //! Interrupted and killed runs: Ctrl-C leaves a checkpoint that `--resume` continues to the
 //! same numbers as an uninterrupted run; `kill -9` at any moment leaves only complete files.
 
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,9 +8,9 @@ use std::process::{Command, Stdio};
 
 use crate::common::{Workspace, binary, s};
 use serde_json::Value;
+use weightscope::core::config::{Config, OptimizerKind};
 use weightscope::store::{FileKind, RunDir};
-use weightscope::core::config::OptimizerKind;
-
+use weightscope::train::Checkpoint;
 
 /// The numbers of metrics.json, without the timings.
 fn numbers(dir: &Path) -> Value {
@@ -65,7 +64,7 @@ fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
     );
     assert!(run.join("checkpoint.bin").is_file());
     assert!(!run.join("metrics.json").exists());
-    let cp = RunDir::open(&run).unwrap().load_checkpoint().unwrap();
+    let cp = Checkpoint::load(&RunDir::open(&run).unwrap()).unwrap();
     assert!(
         cp.epoch >= 3 && cp.epoch < 60,
         "stopped in epoch {}",
@@ -129,7 +128,7 @@ fn assert_all_complete(dir: &Path) -> BTreeSet<String> {
                 assert!(record.is_ok(), "{name} is not a whole burnpack file");
             }
             FileKind::Checkpoint => {
-                RunDir::open(dir).unwrap().load_checkpoint().unwrap();
+                Checkpoint::load(&RunDir::open(dir).unwrap()).unwrap();
             }
             FileKind::Png => {
                 assert!(bytes.starts_with(b"\x89PNG"), "{name}");

@@ -1,7 +1,6 @@
 //! report.html: self-contained, every figure present, a verdict backed by numbers, and a page
 //! a real browser renders (headless Chromium; .ci/run installs Debian's chromium).
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -94,7 +93,10 @@ fn ink(path: &Path) -> f64 {
 #[test]
 fn chromium_renders_the_report() {
     let browser = chromium();
-    if !required_or_skip(browser.is_some(), "headless Chromium (apt-get install chromium)") {
+    if !required_or_skip(
+        browser.is_some(),
+        "headless Chromium (apt-get install chromium)",
+    ) {
         return;
     }
     let ws = Workspace::new(300, 60);

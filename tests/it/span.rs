@@ -1,16 +1,12 @@
 //! The span test: SGD keeps the first layer's change in the span of the training inputs,
 //! Adam does not.
 
-
 use crate::common::Workspace;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use weightscope::analysis::linalg::Matrix;
 use weightscope::analysis::span::{span_test, symmetric_eigen};
-use weightscope::core::config::Config;
-use weightscope::commands::run::run_training;
-use weightscope::commands::progress::Progress;
-use weightscope::core::stop::StopToken;
+use weightscope::core::config::OptimizerKind;
 
 #[test]
 fn jacobi_eigen_decomposes_a_symmetric_matrix() {

@@ -1,6 +1,5 @@
 //! A sweep over seeds, models, optimisers and data sets in one command, with its summary.
 
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -61,12 +60,17 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| ["dataset", "model", "optimizer"].iter().all(|k| c[k] == g[k]))
+            .filter(|c| {
+                ["dataset", "model", "optimizer"]
+                    .iter()
+                    .all(|k| c[k] == g[k])
+            })
             .map(|c| {
                 let dir = root.join(c["dir"].as_str().unwrap());
-                let m: Value =
-                    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap())
-                        .unwrap();
+                let m: Value = serde_json::from_str(
+                    &std::fs::read_to_string(dir.join("metrics.json")).unwrap(),
+                )
+                .unwrap();
                 m["test"]["accuracy"].as_f64().unwrap()
             })
             .collect();

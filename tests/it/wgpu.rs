@@ -3,15 +3,14 @@
 //! the same hint the CLI gives.
 #![cfg(feature = "wgpu")]
 
-
-use burn::tensor::Device;
 use crate::common::{Workspace, s};
-use weightscope::nn::backend::{BackendName, device};
+use burn::tensor::Device;
 use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
-use weightscope::core::weights::initial_weights;
-use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 use weightscope::core::stop::StopToken;
+use weightscope::core::weights::initial_weights;
+use weightscope::nn::backend::{BackendName, device};
+use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
 fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
     let data = Mnist::load(&ws.data_dir()).unwrap();
@@ -32,9 +31,13 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
         device,
     };
     let initial = initial_weights(&[784, 16, 10], 3);
-    let Outcome::Finished(trained) =
-        train(job, Start::Fresh(&initial), &mut Unobserved, &StopToken::new()).unwrap()
-    else {
+    let Outcome::Finished(trained) = train(
+        job,
+        Start::Fresh(&initial),
+        &mut Unobserved,
+        &StopToken::new(),
+    )
+    .unwrap() else {
         panic!("nothing asked it to stop");
     };
     (
