@@ -60,7 +60,7 @@ pub fn propagate(layers: &[LayerWeights], activation: Activation, x: &Matrix) ->
 
 /// Test loss and accuracy of `layers` computed on the host, for weights that were not trained
 /// here.
-pub fn evaluate_on_host(
+pub(crate) fn evaluate_on_host(
     layers: &[LayerWeights],
     activation: Activation,
     test: &ImageSet,

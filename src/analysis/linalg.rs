@@ -21,16 +21,12 @@ impl Matrix {
         Self { rows, cols, data }
     }
 
-    pub fn zeros(rows: usize, cols: usize) -> Self {
+    pub(crate) fn zeros(rows: usize, cols: usize) -> Self {
         Self::new(rows, cols, vec![0.0; rows * cols])
     }
 
     pub fn row(&self, r: usize) -> &[f32] {
         &self.data[r * self.cols..(r + 1) * self.cols]
-    }
-
-    pub fn row_mut(&mut self, r: usize) -> &mut [f32] {
-        &mut self.data[r * self.cols..(r + 1) * self.cols]
     }
 
     pub fn column(&self, c: usize) -> Vec<f32> {
@@ -54,7 +50,7 @@ impl Matrix {
     }
 
     /// Rows `start..end` as a new matrix.
-    pub fn rows_range(&self, start: usize, end: usize) -> Matrix {
+    pub(crate) fn rows_range(&self, start: usize, end: usize) -> Matrix {
         Matrix::new(
             end - start,
             self.cols,
@@ -63,12 +59,12 @@ impl Matrix {
     }
 
     /// Each row scaled to unit length; zero rows stay zero so their cosines are 0.
-    pub fn normalized_rows(&self) -> Matrix {
+    pub(crate) fn normalized_rows(&self) -> Matrix {
         self.clone().into_normalized_rows()
     }
 
     /// [`Matrix::normalized_rows`] without a copy.
-    pub fn into_normalized_rows(self) -> Matrix {
+    pub(crate) fn into_normalized_rows(self) -> Matrix {
         let mut out = self;
         let cols = out.cols.max(1);
         out.data.par_chunks_mut(cols).for_each(|row| {
@@ -120,7 +116,7 @@ impl Matrix {
         out
     }
 
-    pub fn add_row_vector(&mut self, v: &[f32]) {
+    pub(crate) fn add_row_vector(&mut self, v: &[f32]) {
         assert_eq!(v.len(), self.cols);
         self.data.par_chunks_mut(self.cols.max(1)).for_each(|row| {
             row.iter_mut().zip(v).for_each(|(a, b)| *a += b);

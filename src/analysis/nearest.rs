@@ -28,7 +28,7 @@ pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> N
 
 /// [`nearest_inputs`] for inputs already scaled to unit length (zero rows stay zero), so a
 /// caller comparing many weight matrices with the same inputs normalises them once.
-pub fn nearest_unit_inputs(
+pub(crate) fn nearest_unit_inputs(
     unit_inputs: &Matrix,
     labels: &[u8],
     layer: &LayerWeights,

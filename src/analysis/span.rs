@@ -8,7 +8,7 @@ use super::linalg::Matrix;
 
 /// Above this many training images the Gram matrix's eigen-decomposition gets slow, and on
 /// full MNIST the span is every pixel that is ever lit, so the test says little there.
-pub const MAX_SPAN_IMAGES: usize = 600;
+pub(crate) const MAX_SPAN_IMAGES: usize = 600;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopK {

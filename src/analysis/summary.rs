@@ -113,9 +113,12 @@ impl Serialize for Figure {
     }
 }
 
+/// One run's summarised figures.
+pub type RunFigures = Vec<(Figure, f64)>;
+
 /// One run reduced to the summarised figures; a figure the run lacks (an SLP has no effective
 /// templates, an imported network no baseline) is left out.
-pub fn run_figures(test_accuracy: f64, a: &Analysis) -> Vec<(Figure, f64)> {
+pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
     let ct = &a.class_template;
     let first = &a.probe.layers[0];
     let trained_diag = ct.trained.diag_centered;
@@ -297,7 +300,8 @@ impl Summary {
 /// optimiser in the order the sweep file lists them (not alphabetically: mlp-16 before
 /// mlp-128).
 pub fn summarize(cells: &[Cell], states: &[CellState]) -> Summary {
-    let mut groups: Vec<(Group, Vec<Vec<(Figure, f64)>>)> = Vec::new();
+    // Each group with the figures of each of its runs, until they are reduced to statistics.
+    let mut groups: Vec<(Group, Vec<RunFigures>)> = Vec::new();
     let mut failed = Vec::new();
     let mut missing = Vec::new();
     for (cell, state) in cells.iter().zip(states) {

@@ -7,12 +7,12 @@ use crate::core::weights::layer_name;
 
 /// Class templates: the class means must match their own neuron best in at least this many
 /// of the 10 classes.
-pub const MOST_CLASSES: f64 = 9.0;
+pub(crate) const MOST_CLASSES: f64 = 9.0;
 /// A neuron "is" a training image when its best match has at least this cosine.
-pub const WHOLE_IMAGE_COSINE: f64 = 0.9;
+pub(crate) const WHOLE_IMAGE_COSINE: f64 = 0.9;
 /// The first layer's change lies in the inputs' span when less than this fraction of it lies
 /// outside (float rounding leaves about 1e-6).
-pub const OUTSIDE_SPAN_MAX: f64 = 1e-3;
+pub(crate) const OUTSIDE_SPAN_MAX: f64 = 1e-3;
 
 /// One claim of the article, judged by a measured value against its baseline.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,21 +24,21 @@ pub struct Verdict {
 }
 
 /// Trained beats its baseline by more than both spreads (for single values: is larger).
-pub fn improves(trained: Stat, baseline: Stat) -> bool {
+pub(crate) fn improves(trained: Stat, baseline: Stat) -> bool {
     trained.mean - trained.std > baseline.mean + baseline.std
 }
 
 /// A set of neurons are class templates: most classes match their own neuron best, and the
 /// diagonal stands clear of the rest of the matrix.
-pub fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diagonal: Stat) -> bool {
+pub(crate) fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diagonal: Stat) -> bool {
     classes_matched.mean - classes_matched.std >= MOST_CLASSES && improves(diagonal, off_diagonal)
 }
 
-pub fn looks_like_one_image(best_match: Stat) -> bool {
+pub(crate) fn looks_like_one_image(best_match: Stat) -> bool {
     best_match.mean > WHOLE_IMAGE_COSINE
 }
 
-pub fn lies_in_input_span(outside: Stat) -> bool {
+pub(crate) fn lies_in_input_span(outside: Stat) -> bool {
     outside.mean < OUTSIDE_SPAN_MAX
 }
 
@@ -212,7 +212,7 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 }
 
 /// The same claims for one group of a sweep, over its seeds.
-pub fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
+pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
     let get = |f: Figure| group.figures.get(&f).copied();
     let pm = |s: Stat| format!("{:.3} ± {:.3}", s.mean, s.std);
     // "slp", "mlp-128", "mlp-256-128": one dense layer more than the hidden widths named.

@@ -33,7 +33,7 @@ fn hidden_widths(layers: &[LayerWeights]) -> Vec<usize> {
 
 /// Re-analyses a finished run from the weights it saved, rewriting `analysis.json` and the
 /// figures.
-pub fn analyze_run(path: &Path, progress: &mut Progress) -> Result<Analysis> {
+pub(crate) fn analyze_run(path: &Path, progress: &mut Progress) -> Result<Analysis> {
     let dir = RunDir::open(path)?;
     let config = dir.read_config()?;
     let metrics: Metrics = dir.read_json(METRICS_FILE)?;
@@ -138,7 +138,7 @@ fn tensorflow_comparison(
 }
 
 /// Options of `analyze --keras-weights`.
-pub struct KerasAnalysis<'a> {
+pub(crate) struct KerasAnalysis<'a> {
     pub weights: &'a Path,
     pub out: &'a Path,
     pub data_dir: PathBuf,
@@ -149,7 +149,7 @@ pub struct KerasAnalysis<'a> {
 
 /// Runs weightscope's analysis on weights trained by TensorFlow (the reference script's
 /// `.npy` files): `<out>/<slp|mlp>/analysis.json` and figures, for each model present.
-pub fn analyze_keras(
+pub(crate) fn analyze_keras(
     options: &KerasAnalysis<'_>,
     progress: &mut Progress,
 ) -> Result<Vec<(KerasModel, Analysis)>> {
@@ -204,7 +204,7 @@ pub fn analyze_keras(
 }
 
 /// Options of `analyze --weights`.
-pub struct WeightsAnalysis<'a> {
+pub(crate) struct WeightsAnalysis<'a> {
     pub weights: &'a Path,
     pub init: Option<&'a Path>,
     /// Used where the file's metadata names no activation.
@@ -218,7 +218,10 @@ pub struct WeightsAnalysis<'a> {
 
 /// Analyses a dense stack trained elsewhere (safetensors or .npz) as if weightscope had
 /// trained it: `analysis.json`, figures and `report.html` in `out`.
-pub fn analyze_weights(options: &WeightsAnalysis<'_>, progress: &mut Progress) -> Result<Analysis> {
+pub(crate) fn analyze_weights(
+    options: &WeightsAnalysis<'_>,
+    progress: &mut Progress,
+) -> Result<Analysis> {
     let mut config = Config::default();
     config.data.dir = options.data_dir.clone();
     config.data.train_limit = options.train_limit;

@@ -16,7 +16,7 @@ use crate::store::{ANALYSIS_FILE, METRICS_FILE, RunDir, WEIGHTS_FILE};
 use crate::train::saved::load_layers;
 
 /// A finished run read back from its folder.
-pub struct LoadedRun {
+pub(crate) struct LoadedRun {
     pub dir: RunDir,
     pub config: Config,
     pub metrics: Metrics,
@@ -42,7 +42,7 @@ impl LoadedRun {
 }
 
 /// The article's six-panel figure from an SLP run and an MLP run trained on the same data.
-pub fn article_command(slp: &Path, mlp: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn article_command(slp: &Path, mlp: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let slp = LoadedRun::open(slp)?;
     let mlp = LoadedRun::open(mlp)?;
     for (run, hidden) in [(&slp, false), (&mlp, true)] {

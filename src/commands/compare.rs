@@ -15,7 +15,7 @@ use crate::tensorflow::compare::{Comparison, compare};
 use crate::tensorflow::reference_for;
 
 /// Compares a finished run and writes `comparison.md` and the loss chart into its folder.
-pub fn compare_command(run: &Path, reference: &Path) -> Result<(Comparison, Vec<PathBuf>)> {
+pub(crate) fn compare_command(run: &Path, reference: &Path) -> Result<(Comparison, Vec<PathBuf>)> {
     let dir = RunDir::open(run)?;
     let config = dir.read_config()?;
     let metrics: Metrics = dir.read_json(METRICS_FILE)?;

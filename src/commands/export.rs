@@ -14,7 +14,7 @@ use crate::store::{
 use crate::train::saved::load_layers;
 
 /// Where `weightscope export` writes by default: beside the run's own weights.
-pub fn default_export_path(run: &Path, epoch: Option<usize>) -> PathBuf {
+pub(crate) fn default_export_path(run: &Path, epoch: Option<usize>) -> PathBuf {
     match epoch {
         None => run.join(SAFETENSORS_FILE),
         Some(e) => run.join(format!("weights-epoch-{e:03}.safetensors")),
@@ -23,7 +23,11 @@ pub fn default_export_path(run: &Path, epoch: Option<usize>) -> PathBuf {
 
 /// Writes one snapshot of a run (default its trained weights) as safetensors or `.npz`, laid
 /// out as PyTorch's `nn.Sequential`; returns the format and what the export describes.
-pub fn export_run(run: &Path, epoch: Option<usize>, to: &Path) -> Result<(Format, ExportInfo)> {
+pub(crate) fn export_run(
+    run: &Path,
+    epoch: Option<usize>,
+    to: &Path,
+) -> Result<(Format, ExportInfo)> {
     let format = Format::of(to)?;
     let dir = RunDir::open(run)?;
     let config = dir.read_config()?;

@@ -31,7 +31,7 @@ impl Progress {
         }
     }
 
-    pub fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
+    pub(crate) fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
         if !self.interactive {
             return;
         }
@@ -51,7 +51,7 @@ impl Progress {
         }
     }
 
-    pub fn end_epoch(&mut self, m: &EpochMetrics, epochs: usize) {
+    pub(crate) fn end_epoch(&mut self, m: &EpochMetrics, epochs: usize) {
         self.finish();
         if self.quiet {
             return;
@@ -66,7 +66,7 @@ impl Progress {
     }
 
     /// On stderr, so it stays visible when stdout goes to a file or a pipe.
-    pub fn warn(&self, text: &str) {
+    pub(crate) fn warn(&self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");
         }
@@ -86,7 +86,7 @@ impl Default for Progress {
 }
 
 /// `epoch 3/20 - 1.1s - loss: 0.1234 - accuracy: 0.9650 - val_loss: … - val_accuracy: …`
-pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+pub(crate) fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
     let mut line = format!(
         "epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}",
         m.epoch, epochs, m.seconds, m.loss, m.accuracy

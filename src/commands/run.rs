@@ -85,7 +85,7 @@ pub fn run_training(
 
 /// Continues an interrupted run from its checkpoint; it ends with the metrics an
 /// uninterrupted run would have written.
-pub fn resume_training(
+pub(crate) fn resume_training(
     path: &Path,
     with_analysis: bool,
     progress: &mut Progress,

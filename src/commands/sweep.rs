@@ -101,7 +101,7 @@ fn model_name(hidden: &[usize]) -> String {
 }
 
 /// Every configuration of the sweep with its run folder under `out`.
-pub fn plan(base: &Config, spec: &SweepSpec, out: &Path) -> Vec<(Config, Cell)> {
+pub(crate) fn plan(base: &Config, spec: &SweepSpec, out: &Path) -> Vec<(Config, Cell)> {
     let mut runs = Vec::new();
     for dataset in &spec.datasets {
         for hidden in &spec.hidden {
@@ -150,7 +150,7 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+    pub(crate) const WHOLE: Shard = Shard { index: 1, count: 1 };
 
     pub fn new(index: usize, count: usize) -> Result<Self> {
         if count == 0 {
@@ -269,7 +269,7 @@ impl ShardArg {
 }
 
 /// What one sweep command is asked to do.
-pub struct SweepRequest<'a> {
+pub(crate) struct SweepRequest<'a> {
     pub path: &'a Path,
     pub out: Option<PathBuf>,
     pub shard: Shard,
@@ -300,7 +300,7 @@ fn cell_state(cell: &Cell) -> CellState {
 
 /// What a worker did with the combinations of its shard.
 #[derive(Debug, Default)]
-pub struct ShardReport {
+pub(crate) struct ShardReport {
     pub trained: Vec<PathBuf>,
     pub already_done: Vec<PathBuf>,
     /// Combinations another live worker was training, with who it was.
@@ -312,7 +312,7 @@ pub struct ShardReport {
 
 /// The outcome of a sweep command: this worker's part, and the summary once every
 /// combination has a result.
-pub struct SweepOutcome {
+pub(crate) struct SweepOutcome {
     pub shard: Shard,
     pub report: ShardReport,
     pub summary: Summary,
@@ -329,7 +329,7 @@ impl SweepOutcome {
 
 /// Runs the combinations of one shard (every one, unsharded) that are not finished yet, then
 /// summarises every finished run of the sweep.
-pub fn run_sweep(
+pub(crate) fn run_sweep(
     request: &SweepRequest<'_>,
     progress: &mut Progress,
     stop: &StopToken,

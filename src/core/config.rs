@@ -97,7 +97,7 @@ impl Activation {
     }
 
     /// Derivative at pre-activation `z`; ReLU's is taken as 0 at 0, as TensorFlow does.
-    pub fn derivative(self, z: f32) -> f32 {
+    pub(crate) fn derivative(self, z: f32) -> f32 {
         match self {
             Activation::Relu => f32::from(u8::from(z > 0.0)),
             Activation::Sigmoid => {
@@ -234,7 +234,7 @@ impl Config {
     /// Which of the article's models this config trains, where it is the article's setup:
     /// MNIST, 784-10 or 784-128-10, Adam, batch 500, 20 epochs on the whole training file.
     /// Only such runs are compared with TensorFlow's.
-    pub fn article_model(&self) -> Option<ArticleModel> {
+    pub(crate) fn article_model(&self) -> Option<ArticleModel> {
         let t = &self.training;
         let on_mnist = self.data.dir.file_name().is_some_and(|n| n == "mnist");
         let adam = matches!(t.optimizer, OptimizerKind::Adam | OptimizerKind::KerasAdam);
@@ -251,7 +251,7 @@ impl Config {
 
     /// A lockstep run: TensorFlow's initial weights and no shuffling, so that it can be
     /// compared step by step with the reference script's lockstep results.
-    pub fn is_lockstep(&self) -> bool {
+    pub(crate) fn is_lockstep(&self) -> bool {
         self.init.keras_weights.is_some() && !self.training.shuffle
     }
 
@@ -284,7 +284,7 @@ impl Config {
     }
 
     /// Checks value ranges that the types cannot express.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let t = &self.training;
         if t.epochs == 0 {
             bail!("training.epochs must be at least 1 (got 0)");

@@ -9,7 +9,7 @@ use crate::core::config::Config;
 use flate2::read::GzDecoder;
 
 /// Number of classes the labels may take (digits 0-9, or Fashion-MNIST's ten articles).
-pub const NUM_CLASSES: usize = 10;
+pub(crate) const NUM_CLASSES: usize = 10;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -57,7 +57,7 @@ impl ImageSet {
     }
 
     /// How many leading images stay for training under [`ImageSet::split_validation`].
-    pub fn split_index(&self, fraction: f64) -> usize {
+    pub(crate) fn split_index(&self, fraction: f64) -> usize {
         (self.len() as f64 * (1.0 - fraction)) as usize
     }
 
@@ -290,7 +290,7 @@ impl RunData {
     }
 
     /// Images trained on; the rest of the training file is validation data.
-    pub fn train_len(&self) -> usize {
+    pub(crate) fn train_len(&self) -> usize {
         self.full_train.split_index(self.validation_split)
     }
 

@@ -41,7 +41,7 @@ pub struct Metrics {
 
 /// JSON has no NaN: serde_json writes an unknown figure (weights trained elsewhere have no
 /// training time) as null, and this reads it back as NaN.
-pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn number_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 

@@ -24,14 +24,14 @@ impl StopToken {
         self.0.swap(true, Ordering::SeqCst)
     }
 
-    pub fn requested(&self) -> bool {
+    pub(crate) fn requested(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// Makes SIGINT and SIGTERM request a stop through `token` (the binary does this once;
 /// library callers pass their own token and request stops themselves).
-pub fn stop_on_signals(token: &StopToken) -> anyhow::Result<()> {
+pub(crate) fn stop_on_signals(token: &StopToken) -> anyhow::Result<()> {
     let token = token.clone();
     ctrlc::set_handler(move || {
         if token.request_again() {

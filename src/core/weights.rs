@@ -26,7 +26,7 @@ impl LayerWeights {
 
     /// Glorot/Xavier uniform weights in `±sqrt(6 / (d_in + d_out))` and zero biases, the
     /// defaults of a Keras `Dense` layer.
-    pub fn glorot_uniform(d_in: usize, d_out: usize, rng: &mut impl Rng) -> Self {
+    pub(crate) fn glorot_uniform(d_in: usize, d_out: usize, rng: &mut impl Rng) -> Self {
         let limit = (6.0 / (d_in + d_out) as f64).sqrt() as f32;
         Self {
             d_in,
@@ -42,7 +42,7 @@ impl LayerWeights {
 /// The name of dense layer `l` (0-based, as `analysis.json` numbers them) of a network with
 /// `layers` dense layers, used alike by figures, reports and docs: "hidden layer 1", …,
 /// "output layer".
-pub fn layer_name(layers: usize, l: usize) -> String {
+pub(crate) fn layer_name(layers: usize, l: usize) -> String {
     if l + 1 == layers {
         "output layer".into()
     } else {
@@ -76,7 +76,7 @@ pub fn widths(layers: &[LayerWeights]) -> Vec<usize> {
 }
 
 /// "SLP 784-10", "MLP 784-128-10": the model as titles and `metrics.json` name it.
-pub fn model_description(widths: &[usize]) -> String {
+pub(crate) fn model_description(widths: &[usize]) -> String {
     let kind = if widths.len() > 2 { "MLP" } else { "SLP" };
     let widths: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
     format!("{kind} {}", widths.join("-"))

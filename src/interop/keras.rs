@@ -31,7 +31,7 @@ impl KerasModel {
     }
 
     /// The model a network with this many hidden layers corresponds to.
-    pub fn for_hidden_layers(hidden: usize) -> Result<Self> {
+    pub(crate) fn for_hidden_layers(hidden: usize) -> Result<Self> {
         match hidden {
             0 => Ok(KerasModel::Slp),
             1 => Ok(KerasModel::Mlp),
@@ -44,7 +44,7 @@ impl KerasModel {
 }
 
 /// Reads an `.npy` file of little-endian `f32` in C order.
-pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+pub(crate) fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     let bytes = std::fs::read(path).with_context(|| {
         format!(
             "cannot read {}: run reference/tensorflow/reference.py to create it",

@@ -21,7 +21,7 @@ use crate::core::weights::LayerWeights;
 
 /// The file formats weights travel in, told by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Safetensors,
     Npz,
 }
@@ -46,7 +46,7 @@ impl Format {
 }
 
 /// What an export records beside the tensors (safetensors metadata; `.npz` has none).
-pub struct ExportInfo {
+pub(crate) struct ExportInfo {
     pub activation: Activation,
     pub epoch: usize,
     pub seed: u64,
@@ -85,7 +85,11 @@ fn transposed(rows: usize, cols: usize, values: Vec<f32>) -> Vec<f32> {
 }
 
 /// The bytes of an export of `layers` in `format`.
-pub fn encode(layers: &[LayerWeights], info: &ExportInfo, format: Format) -> Result<Vec<u8>> {
+pub(crate) fn encode(
+    layers: &[LayerWeights],
+    info: &ExportInfo,
+    format: Format,
+) -> Result<Vec<u8>> {
     let tensors = pytorch_tensors(layers);
     match format {
         Format::Safetensors => encode_safetensors(layers, &tensors, info),

@@ -23,7 +23,7 @@ pub struct Opened {
 
 impl Opened {
     /// The line that names the adapter, for wgpu: `wgpu: llvmpipe (…), CPU, Vulkan`.
-    pub fn announcement(&self) -> Option<String> {
+    pub(crate) fn announcement(&self) -> Option<String> {
         self.adapter
             .as_ref()
             .map(|a| format!("wgpu: {}", a.describe()))

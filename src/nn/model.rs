@@ -86,7 +86,7 @@ impl DenseNet {
 
 impl DenseNet {
     /// The parameters as burnpack bytes (Burn's store format).
-    pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
         Ok(self
             .clone()
             .into_record()

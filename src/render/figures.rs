@@ -26,7 +26,7 @@ const RED_: RGBColor = RGBColor(214, 39, 40);
 const GREY: RGBColor = RGBColor(127, 127, 127);
 
 /// One image in a grid of panels.
-pub struct Panel {
+pub(crate) struct Panel {
     pub values: Vec<f32>,
     pub rows: usize,
     pub cols: usize,
@@ -58,7 +58,7 @@ impl Panel {
 }
 
 /// Panels in a grid; with `shared` set, one colour bar on the right serves every panel.
-pub struct PanelGrid {
+pub(crate) struct PanelGrid {
     pub title: String,
     pub panels: Vec<Panel>,
     pub grid: (usize, usize),
@@ -107,7 +107,7 @@ impl Figure for PanelGrid {
 }
 
 /// Stacked charts: a histogram and/or line charts, one per row.
-pub struct Charts<'a> {
+pub(crate) struct Charts<'a> {
     pub title: String,
     pub size: (u32, u32),
     pub grid: (usize, usize),
@@ -129,7 +129,7 @@ impl Figure for Charts<'_> {
 }
 
 /// The nearest-input figure: histogram above, the most input-like neurons below.
-pub struct NearestFigure<'a> {
+pub(crate) struct NearestFigure<'a> {
     pub title: String,
     pub histogram: Histogram<'a>,
     pub pairs: PanelGrid,
@@ -150,7 +150,7 @@ impl Figure for NearestFigure<'_> {
 }
 
 /// Everything the figures need besides the analysis numbers.
-pub struct FigureInputs<'a> {
+pub(crate) struct FigureInputs<'a> {
     pub analysis: &'a Analysis,
     pub metrics: &'a Metrics,
     pub trained: &'a [LayerWeights],
@@ -163,7 +163,7 @@ pub struct FigureInputs<'a> {
 /// The article's panels for one model: for each layer, its input beside the weight column of
 /// its most active neuron. Each panel is scaled to its own min..max in viridis, as
 /// matplotlib's `imshow` does.
-pub fn winner_panels(
+pub(crate) fn winner_panels(
     analysis: &Analysis,
     layers: &[LayerWeights],
     activation: Activation,
@@ -206,7 +206,7 @@ pub fn winner_panels(
     panels
 }
 
-pub fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
+pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
     let panels = winner_panels(
         inputs.analysis,
         inputs.trained,
@@ -232,7 +232,7 @@ const MAX_WEIGHT_PANELS: usize = 256;
 
 /// The first-layer weight columns as images (all of them, up to 256), on one symmetric
 /// diverging scale.
-pub fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> PanelGrid {
+pub(crate) fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> PanelGrid {
     let layer = &layers[0];
     let scale = Scale::diverging_of(&layer.weight);
     let shown = layer.d_out.min(MAX_WEIGHT_PANELS);
@@ -261,7 +261,7 @@ pub fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> Pane
     }
 }
 
-pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
+pub(crate) fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
     let ct = &analysis.class_template;
     let k = ct.trained.matrix.first().map_or(0, Vec::len);
     let annotate = k <= 12;
@@ -317,7 +317,10 @@ pub fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
     }
 }
 
-pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<NearestFigure<'a>> {
+pub(crate) fn nearest_figure<'a>(
+    inputs: &'a FigureInputs<'a>,
+    top: usize,
+) -> Option<NearestFigure<'a>> {
     let nearest = inputs.analysis.nearest_input.first()?;
     let trained = &nearest.result.trained;
     let mut order: Vec<usize> = (0..trained.cos.len()).collect();
@@ -374,7 +377,7 @@ pub fn nearest_figure<'a>(inputs: &'a FigureInputs<'a>, top: usize) -> Option<Ne
     })
 }
 
-pub fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
+pub(crate) fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
     let templates = analysis.effective_templates.as_ref()?;
     let all: Vec<f32> = templates.iter().flatten().copied().collect();
     // Border pixels that are never lit keep their random initial weights and would dominate
@@ -401,7 +404,7 @@ pub fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
     })
 }
 
-pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Charts<'a> {
+pub(crate) fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Charts<'a> {
     let dyn_ = &analysis.dynamics;
     let epochs = |f: &dyn Fn(&crate::analysis::pass::EpochFigures) -> f64| -> Vec<(f64, f64)> {
         dyn_.iter().map(|e| (e.epoch as f64, f(e))).collect()
@@ -524,7 +527,7 @@ pub fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Char
 /// The figure files of a run folder (`figures/<name>.png` and `.svg`), in the order the
 /// report shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FigureFile {
+pub(crate) enum FigureFile {
     Winners,
     Weights,
     WeightsInit,
@@ -550,13 +553,13 @@ impl FigureFile {
     }
 
     /// Draws `figure` into `dir` as this file's PNG and SVG.
-    pub fn save<F: Figure>(self, figure: &F, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub(crate) fn save<F: Figure>(self, figure: &F, dir: &Path) -> Result<Vec<PathBuf>> {
         plot::save(figure, dir, self.name())
     }
 }
 
 /// Draws every figure of a run into `dir`; returns the files written.
-pub fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
     let model = &inputs.metrics.model;
     let mut files = Vec::new();
     files.extend(FigureFile::Winners.save(&winners_figure(inputs), dir)?);
@@ -583,7 +586,7 @@ pub fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// What one run contributes to the article's figure.
-pub struct RunPanels<'a> {
+pub(crate) struct RunPanels<'a> {
     pub analysis: &'a Analysis,
     pub layers: &'a [LayerWeights],
     pub activation: Activation,
@@ -592,7 +595,7 @@ pub struct RunPanels<'a> {
 
 /// The article's figure: probe | SLP winner; probe | hidden winner; hidden activation (16x8) |
 /// output winner (16x8), each panel in viridis on its own min..max.
-pub fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> PanelGrid {
+pub(crate) fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> PanelGrid {
     let panels: Vec<Panel> = runs
         .iter()
         .flat_map(|r| {
@@ -616,7 +619,7 @@ pub fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> PanelGrid {
 }
 
 /// weightscope's training loss per epoch beside TensorFlow's runs of the same setup.
-pub struct LossFigure<'a> {
+pub(crate) struct LossFigure<'a> {
     pub comparison: &'a Comparison,
 }
 

@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::store::write_atomic;
 
-pub const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 fn register_font() {
@@ -24,7 +24,7 @@ fn register_font() {
     });
 }
 
-pub type PlotResult = Result<()>;
+pub(crate) type PlotResult = Result<()>;
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
@@ -38,7 +38,7 @@ pub trait Figure {
 
 /// Renders `figure` to `<dir>/<name>.png` and `<dir>/<name>.svg`, each written under a
 /// temporary name first.
-pub fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+pub(crate) fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     register_font();
     let size = figure.size();
     let png = dir.join(format!("{name}.png"));
@@ -74,7 +74,7 @@ pub fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<PathBuf
 
 /// How values become colours.
 #[derive(Debug, Clone, Copy)]
-pub enum Scale {
+pub(crate) enum Scale {
     /// matplotlib's default, from `min` to `max`.
     Viridis { min: f32, max: f32 },
     /// Blue below zero, red above, symmetric limits `±limit`.
@@ -83,19 +83,19 @@ pub enum Scale {
 
 impl Scale {
     /// Viridis over the data's own min..max, as matplotlib's `imshow` scales each panel.
-    pub fn viridis_of(values: &[f32]) -> Self {
+    pub(crate) fn viridis_of(values: &[f32]) -> Self {
         let (min, max) = min_max(values);
         Scale::Viridis { min, max }
     }
 
     /// Diverging, centred at 0, limits at the largest magnitude.
-    pub fn diverging_of(values: &[f32]) -> Self {
+    pub(crate) fn diverging_of(values: &[f32]) -> Self {
         Self::diverging_at_quantile(values, 1.0)
     }
 
     /// Diverging, with limits at the `q` quantile of the magnitudes, so a few extreme values
     /// do not wash out the rest; larger values saturate.
-    pub fn diverging_at_quantile(values: &[f32], q: f64) -> Self {
+    pub(crate) fn diverging_at_quantile(values: &[f32], q: f64) -> Self {
         let mut mags: Vec<f32> = values
             .iter()
             .map(|v| v.abs())
@@ -119,7 +119,7 @@ impl Scale {
         }
     }
 
-    pub fn color(&self, v: f32) -> RGBColor {
+    pub(crate) fn color(&self, v: f32) -> RGBColor {
         let (lo, hi) = self.range();
         let t = if hi > lo {
             ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
@@ -137,7 +137,7 @@ impl Scale {
     }
 }
 
-pub fn min_max(values: &[f32]) -> (f32, f32) {
+pub(crate) fn min_max(values: &[f32]) -> (f32, f32) {
     let (lo, hi) = values
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
@@ -150,12 +150,12 @@ pub fn min_max(values: &[f32]) -> (f32, f32) {
     }
 }
 
-pub fn font(size: f64) -> TextStyle<'static> {
+pub(crate) fn font(size: f64) -> TextStyle<'static> {
     (FONT, size).into_font().color(&BLACK)
 }
 
 /// A `rows x cols` image of `values` (row-major) with a title, axes and a colour bar.
-pub struct Heatmap<'a> {
+pub(crate) struct Heatmap<'a> {
     pub values: &'a [f32],
     pub rows: usize,
     pub cols: usize,
@@ -277,7 +277,10 @@ fn square_cells<DB: DrawingBackend>(
 }
 
 /// A vertical colour bar with value ticks.
-pub fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: Scale) -> PlotResult {
+pub(crate) fn colorbar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scale: Scale,
+) -> PlotResult {
     let (lo, hi) = scale.range();
     let (lo, hi) = if hi > lo {
         (f64::from(lo), f64::from(hi))
@@ -345,7 +348,7 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     }
 }
 
-pub fn format_tick(v: f64) -> String {
+pub(crate) fn format_tick(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.abs() >= 0.01 && v.abs() < 1000.0 {
@@ -356,7 +359,7 @@ pub fn format_tick(v: f64) -> String {
 }
 
 /// One line of a line chart.
-pub struct Series {
+pub(crate) struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
@@ -373,13 +376,13 @@ impl Series {
         }
     }
 
-    pub fn dashed(mut self) -> Self {
+    pub(crate) fn dashed(mut self) -> Self {
         self.dashed = true;
         self
     }
 }
 
-pub struct LineChart<'a> {
+pub(crate) struct LineChart<'a> {
     pub title: String,
     pub x_label: &'a str,
     pub y_label: &'a str,
@@ -460,13 +463,13 @@ const GRID: RGBColor = RGBColor(228, 228, 228);
 
 /// How a legend entry shows its series.
 #[derive(Clone, Copy)]
-pub enum Sample {
+pub(crate) enum Sample {
     Line,
     DashedLine,
     Box,
 }
 
-pub struct LegendEntry<'a> {
+pub(crate) struct LegendEntry<'a> {
     pub label: &'a str,
     pub color: RGBColor,
     pub sample: Sample,
@@ -568,7 +571,7 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// Two overlaid histograms on shared bins.
-pub struct Histogram<'a> {
+pub(crate) struct Histogram<'a> {
     pub title: String,
     pub x_label: &'a str,
     pub groups: Vec<(String, &'a [f64], RGBColor)>,
@@ -638,7 +641,7 @@ impl Histogram<'_> {
 }
 
 /// A figure-wide title above a drawing area; returns the area below it.
-pub fn titled<DB: DrawingBackend>(
+pub(crate) fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
 ) -> Result<DrawingArea<DB, Shift>> {
@@ -646,7 +649,7 @@ pub fn titled<DB: DrawingBackend>(
 }
 
 /// Side of the most nearly square grid of `n` values, `rows x cols` with `cols >= rows`.
-pub fn image_shape(n: usize) -> (usize, usize) {
+pub(crate) fn image_shape(n: usize) -> (usize, usize) {
     let side = (n as f64).sqrt() as usize;
     if side * side == n {
         return (side, side);

@@ -12,7 +12,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::pass::Analysis;
-use crate::analysis::summary::{Figure, Group, Summary, run_figures};
+use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, run_verdicts, sweep_verdicts};
 use crate::core::config::Config;
 use crate::core::metrics::Metrics;
@@ -206,7 +206,7 @@ struct RunPage {
 }
 
 /// Writes `report.html` into a run folder that holds its metrics, analysis and figures.
-pub fn write_run_report(
+pub(crate) fn write_run_report(
     dir: &RunDir,
     config: &Config,
     metrics: &Metrics,
@@ -276,7 +276,7 @@ fn tensorflow_groups(summary: &Summary, reference: &[ReferenceRun]) -> Vec<Tenso
         let Some(model) = g.article else {
             continue;
         };
-        let runs: Vec<Vec<(Figure, f64)>> = reference
+        let runs: Vec<RunFigures> = reference
             .iter()
             .filter_map(|r| r.model(model))
             .map(|m| run_figures(m.test.accuracy, &m.analysis))
@@ -317,7 +317,7 @@ fn tensorflow_groups(summary: &Summary, reference: &[ReferenceRun]) -> Vec<Tenso
 
 /// Writes `report.html` for a sweep: the summary table, the verdicts with their spread and,
 /// where the sweep holds the article's setup, TensorFlow's numbers beside it.
-pub fn write_sweep_report(
+pub(crate) fn write_sweep_report(
     dir: &RunDir,
     summary: &Summary,
     tensorflow: Option<&[ReferenceRun]>,

@@ -28,7 +28,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Temporary files are created private (0600); results are meant to be shared like any file
 /// a program writes, so they get the usual 0644 before being renamed into place.
-pub fn make_readable(file: &tempfile::NamedTempFile) -> std::io::Result<()> {
+pub(crate) fn make_readable(file: &tempfile::NamedTempFile) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

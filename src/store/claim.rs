@@ -19,16 +19,16 @@ use serde::{Deserialize, Serialize};
 use crate::store::write_atomic;
 
 /// The folder inside a claimed folder.
-pub const CLAIM_DIR: &str = ".claim";
+pub(crate) const CLAIM_DIR: &str = ".claim";
 const OWNER_FILE: &str = "owner.json";
 /// How often a live owner proves it is alive.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 /// A claim whose heartbeat is this old belongs to a dead worker, wherever it ran.
-pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 
 /// Who holds a claim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub host: String,
     pub pid: u32,
     /// What the worker calls itself, e.g. `shard 2/4`.
@@ -70,14 +70,14 @@ impl std::fmt::Display for Owner {
 }
 
 /// What trying to claim a folder gave.
-pub enum Attempt {
+pub(crate) enum Attempt {
     Claimed(Claim),
     /// A live worker holds it.
     HeldBy(Owner),
 }
 
 /// A held claim; it keeps its heartbeat going until released or dropped.
-pub struct Claim {
+pub(crate) struct Claim {
     dir: PathBuf,
     owner: Arc<Mutex<Owner>>,
     stop: Arc<AtomicBool>,
@@ -85,7 +85,7 @@ pub struct Claim {
 }
 
 /// Claims `folder` (created if needed) for `worker`, taking over a dead worker's claim.
-pub fn try_claim(folder: &Path, worker: &str) -> Result<Attempt> {
+pub(crate) fn try_claim(folder: &Path, worker: &str) -> Result<Attempt> {
     std::fs::create_dir_all(folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
     let dir = folder.join(CLAIM_DIR);
@@ -190,13 +190,13 @@ impl Claim {
 
     /// Whether the claim is still this worker's: false when another worker took it over,
     /// which means the folder may have been written by both.
-    pub fn still_held(&self) -> bool {
+    pub(crate) fn still_held(&self) -> bool {
         let token = self.owner.lock().expect("never poisoned").token.clone();
         read_owner(&self.dir).is_some_and(|o| o.token == token)
     }
 
     /// Gives the claim up, if it is still this worker's.
-    pub fn release(mut self) {
+    pub(crate) fn release(mut self) {
         self.stop_heartbeat();
         if self.still_held() {
             let token = self.owner.lock().expect("never poisoned").token.clone();

@@ -2,25 +2,25 @@
 
 use std::path::Path;
 
-pub const CONFIG_FILE: &str = "config.toml";
+pub(crate) const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.json";
-pub const HISTORY_FILE: &str = "history.csv";
-pub const WEIGHTS_FILE: &str = "weights.bpk";
+pub(crate) const HISTORY_FILE: &str = "history.csv";
+pub(crate) const WEIGHTS_FILE: &str = "weights.bpk";
 /// The trained weights for PyTorch and NumPy, laid out as `nn.Sequential`'s state dict.
-pub const SAFETENSORS_FILE: &str = "weights.safetensors";
-pub const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
-pub const ANALYSIS_FILE: &str = "analysis.json";
+pub(crate) const SAFETENSORS_FILE: &str = "weights.safetensors";
+pub(crate) const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
+pub(crate) const ANALYSIS_FILE: &str = "analysis.json";
 /// The page a person reads; the last file a run writes.
-pub const REPORT_FILE: &str = "report.html";
+pub(crate) const REPORT_FILE: &str = "report.html";
 /// The TensorFlow comparison of a run of the article's setup.
-pub const COMPARISON_FILE: &str = "comparison.md";
+pub(crate) const COMPARISON_FILE: &str = "comparison.md";
 /// The one-line error a failed sweep run leaves in its folder.
-pub const ERROR_FILE: &str = "error.txt";
-pub const FIGURES_DIR: &str = "figures";
-pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+pub(crate) const ERROR_FILE: &str = "error.txt";
+pub(crate) const FIGURES_DIR: &str = "figures";
+pub(crate) const CHECKPOINT_FILE: &str = "checkpoint.bin";
 /// A sweep's summary over seeds, as data and as a table.
-pub const SUMMARY_JSON: &str = "summary.json";
-pub const SUMMARY_MD: &str = "summary.md";
+pub(crate) const SUMMARY_JSON: &str = "summary.json";
+pub(crate) const SUMMARY_MD: &str = "summary.md";
 
 /// Every kind of file a run or sweep folder can hold, told apart by extension. A writer that
 /// adds a new kind adds it here, and the tests that check every file is whole (whatever moment
@@ -42,7 +42,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 11] = [
+    pub(crate) const ALL: [FileKind; 11] = [
         FileKind::Json,
         FileKind::Toml,
         FileKind::Csv,
@@ -80,6 +80,6 @@ impl FileKind {
 }
 
 /// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
-pub fn snapshot_file(epoch: usize) -> String {
+pub(crate) fn snapshot_file(epoch: usize) -> String {
     format!("snapshots/epoch-{epoch:03}.bpk")
 }

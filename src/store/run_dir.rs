@@ -20,7 +20,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates the folder if needed and proves it is writable with a throw-away temporary
     /// file; removes what writers killed in an earlier run left behind.
-    pub fn prepare(path: &Path) -> Result<Self> {
+    pub(crate) fn prepare(path: &Path) -> Result<Self> {
         let dir = Self::prepare_shared(path)?;
         dir.remove_stale_temporaries();
         Ok(dir)
@@ -28,7 +28,7 @@ impl RunDir {
 
     /// Like [`RunDir::prepare`], for a folder other processes may be writing into at the same
     /// time (a sweep's, shared by its shards): their temporary files are left alone.
-    pub fn prepare_shared(path: &Path) -> Result<Self> {
+    pub(crate) fn prepare_shared(path: &Path) -> Result<Self> {
         let fix = "choose a writable folder with --out";
         if path.exists() && !path.is_dir() {
             return Err(anyhow!(
@@ -70,7 +70,7 @@ impl RunDir {
     /// A new run into the folder of an earlier one replaces it whole: files the new run would
     /// not rewrite (a later epoch's snapshot, a comparison, a figure) must not linger beside
     /// its results. Only a weightscope run folder is cleared, and only of what a run writes.
-    pub fn remove_previous_results(&self) -> Result<()> {
+    pub(crate) fn remove_previous_results(&self) -> Result<()> {
         if self.read_config().is_err() {
             return Ok(());
         }
@@ -148,14 +148,14 @@ impl RunDir {
     }
 
     /// A subfolder, created if needed.
-    pub fn subdir(&self, name: &str) -> Result<PathBuf> {
+    pub(crate) fn subdir(&self, name: &str) -> Result<PathBuf> {
         let path = self.file(name);
         std::fs::create_dir_all(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(path)
     }
 
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+    pub(crate) fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let mut text = serde_json::to_string_pretty(value).context("serialising JSON")?;
         text.push('\n');
         self.write(name, text.as_bytes())
@@ -173,7 +173,7 @@ impl RunDir {
         })
     }
 
-    pub fn write_config(&self, config: &Config) -> Result<()> {
+    pub(crate) fn write_config(&self, config: &Config) -> Result<()> {
         self.write(CONFIG_FILE, config.to_toml().as_bytes())
     }
 
@@ -182,7 +182,7 @@ impl RunDir {
     }
 
     /// `history.csv`, one row per epoch with `metrics.json`'s names as its header.
-    pub fn write_history(&self, history: &[EpochMetrics]) -> Result<()> {
+    pub(crate) fn write_history(&self, history: &[EpochMetrics]) -> Result<()> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         for row in history {
             writer.serialize(row)?;

@@ -13,7 +13,7 @@ use crate::core::config::ArticleModel;
 use crate::core::metrics::{EpochMetrics, Evaluation};
 
 /// Where the TensorFlow reference results live, relative to the project root.
-pub const REFERENCE_DIR: &str = "reference/tensorflow";
+pub(crate) const REFERENCE_DIR: &str = "reference/tensorflow";
 
 /// One model of one seed in the reference script's `results/seed-N.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +75,7 @@ pub fn load_reference(dir: &Path) -> Result<Vec<ReferenceRun>> {
 
 /// The reference results that apply to a run: the lockstep results for a lockstep run (same
 /// initial weights, no shuffling), the ordinary ones otherwise.
-pub fn reference_for(reference: &Path, lockstep: bool) -> Result<Vec<ReferenceRun>> {
+pub(crate) fn reference_for(reference: &Path, lockstep: bool) -> Result<Vec<ReferenceRun>> {
     let sub = if lockstep { "lockstep" } else { "results" };
     let folder = if reference.join(sub).is_dir() {
         reference.join(sub)

@@ -41,7 +41,7 @@ struct CheckpointHeader {
 
 impl Checkpoint {
     /// Saves an interrupted run's state as one file, so a checkpoint is either whole or absent.
-    pub fn save(&self, dir: &RunDir) -> Result<()> {
+    pub(crate) fn save(&self, dir: &RunDir) -> Result<()> {
         let cp = self;
         let header = serde_json::to_vec(&CheckpointHeader {
             epoch: cp.epoch,

@@ -8,7 +8,7 @@ use crate::core::weights::LayerWeights;
 use crate::nn::model::DenseNet;
 use crate::store::RunDir;
 
-pub fn save_model(dir: &RunDir, name: &str, model: &DenseNet) -> Result<()> {
+pub(crate) fn save_model(dir: &RunDir, name: &str, model: &DenseNet) -> Result<()> {
     dir.write(name, &model.to_bytes()?)
 }
 

@@ -130,9 +130,11 @@ impl Workspace {
     /// A small run's config on the workspace's data: seed 7, 10% validation, 3 epochs of
     /// batch 50, the given hidden widths; change the rest through the builder.
     pub fn config(&self, name: &str, hidden: &[usize]) -> RunConfig<'_> {
-        let mut config = Config::default();
-        config.name = name.into();
-        config.seed = 7;
+        let mut config = Config {
+            name: name.into(),
+            seed: 7,
+            ..Config::default()
+        };
         config.data.dir = self.data_dir();
         config.data.validation_split = 0.1;
         config.model.hidden = hidden.to_vec();
