@@ -52,7 +52,6 @@ const EFFECTIVE_CLAIM: &str = "The network as a whole matches inputs against cla
                                even where single hidden neurons do not look like digits.";
 const SPAN_CLAIM: &str =
     "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).";
-const ONE_IMAGE_CLAIM: &str = "A single hidden neuron looks like a whole training image.";
 
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
@@ -60,6 +59,13 @@ fn capitalised(text: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+fn one_image_claim(layers: usize, layer: usize) -> String {
+    format!(
+        "A single {} neuron looks like a whole training image.",
+        layer_name(layers, layer)
+    )
 }
 
 fn pulled_claim(layers: usize, layer: usize) -> String {
@@ -199,7 +205,7 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         });
         if n.layer + 1 < layers {
             out.push(Verdict {
-                claim: ONE_IMAGE_CLAIM.into(),
+                claim: one_image_claim(layers, n.layer),
                 holds: Some(looks_like_one_image(Stat::single(t.mean))),
                 evidence: format!(
                     "its best match has cosine {:.3} on average, where an identical image would give 1",
@@ -248,7 +254,7 @@ pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
         && let Some(t) = get(Figure::NearestTrained)
     {
         out.push(Verdict {
-            claim: ONE_IMAGE_CLAIM.into(),
+            claim: one_image_claim(layers, 0),
             holds: Some(looks_like_one_image(t)),
             evidence: format!(
                 "its best match has cosine {} on average, where an identical image would give 1",

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result, bail};
 
 use super::{ReferenceModel, ReferenceRun};
+use crate::analysis::linalg::Summary;
 use crate::analysis::pass::Analysis;
+use crate::analysis::templates::{ClassTemplate, Diagonal};
 use crate::core::config::ArticleModel;
 use crate::core::metrics::{EpochMetrics, Metrics};
 use crate::core::weights::layer_name;
@@ -53,6 +55,51 @@ const COUNT_TOL: f64 = 1.0;
 /// How one analysis figure is read from an `Analysis`, ours or TensorFlow's.
 type Reader = Box<dyn Fn(&Analysis) -> Option<f64>>;
 
+/// The class-template figures compared, for the trained and the initial weights alike.
+const TEMPLATE_FIGURES: [(&str, fn(&ClassTemplate) -> Option<f64>, f64); 6] = [
+    ("diag_mean", |t| t.diag.map(|d| d.diag_mean), COSINE_TOL),
+    (
+        "centred diag_mean",
+        |t| t.diag_centered.map(|d| d.diag_mean),
+        COSINE_TOL,
+    ),
+    (
+        "offdiag_mean",
+        |t| t.diag.map(|d| d.offdiag_mean),
+        COSINE_TOL,
+    ),
+    (
+        "centred offdiag_mean",
+        |t| t.diag_centered.map(|d| d.offdiag_mean),
+        COSINE_TOL,
+    ),
+    (
+        "rows_diag_max",
+        |t| t.diag.map(|d| d.rows_diag_max as f64),
+        COUNT_TOL,
+    ),
+    (
+        "best_match_mean_centered",
+        |t| Some(t.best_match_mean_centered),
+        COSINE_TOL,
+    ),
+];
+
+/// The nearest-input summary figures compared.
+const NEAREST_FIGURES: [(&str, fn(&Summary) -> f64); 4] = [
+    ("mean", |s| s.mean),
+    ("median", |s| s.median),
+    ("min", |s| s.min),
+    ("max", |s| s.max),
+];
+
+/// The effective-template figures compared.
+const EFFECTIVE_FIGURES: [(&str, fn(&Diagonal) -> f64, f64); 3] = [
+    ("diag_mean", |d| d.diag_mean, COSINE_TOL),
+    ("offdiag_mean", |d| d.offdiag_mean, COSINE_TOL),
+    ("rows_diag_max", |d| d.rows_diag_max as f64, COUNT_TOL),
+];
+
 /// The analysis figures compared, with the tolerance of each.
 fn analysis_figures(ours: &Analysis) -> Vec<(String, Reader, f64)> {
     let mut out: Vec<(String, Reader, f64)> = Vec::new();
@@ -72,92 +119,47 @@ fn analysis_figures(ours: &Analysis) -> Vec<(String, Reader, f64)> {
     }
     for init in [false, true] {
         let which = if init { "init" } else { "trained" };
-        let template = move |a: &Analysis| {
-            let ct = &a.class_template;
-            if init {
-                ct.init.clone()
-            } else {
-                Some(ct.trained.clone())
-            }
-        };
-        out.push((
-            format!("class template {which} diag_mean"),
-            Box::new(move |a| template(a)?.diag.map(|d| d.diag_mean)),
-            COSINE_TOL,
-        ));
-        out.push((
-            format!("class template {which} centred diag_mean"),
-            Box::new(move |a| template(a)?.diag_centered.map(|d| d.diag_mean)),
-            COSINE_TOL,
-        ));
-        out.push((
-            format!("class template {which} offdiag_mean"),
-            Box::new(move |a| template(a)?.diag.map(|d| d.offdiag_mean)),
-            COSINE_TOL,
-        ));
-        out.push((
-            format!("class template {which} centred offdiag_mean"),
-            Box::new(move |a| template(a)?.diag_centered.map(|d| d.offdiag_mean)),
-            COSINE_TOL,
-        ));
-        out.push((
-            format!("class template {which} rows_diag_max"),
-            Box::new(move |a| template(a)?.diag.map(|d| d.rows_diag_max as f64)),
-            COUNT_TOL,
-        ));
-        out.push((
-            format!("class template {which} best_match_mean_centered"),
-            Box::new(move |a| Some(template(a)?.best_match_mean_centered)),
-            COSINE_TOL,
-        ));
+        for (key, read, tol) in TEMPLATE_FIGURES {
+            let reader: Reader = Box::new(move |a| {
+                let ct = &a.class_template;
+                read(if init { ct.init.as_ref()? } else { &ct.trained })
+            });
+            out.push((format!("class template {which} {key}"), reader, tol));
+        }
     }
     for l in 0..ours.nearest_input.len() {
         let name = layer_name(layers, l);
         for init in [false, true] {
             let which = if init { "init" } else { "trained" };
-            let summary = move |a: &Analysis| {
-                let n = &a.nearest_input.get(l)?.result;
-                let n = if init { n.init.as_ref()? } else { &n.trained };
-                Some(n.summary)
-            };
-            out.push((
-                format!("nearest input, {name}, {which} mean"),
-                Box::new(move |a| Some(summary(a)?.mean)),
-                COSINE_TOL,
-            ));
-            out.push((
-                format!("nearest input, {name}, {which} median"),
-                Box::new(move |a| Some(summary(a)?.median)),
-                COSINE_TOL,
-            ));
-            out.push((
-                format!("nearest input, {name}, {which} min"),
-                Box::new(move |a| Some(summary(a)?.min)),
-                COSINE_TOL,
-            ));
-            out.push((
-                format!("nearest input, {name}, {which} max"),
-                Box::new(move |a| Some(summary(a)?.max)),
-                COSINE_TOL,
-            ));
+            for (key, read) in NEAREST_FIGURES {
+                let reader: Reader = Box::new(move |a| {
+                    let n = &a.nearest_input.get(l)?.result;
+                    Some(read(
+                        &(if init { n.init.as_ref()? } else { &n.trained }).summary,
+                    ))
+                });
+                out.push((
+                    format!("nearest input, {name}, {which} {key}"),
+                    reader,
+                    COSINE_TOL,
+                ));
+            }
         }
     }
-    let effective = |a: &Analysis| a.effective_class_template.as_ref()?.diag_centered;
-    out.push((
-        "effective templates diag_centered.diag_mean".into(),
-        Box::new(move |a| effective(a).map(|d| d.diag_mean)),
-        COSINE_TOL,
-    ));
-    out.push((
-        "effective templates diag_centered.offdiag_mean".into(),
-        Box::new(move |a| effective(a).map(|d| d.offdiag_mean)),
-        COSINE_TOL,
-    ));
-    out.push((
-        "effective templates diag_centered.rows_diag_max".into(),
-        Box::new(move |a| effective(a).map(|d| d.rows_diag_max as f64)),
-        COUNT_TOL,
-    ));
+    for (key, read, tol) in EFFECTIVE_FIGURES {
+        let reader: Reader = Box::new(move |a| {
+            a.effective_class_template
+                .as_ref()?
+                .diag_centered
+                .as_ref()
+                .map(read)
+        });
+        out.push((
+            format!("effective templates diag_centered.{key}"),
+            reader,
+            tol,
+        ));
+    }
     out
 }
 
@@ -169,7 +171,123 @@ pub struct Comparison {
     pub seeds: Vec<u64>,
     pub tensorflow: String,
     pub rows: Vec<Row>,
-    pub curves: Vec<(String, Vec<(f64, f64)>)>,
+    pub curves: Vec<Curve>,
+}
+
+/// A labelled curve of (epoch, loss) points.
+pub type Curve = (String, Vec<(f64, f64)>);
+
+/// A row, where weightscope has the figure and TensorFlow's runs have it too.
+fn row(name: String, ours: f64, theirs: Vec<f64>, tolerance: f64) -> Option<Row> {
+    (ours.is_finite() && !theirs.is_empty()).then_some(Row {
+        name,
+        ours,
+        theirs,
+        tolerance,
+    })
+}
+
+/// Test and final-epoch figures.
+fn outcome_rows(metrics: &Metrics, refs: &[&ReferenceModel]) -> Result<Vec<Row>> {
+    let last = metrics.epochs.last().context("the run has no epochs")?;
+    let final_of = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<f64> {
+        refs.iter()
+            .filter_map(|r| r.epochs.last().and_then(f))
+            .collect()
+    };
+    let nan = f64::NAN;
+    let rows = [
+        (
+            "test accuracy",
+            metrics.test.accuracy,
+            refs.iter().map(|r| r.test.accuracy).collect(),
+            ACCURACY_TOL,
+        ),
+        (
+            "test loss",
+            metrics.test.loss,
+            refs.iter().map(|r| r.test.loss).collect(),
+            LOSS_TOL,
+        ),
+        (
+            "final train accuracy",
+            last.accuracy,
+            final_of(|e| Some(e.accuracy)),
+            ACCURACY_TOL,
+        ),
+        (
+            "final train loss",
+            last.loss,
+            final_of(|e| Some(e.loss)),
+            LOSS_TOL,
+        ),
+        (
+            "final val accuracy",
+            last.val_accuracy.unwrap_or(nan),
+            final_of(|e| e.val_accuracy),
+            ACCURACY_TOL,
+        ),
+        (
+            "final val loss",
+            last.val_loss.unwrap_or(nan),
+            final_of(|e| e.val_loss),
+            LOSS_TOL,
+        ),
+    ];
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, ours, theirs, tol)| row(name.into(), ours, theirs, tol))
+        .collect())
+}
+
+/// One row per epoch's training loss, and the largest relative gap from TensorFlow's mean
+/// with the epoch where it occurs.
+fn epoch_rows(metrics: &Metrics, refs: &[&ReferenceModel]) -> (Vec<Row>, (f64, usize)) {
+    let mut gap = (0.0, 0);
+    let mut rows = Vec::new();
+    for m in &metrics.epochs {
+        let theirs: Vec<f64> = refs
+            .iter()
+            .filter_map(|r| r.epochs.get(m.epoch - 1).map(|e| e.loss))
+            .collect();
+        let name = format!("epoch {} train loss", m.epoch);
+        let Some(r) = row(name, m.loss, theirs, LOSS_TOL) else {
+            continue;
+        };
+        let relative = ((r.ours - r.mean()) / r.mean()).abs();
+        if relative > gap.0 {
+            gap = (relative, m.epoch);
+        }
+        rows.push(r);
+    }
+    (rows, gap)
+}
+
+fn analysis_rows(ours: &Analysis, refs: &[&ReferenceModel]) -> Vec<Row> {
+    analysis_figures(ours)
+        .into_iter()
+        .filter_map(|(name, read, tol)| {
+            // A figure our run lacks (no baseline, no effective templates) has no row.
+            let value = read(ours)?;
+            let theirs: Vec<f64> = refs.iter().filter_map(|r| read(&r.analysis)).collect();
+            row(name, value, theirs, tol)
+        })
+        .collect()
+}
+
+/// The training-loss curves: weightscope's, then each TensorFlow seed's.
+fn loss_curves(metrics: &Metrics, reference: &[ReferenceRun], model: ArticleModel) -> Vec<Curve> {
+    let curve = |epochs: &[EpochMetrics]| epochs.iter().map(|e| (e.epoch as f64, e.loss)).collect();
+    let mut curves = vec![(
+        format!("weightscope ({})", metrics.backend),
+        curve(&metrics.epochs),
+    )];
+    for r in reference {
+        if let Some(m) = r.model(model) {
+            curves.push((format!("TensorFlow seed {}", r.seed), curve(&m.epochs)));
+        }
+    }
+    curves
 }
 
 /// Builds the table for a finished run against the reference results.
@@ -187,109 +305,12 @@ pub fn compare(
     if refs.is_empty() {
         bail!("the TensorFlow results hold no {model:?} model: run the reference script for it");
     }
-    let last = |m: &[EpochMetrics]| m.last().cloned();
-    let ours_last = last(&metrics.epochs).context("the run has no epochs")?;
-    let mut rows = Vec::new();
-    let mut push = |name: &str, ours: f64, theirs: Vec<f64>, tolerance: f64| {
-        if ours.is_finite() && !theirs.is_empty() {
-            rows.push(Row {
-                name: name.into(),
-                ours,
-                theirs,
-                tolerance,
-            });
-        }
-    };
-    let final_of = |f: fn(&EpochMetrics) -> Option<f64>| -> Vec<f64> {
-        refs.iter()
-            .filter_map(|r| r.epochs.last().and_then(f))
-            .collect()
-    };
-    push(
-        "test accuracy",
-        metrics.test.accuracy,
-        refs.iter().map(|r| r.test.accuracy).collect(),
-        ACCURACY_TOL,
-    );
-    push(
-        "test loss",
-        metrics.test.loss,
-        refs.iter().map(|r| r.test.loss).collect(),
-        LOSS_TOL,
-    );
-    push(
-        "final train accuracy",
-        ours_last.accuracy,
-        final_of(|e| Some(e.accuracy)),
-        ACCURACY_TOL,
-    );
-    push(
-        "final train loss",
-        ours_last.loss,
-        final_of(|e| Some(e.loss)),
-        LOSS_TOL,
-    );
-    push(
-        "final val accuracy",
-        ours_last.val_accuracy.unwrap_or(f64::NAN),
-        final_of(|e| e.val_accuracy),
-        ACCURACY_TOL,
-    );
-    push(
-        "final val loss",
-        ours_last.val_loss.unwrap_or(f64::NAN),
-        final_of(|e| e.val_loss),
-        LOSS_TOL,
-    );
-    let mut loss_gap = (0.0, 0);
-    for m in &metrics.epochs {
-        let theirs: Vec<f64> = refs
-            .iter()
-            .filter_map(|r| r.epochs.get(m.epoch - 1).map(|e| e.loss))
-            .collect();
-        if !theirs.is_empty() {
-            let mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
-            let gap = ((m.loss - mean) / mean).abs();
-            if gap > loss_gap.0 {
-                loss_gap = (gap, m.epoch);
-            }
-        }
-        push(
-            &format!("epoch {} train loss", m.epoch),
-            m.loss,
-            theirs,
-            LOSS_TOL,
-        );
-    }
-    for (name, read, tol) in analysis_figures(ours) {
-        // A figure our run lacks (no baseline, no effective templates) has no row.
-        let Some(value) = read(ours) else {
-            continue;
-        };
-        let theirs: Vec<f64> = refs.iter().filter_map(|r| read(&r.analysis)).collect();
-        push(&name, value, theirs, tol);
-    }
-    let mut curves = vec![(
-        format!("weightscope ({})", metrics.backend),
-        metrics
-            .epochs
-            .iter()
-            .map(|e| (e.epoch as f64, e.loss))
-            .collect(),
-    )];
-    for (r, m) in reference
-        .iter()
-        .zip(reference.iter().map(|r| r.model(model)))
-    {
-        if let Some(m) = m {
-            curves.push((
-                format!("TensorFlow seed {}", r.seed),
-                m.epochs.iter().map(|e| (e.epoch as f64, e.loss)).collect(),
-            ));
-        }
-    }
+    let mut rows = outcome_rows(metrics, &refs)?;
+    let (epochs, max_relative_loss_gap) = epoch_rows(metrics, &refs);
+    rows.extend(epochs);
+    rows.extend(analysis_rows(ours, &refs));
     Ok(Comparison {
-        max_relative_loss_gap: loss_gap,
+        max_relative_loss_gap,
         model: metrics.model.clone(),
         seeds: reference
             .iter()
@@ -298,7 +319,7 @@ pub fn compare(
             .collect(),
         tensorflow: reference[0].tensorflow.clone(),
         rows,
-        curves,
+        curves: loss_curves(metrics, reference, model),
     })
 }
 
