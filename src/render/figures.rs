@@ -8,10 +8,11 @@ use plotters::prelude::*;
 
 use crate::analysis::forward::{Propagation, propagate};
 use crate::analysis::linalg::Matrix;
-use crate::analysis::pass::Analysis;
+use crate::analysis::pass::{Analysis, EpochFigures};
+use crate::analysis::templates::Diagonal;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
-use crate::core::metrics::Metrics;
+use crate::core::metrics::{EpochMetrics, Metrics};
 use crate::core::weights::{LayerWeights, layer_name};
 use crate::render::plot::{
     self, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar, image_shape,
@@ -404,76 +405,139 @@ pub(crate) fn effective_figure(analysis: &Analysis, model: &str) -> Option<Panel
     })
 }
 
-pub(crate) fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) -> Charts<'a> {
-    let dyn_ = &analysis.dynamics;
-    let epochs = |f: &dyn Fn(&crate::analysis::pass::EpochFigures) -> f64| -> Vec<(f64, f64)> {
-        dyn_.iter().map(|e| (e.epoch as f64, f(e))).collect()
-    };
-    let hist = |f: &dyn Fn(&crate::core::metrics::EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+const SERIES_COLOURS: [RGBColor; 5] = [RED_, BLUE_, GREEN_, ORANGE, GREY];
+
+/// A figure of the dynamics as (epoch, value) points, epoch 0 first.
+fn over_epochs(analysis: &Analysis, f: impl Fn(&EpochFigures) -> f64) -> Vec<(f64, f64)> {
+    analysis
+        .dynamics
+        .iter()
+        .map(|e| (e.epoch as f64, f(e)))
+        .collect()
+}
+
+fn history_chart(metrics: &Metrics) -> LineChart<'static> {
+    let hist = |f: fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
         metrics
             .epochs
             .iter()
             .map(|m| (m.epoch as f64, f(m)))
             .collect()
     };
-    let colors = [RED_, BLUE_, GREEN_, ORANGE, GREY];
-    let layers = analysis.layers.len() - 1;
-    let mut probe_series = Vec::new();
-    for l in 0..layers {
-        probe_series.push(Series::new(
-            layer_name(layers, l),
-            epochs(&|e| e.probe_cos[l]),
-            colors[l % colors.len()],
-        ));
+    LineChart {
+        title: "loss and accuracy".into(),
+        x_label: "epoch",
+        y_label: "value",
+        series: vec![
+            Series::new("loss", hist(|m| m.loss), RED_),
+            Series::new("val_loss", hist(|m| m.val_loss.unwrap_or(f64::NAN)), RED_).dashed(),
+            Series::new("accuracy", hist(|m| m.accuracy), BLUE_),
+            Series::new(
+                "val_accuracy",
+                hist(|m| m.val_accuracy.unwrap_or(f64::NAN)),
+                BLUE_,
+            )
+            .dashed(),
+        ],
     }
-    let mut template_series = vec![Series::new(
+}
+
+fn probe_chart(analysis: &Analysis) -> LineChart<'static> {
+    let layers = analysis.layers.len() - 1;
+    let series = (0..layers)
+        .map(|l| {
+            Series::new(
+                layer_name(layers, l),
+                over_epochs(analysis, |e| e.probe_cos[l]),
+                SERIES_COLOURS[l % SERIES_COLOURS.len()],
+            )
+        })
+        .collect();
+    LineChart {
+        title: format!(
+            "probe (image {}): cos(layer input, winner weights)",
+            analysis.probe.index
+        ),
+        x_label: "epoch",
+        y_label: "cosine",
+        series,
+    }
+}
+
+fn class_template_chart(analysis: &Analysis) -> LineChart<'static> {
+    let mut series = vec![Series::new(
         "best-matching neuron per class (centred), mean",
-        epochs(&|e| e.class_template_best_match_centered),
+        over_epochs(analysis, |e| e.class_template_best_match_centered),
         RED_,
     )];
-    if dyn_.iter().all(|e| e.class_template_centered.is_some()) {
-        template_series.push(Series::new(
+    let centred = |e: &EpochFigures| e.class_template_centered;
+    if analysis.dynamics.iter().all(|e| centred(e).is_some()) {
+        let of = |f: fn(&Diagonal) -> f64| {
+            move |e: &EpochFigures| centred(e).map_or(f64::NAN, |d| f(&d))
+        };
+        series.push(Series::new(
             "diagonal mean (centred)",
-            epochs(&|e| e.class_template_centered.map_or(f64::NAN, |d| d.diag_mean)),
+            over_epochs(analysis, of(|d| d.diag_mean)),
             BLUE_,
         ));
-        template_series.push(
+        series.push(
             Series::new(
                 "off-diagonal mean (centred)",
-                epochs(&|e| {
-                    e.class_template_centered
-                        .map_or(f64::NAN, |d| d.offdiag_mean)
-                }),
+                over_epochs(analysis, of(|d| d.offdiag_mean)),
                 GREY,
             )
             .dashed(),
         );
     }
-    let mut nearest_series = Vec::new();
-    for l in 0..dyn_.first().map_or(0, |e| e.nearest_input.len()) {
-        let c = colors[l % colors.len()];
-        nearest_series.push(Series::new(
-            format!("{} mean", layer_name(layers, l)),
-            epochs(&|e| e.nearest_input[l].mean),
+    LineChart {
+        title: "class templates: cos(class mean, first-layer weights)".into(),
+        x_label: "epoch",
+        y_label: "cosine",
+        series,
+    }
+}
+
+fn nearest_chart(analysis: &Analysis) -> LineChart<'static> {
+    let layers = analysis.layers.len() - 1;
+    let measured = analysis
+        .dynamics
+        .first()
+        .map_or(0, |e| e.nearest_input.len());
+    let mut series = Vec::new();
+    for l in 0..measured {
+        let c = SERIES_COLOURS[l % SERIES_COLOURS.len()];
+        let name = layer_name(layers, l);
+        series.push(Series::new(
+            format!("{name} mean"),
+            over_epochs(analysis, |e| e.nearest_input[l].mean),
             c,
         ));
-        nearest_series.push(
+        series.push(
             Series::new(
-                format!("{} max", layer_name(layers, l)),
-                epochs(&|e| e.nearest_input[l].max),
+                format!("{name} max"),
+                over_epochs(analysis, |e| e.nearest_input[l].max),
                 c,
             )
             .dashed(),
         );
-        nearest_series.push(
+        series.push(
             Series::new(
-                format!("{} min", layer_name(layers, l)),
-                epochs(&|e| e.nearest_input[l].min),
+                format!("{name} min"),
+                over_epochs(analysis, |e| e.nearest_input[l].min),
                 GREY,
             )
             .dashed(),
         );
     }
+    LineChart {
+        title: "nearest training image: per-neuron max cosine".into(),
+        x_label: "epoch",
+        y_label: "cosine",
+        series,
+    }
+}
+
+pub(crate) fn dynamics_figure(analysis: &Analysis, metrics: &Metrics) -> Charts<'static> {
     Charts {
         title: format!(
             "{}: training and similarity to inputs over epochs (epoch 0 = initial weights)",
@@ -482,44 +546,10 @@ pub(crate) fn dynamics_figure<'a>(analysis: &'a Analysis, metrics: &'a Metrics) 
         size: (1300, 900),
         grid: (2, 2),
         lines: vec![
-            LineChart {
-                title: "loss and accuracy".into(),
-                x_label: "epoch",
-                y_label: "value",
-                series: vec![
-                    Series::new("loss", hist(&|m| m.loss), RED_),
-                    Series::new("val_loss", hist(&|m| m.val_loss.unwrap_or(f64::NAN)), RED_)
-                        .dashed(),
-                    Series::new("accuracy", hist(&|m| m.accuracy), BLUE_),
-                    Series::new(
-                        "val_accuracy",
-                        hist(&|m| m.val_accuracy.unwrap_or(f64::NAN)),
-                        BLUE_,
-                    )
-                    .dashed(),
-                ],
-            },
-            LineChart {
-                title: format!(
-                    "probe (image {}): cos(layer input, winner weights)",
-                    analysis.probe.index
-                ),
-                x_label: "epoch",
-                y_label: "cosine",
-                series: probe_series,
-            },
-            LineChart {
-                title: "class templates: cos(class mean, first-layer weights)".into(),
-                x_label: "epoch",
-                y_label: "cosine",
-                series: template_series,
-            },
-            LineChart {
-                title: "nearest training image: per-neuron max cosine".into(),
-                x_label: "epoch",
-                y_label: "cosine",
-                series: nearest_series,
-            },
+            history_chart(metrics),
+            probe_chart(analysis),
+            class_template_chart(analysis),
+            nearest_chart(analysis),
         ],
     }
 }
