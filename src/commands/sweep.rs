@@ -388,7 +388,6 @@ fn run_shard(
     stop: &StopToken,
 ) -> Result<ShardReport> {
     let mut report = ShardReport::default();
-    let worker = shard.to_string();
     let mine: Vec<&(Config, Cell)> = runs
         .iter()
         .enumerate()
@@ -396,78 +395,108 @@ fn run_shard(
         .map(|(_, r)| r)
         .collect();
     for (n, (config, cell)) in mine.iter().enumerate() {
-        let name = format!(
-            "{} {} {} seed {}",
-            cell.dataset, cell.model, cell.optimizer, cell.seed
-        );
         let step = if shard.count > 1 {
             format!("{shard} run {}/{}", n + 1, mine.len())
         } else {
             format!("sweep run {}/{}", n + 1, mine.len())
         };
-        if matches!(cell_state(cell), CellState::Done(_)) {
-            progress.message(&format!("{step}: {name}: already done"));
-            report.already_done.push(cell.dir.clone());
-            continue;
+        let name = format!(
+            "{} {} {} seed {}",
+            cell.dataset, cell.model, cell.optimizer, cell.seed
+        );
+        let mut worker = Worker {
+            shard,
+            progress: &mut *progress,
+            stop,
+            report: &mut report,
+        };
+        worker.run(config, cell, &step, &name)?;
+    }
+    Ok(report)
+}
+
+/// One shard's worker, running the combinations given to it.
+struct Worker<'a> {
+    shard: Shard,
+    progress: &'a mut Progress,
+    stop: &'a StopToken,
+    report: &'a mut ShardReport,
+}
+
+impl Worker<'_> {
+    /// Trains one combination under a claim on its folder, unless it is done or claimed.
+    fn run(&mut self, config: &Config, cell: &Cell, step: &str, name: &str) -> Result<()> {
+        if self.already_done(cell, step, name) {
+            return Ok(());
         }
+        let worker = self.shard.to_string();
         let claim = match try_claim(&cell.dir, &worker)? {
             Attempt::Claimed(claim) => claim,
             Attempt::HeldBy(owner) => {
-                progress.message(&format!(
-                    "{step}: {name}: being trained by {owner}, skipped"
-                ));
-                report
-                    .held_by_others
-                    .push((cell.dir.clone(), owner.to_string()));
-                continue;
+                let line = format!("{step}: {name}: being trained by {owner}, skipped");
+                self.progress.message(&line);
+                let held = (cell.dir.clone(), owner.to_string());
+                self.report.held_by_others.push(held);
+                return Ok(());
             }
         };
         // Another worker may have finished it between our check and our claim.
-        if matches!(cell_state(cell), CellState::Done(_)) {
-            progress.message(&format!("{step}: {name}: already done"));
-            report.already_done.push(cell.dir.clone());
+        if self.already_done(cell, step, name) {
             claim.release();
-            continue;
+            return Ok(());
         }
-        progress.message(&format!("{step}: {name}: training"));
-        let result = run_training(
-            config,
-            Some(cell.dir.clone()),
-            true,
-            &mut Progress::silent(),
-            stop,
-        );
-        if result.is_err() && stop.requested() {
-            // Stopped from outside, not failed: give the run back for the next worker.
-            claim.release();
-            bail!(
-                "interrupted while training {name}; finished runs are kept: run the same \
-                 command again to continue"
-            );
+        let trained = self.train(config, cell, step, name);
+        let still_held = claim.still_held();
+        // Released whatever happened: a run stopped from outside goes back to the next
+        // worker, a failed one keeps its error.txt.
+        claim.release();
+        trained?;
+        if !still_held {
+            self.progress.warn(&format!(
+                "warning: {name} was taken over by another worker while {worker} trained it; \
+                 both may have trained it"
+            ));
+            self.report.trained_twice.push(cell.dir.clone());
         }
+        Ok(())
+    }
+
+    fn already_done(&mut self, cell: &Cell, step: &str, name: &str) -> bool {
+        let done = matches!(cell_state(cell), CellState::Done(_));
+        if done {
+            self.progress
+                .message(&format!("{step}: {name}: already done"));
+            self.report.already_done.push(cell.dir.clone());
+        }
+        done
+    }
+
+    /// Trains a claimed combination; a failure is recorded in its `error.txt`, a stop from
+    /// outside ends the sweep.
+    fn train(&mut self, config: &Config, cell: &Cell, step: &str, name: &str) -> Result<()> {
+        self.progress.message(&format!("{step}: {name}: training"));
+        let out = Some(cell.dir.clone());
+        let result = run_training(config, out, true, &mut Progress::silent(), self.stop);
         let error_file = cell.dir.join(ERROR_FILE);
         match result {
             Ok(_) => {
                 let _ = std::fs::remove_file(&error_file);
-                report.trained.push(cell.dir.clone());
+                self.report.trained.push(cell.dir.clone());
             }
+            Err(_) if self.stop.requested() => bail!(
+                "interrupted while training {name}; finished runs are kept: run the same \
+                 command again to continue"
+            ),
             Err(e) => {
                 let line = format!("{e:#}").replace('\n', " ");
-                progress.warn(&format!("{step}: {name}: failed: {line}"));
+                self.progress
+                    .warn(&format!("{step}: {name}: failed: {line}"));
                 write_atomic(&error_file, format!("{line}\n").as_bytes())?;
-                report.failed.push((cell.dir.clone(), line));
+                self.report.failed.push((cell.dir.clone(), line));
             }
         }
-        if !claim.still_held() {
-            progress.warn(&format!(
-                "warning: {name} was taken over by another worker while {worker} trained it; \
-                 both may have trained it"
-            ));
-            report.trained_twice.push(cell.dir.clone());
-        }
-        claim.release();
+        Ok(())
     }
-    Ok(report)
 }
 
 fn write_summary(root: &RunDir, summary: &Summary) -> Result<()> {

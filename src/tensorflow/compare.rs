@@ -55,8 +55,11 @@ const COUNT_TOL: f64 = 1.0;
 /// How one analysis figure is read from an `Analysis`, ours or TensorFlow's.
 type Reader = Box<dyn Fn(&Analysis) -> Option<f64>>;
 
+/// A figure's name, how to read it from its part of the analysis, and its tolerance.
+type FigureOf<T, V> = (&'static str, fn(&T) -> V, f64);
+
 /// The class-template figures compared, for the trained and the initial weights alike.
-const TEMPLATE_FIGURES: [(&str, fn(&ClassTemplate) -> Option<f64>, f64); 6] = [
+const TEMPLATE_FIGURES: [FigureOf<ClassTemplate, Option<f64>>; 6] = [
     ("diag_mean", |t| t.diag.map(|d| d.diag_mean), COSINE_TOL),
     (
         "centred diag_mean",
@@ -86,15 +89,15 @@ const TEMPLATE_FIGURES: [(&str, fn(&ClassTemplate) -> Option<f64>, f64); 6] = [
 ];
 
 /// The nearest-input summary figures compared.
-const NEAREST_FIGURES: [(&str, fn(&Summary) -> f64); 4] = [
-    ("mean", |s| s.mean),
-    ("median", |s| s.median),
-    ("min", |s| s.min),
-    ("max", |s| s.max),
+const NEAREST_FIGURES: [FigureOf<Summary, f64>; 4] = [
+    ("mean", |s| s.mean, COSINE_TOL),
+    ("median", |s| s.median, COSINE_TOL),
+    ("min", |s| s.min, COSINE_TOL),
+    ("max", |s| s.max, COSINE_TOL),
 ];
 
 /// The effective-template figures compared.
-const EFFECTIVE_FIGURES: [(&str, fn(&Diagonal) -> f64, f64); 3] = [
+const EFFECTIVE_FIGURES: [FigureOf<Diagonal, f64>; 3] = [
     ("diag_mean", |d| d.diag_mean, COSINE_TOL),
     ("offdiag_mean", |d| d.offdiag_mean, COSINE_TOL),
     ("rows_diag_max", |d| d.rows_diag_max as f64, COUNT_TOL),
@@ -131,18 +134,14 @@ fn analysis_figures(ours: &Analysis) -> Vec<(String, Reader, f64)> {
         let name = layer_name(layers, l);
         for init in [false, true] {
             let which = if init { "init" } else { "trained" };
-            for (key, read) in NEAREST_FIGURES {
+            for (key, read, tol) in NEAREST_FIGURES {
                 let reader: Reader = Box::new(move |a| {
                     let n = &a.nearest_input.get(l)?.result;
                     Some(read(
                         &(if init { n.init.as_ref()? } else { &n.trained }).summary,
                     ))
                 });
-                out.push((
-                    format!("nearest input, {name}, {which} {key}"),
-                    reader,
-                    COSINE_TOL,
-                ));
+                out.push((format!("nearest input, {name}, {which} {key}"), reader, tol));
             }
         }
     }
