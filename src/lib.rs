@@ -1,6 +1,7 @@
 //! weightscope: train the article's dense networks with Burn and open up their weights.
 //!
-//! The modules are layers; each uses only the layers below it (`.ci/layers` checks this):
+//! The modules are layers; each uses only the layers below it (`tests/it/architecture.rs` checks
+//! this, and `.ci/run` runs that check first):
 //!
 //! | layer | modules | what it holds |
 //! | --- | --- | --- |
