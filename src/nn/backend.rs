@@ -75,9 +75,14 @@ fn wgpu_device() -> Result<Opened> {
 /// calls reuse the device it registered.
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Opened> {
-    use std::sync::OnceLock;
-    static OPENED: OnceLock<(Device, Adapter)> = OnceLock::new();
-    if let Some((device, adapter)) = OPENED.get() {
+    use std::sync::Mutex;
+    // Held while the runtime initialises, so two threads asking at once (tests do) cannot both
+    // try: the second would find the runtime registered and fail.
+    static OPENED: Mutex<Option<(Device, Adapter)>> = Mutex::new(None);
+    let mut opened = OPENED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((device, adapter)) = opened.as_ref() {
         return Ok(Opened {
             device: device.clone(),
             adapter: Some(adapter.clone()),
@@ -104,10 +109,10 @@ fn wgpu_device() -> Result<Opened> {
             .collect::<Vec<_>>()
             .join(" "),
     };
-    let (device, adapter) = OPENED.get_or_init(|| (device, adapter));
+    *opened = Some((device.clone(), adapter.clone()));
     Ok(Opened {
-        device: device.clone(),
-        adapter: Some(adapter.clone()),
+        device,
+        adapter: Some(adapter),
     })
 }
 
