@@ -6,6 +6,7 @@ use weightscope::commands::run;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
+    pin_burns_default_device();
     // A panic is a bug, but the user still gets one line rather than a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -54,6 +55,18 @@ fn main() -> ExitCode {
             eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Burn's default device is the first backend compiled in, wgpu in the default build, and
+/// Burn itself uses it in a few places: an optimiser's state is loaded there before it moves to
+/// the training device, on `--resume`. weightscope chooses every device explicitly, so the
+/// fallback is pinned to the CPU: resuming a flex run must not start a GPU driver, nor fail
+/// where none exists. A `BURN_DEVICE` the user set is kept.
+fn pin_burns_default_device() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: called first thing in main, before any thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
 }
 
