@@ -81,7 +81,9 @@ fn verdict_views(verdicts: Vec<Verdict>) -> Vec<VerdictView> {
 #[derive(Serialize)]
 struct FigureView {
     name: &'static str,
-    body: String,
+    /// The SVG document to inline, or else the PNG's bytes in base64.
+    svg: Option<String>,
+    png_base64: Option<String>,
     reading: String,
 }
 
@@ -90,19 +92,18 @@ fn figure_view(dir: &Path, file: FigureFile, reading: String) -> Option<FigureVi
     let name = file.name();
     let svg = dir.join(format!("{name}.svg"));
     let png = dir.join(format!("{name}.png"));
-    let body = match std::fs::metadata(&svg) {
-        Ok(m) if m.len() <= MAX_SVG => std::fs::read_to_string(&svg).ok()?,
+    let (svg, png_base64) = match std::fs::metadata(&svg) {
+        Ok(m) if m.len() <= MAX_SVG => (Some(std::fs::read_to_string(&svg).ok()?), None),
         _ => {
             let bytes = std::fs::read(&png).ok()?;
-            format!(
-                "<img alt=\"{name}\" src=\"data:image/png;base64,{}\">",
-                base64::engine::general_purpose::STANDARD.encode(bytes)
-            )
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+            (None, Some(encoded))
         }
     };
     Some(FigureView {
         name,
-        body,
+        svg,
+        png_base64,
         reading,
     })
 }
