@@ -87,3 +87,33 @@ pub(crate) fn evaluate_on_host(
         accuracy: correct as f64 / n,
     }
 }
+
+/// Rows per block when a whole data set goes through the network, to bound the memory of the
+/// copied inputs.
+const FORWARD_BLOCK_ROWS: usize = 8192;
+
+/// The activations of every hidden layer (the inputs of layers 1, 2, …) for every image of
+/// `set`, computed block by block so that the images are never copied whole.
+pub fn hidden_activations(
+    layers: &[LayerWeights],
+    activation: Activation,
+    set: &ImageSet,
+) -> Vec<Matrix> {
+    let hidden = layers.len().saturating_sub(1);
+    let mut out: Vec<Vec<f32>> = vec![Vec::new(); hidden];
+    let p = set.pixels();
+    for start in (0..set.len()).step_by(FORWARD_BLOCK_ROWS) {
+        let end = (start + FORWARD_BLOCK_ROWS).min(set.len());
+        let mut x = Matrix::new(end - start, p, set.images[start * p..end * p].to_vec());
+        for (l, layer) in layers[..hidden].iter().enumerate() {
+            x = x.matmul(&kernel(layer));
+            x.add_row_vector(&layer.bias);
+            x.map(|v| activation.apply(v));
+            out[l].extend_from_slice(&x.data);
+        }
+    }
+    out.into_iter()
+        .zip(&layers[..hidden])
+        .map(|(data, layer)| Matrix::new(set.len(), layer.d_out, data))
+        .collect()
+}

@@ -1,6 +1,8 @@
 //! The analysis layer: the measurements of `docs/method.md`, computed from weights copied to
 //! the host. Every function here is pure: plain arrays in, numbers out.
 
+pub mod collapse;
+pub mod distributed;
 pub mod forward;
 pub mod linalg;
 pub mod nearest;

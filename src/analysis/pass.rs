@@ -3,14 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::forward::{images_matrix, kernel, propagate};
+use super::collapse::{NeuralCollapse, neural_collapse};
+use super::distributed::{Selectivity, n90, selectivity};
+use super::forward::{hidden_activations, images_matrix, kernel, propagate};
 use super::linalg::{Matrix, Summary};
 use super::nearest::{NearestInput, nearest_inputs, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
-use super::templates::{ClassTemplate, Diagonal, class_means, class_template, effective_templates};
+use super::templates::{
+    ClassTemplate, Diagonal, class_means, class_means_of, class_template, effective_templates,
+};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
-use crate::core::weights::{LayerWeights, widths};
+use crate::core::weights::{LayerWeights, layer_name, widths};
 
 /// The weights after epoch `epoch` (0 = initial).
 #[derive(Debug, Clone)]
@@ -78,6 +82,52 @@ pub struct Analysis {
     /// How much of the first layer's change lies in the span of the training inputs; only for
     /// runs on at most `span::MAX_SPAN_IMAGES` images.
     pub span: Option<super::span::SpanTest>,
+    /// Every dense layer against the class means of its own inputs; entry 0 is
+    /// `class_template`.
+    #[serde(default)]
+    pub layer_class_templates: Vec<LayerClassTemplate>,
+    /// The last hidden layer's neural collapse, for networks with a hidden layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neural_collapse: Option<LayerCollapse>,
+    /// How distributed the last hidden layer's code is, for networks with a hidden layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedCode>,
+}
+
+/// One dense layer's neurons against the class means of the layer's own inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerClassTemplate {
+    pub layer: usize,
+    /// What the layer reads: `pixels`, or the hidden layer before it.
+    pub input: String,
+    #[serde(flatten)]
+    pub result: TrainedAndInit<ClassTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerCollapse {
+    /// The hidden layer whose activations collapse (the output layer's input).
+    pub layer: usize,
+    #[serde(flatten)]
+    pub result: TrainedAndInit<NeuralCollapse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistributedCode {
+    /// The hidden layer whose code this is (the output layer's input).
+    pub layer: usize,
+    /// Per class, the fewest neurons carrying 90% of the positive evidence (trained weights).
+    pub n90: Vec<usize>,
+    pub n90_mean: f64,
+    pub selectivity: TrainedAndInit<Selectivity>,
+}
+
+/// The every-layer figures of one set of weights.
+struct EveryLayer {
+    class_templates: Vec<ClassTemplate>,
+    collapse: Option<NeuralCollapse>,
+    n90: Option<Vec<usize>>,
+    selectivity: Option<Selectivity>,
 }
 
 /// Inputs, over the whole training file, of the layers whose neurons are compared with
@@ -106,6 +156,36 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Class templates of every layer in its own input space, and the last hidden layer's
+    /// collapse and code.
+    fn every_layer(&self, layers: &[LayerWeights]) -> EveryLayer {
+        let activation = self.inputs.activation;
+        let (train, test) = (self.inputs.train, self.inputs.test);
+        let hidden = hidden_activations(layers, activation, train);
+        let mut class_templates = vec![self.class_template(layers)];
+        for (h, layer) in hidden.iter().zip(&layers[1..]) {
+            let (means, global) = class_means_of(h, &train.labels);
+            class_templates.push(class_template(&means, &global, &kernel(layer)));
+        }
+        let (Some(last_h), Some(output)) = (hidden.last(), layers.last()) else {
+            return EveryLayer {
+                class_templates,
+                collapse: None,
+                n90: None,
+                selectivity: None,
+            };
+        };
+        let test_h = hidden_activations(layers, activation, test)
+            .pop()
+            .expect("a network with a hidden layer");
+        EveryLayer {
+            class_templates,
+            collapse: Some(neural_collapse(last_h, &train.labels, &test_h, output)),
+            n90: Some(n90(&test_h, &test.labels, output)),
+            selectivity: Some(selectivity(&test_h, &test.labels)),
+        }
+    }
+
     fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
         class_template(&self.means, &self.global, &kernel(&layers[0]))
     }
@@ -176,7 +256,14 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
+    let every_trained = ctx.every_layer(&trained.layers);
+    let every_init = init.map(|s| ctx.every_layer(&s.layers));
+    let (layer_class_templates, neural_collapse, distributed) =
+        every_layer_keys(&trained.layers, every_trained, every_init);
     Analysis {
+        layer_class_templates,
+        neural_collapse,
+        distributed,
         layers: widths(&trained.layers),
         activation,
         probe: probe(
@@ -218,4 +305,63 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
                 super::span::span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
             }),
     }
+}
+
+/// `layer_class_templates`, `neural_collapse` and `distributed` from the every-layer figures of
+/// the trained and (where known) the initial weights.
+fn every_layer_keys(
+    layers: &[LayerWeights],
+    trained: EveryLayer,
+    init: Option<EveryLayer>,
+) -> (
+    Vec<LayerClassTemplate>,
+    Option<LayerCollapse>,
+    Option<DistributedCode>,
+) {
+    let count = layers.len();
+    let (init_templates, init_collapse, init_selectivity) = match init {
+        Some(i) => (
+            i.class_templates.into_iter().map(Some).collect(),
+            i.collapse,
+            i.selectivity,
+        ),
+        None => (vec![None; count], None, None),
+    };
+    let templates = trained
+        .class_templates
+        .into_iter()
+        .zip(init_templates)
+        .enumerate()
+        .map(|(layer, (trained, init))| LayerClassTemplate {
+            layer,
+            input: if layer == 0 {
+                "pixels".into()
+            } else {
+                layer_name(count, layer - 1)
+            },
+            result: TrainedAndInit { trained, init },
+        })
+        .collect();
+    // The hidden layer that feeds the output layer.
+    let last_hidden = count.saturating_sub(2);
+    let collapse = trained.collapse.map(|t| LayerCollapse {
+        layer: last_hidden,
+        result: TrainedAndInit {
+            trained: t,
+            init: init_collapse,
+        },
+    });
+    let distributed = trained
+        .n90
+        .zip(trained.selectivity)
+        .map(|(n90, s)| DistributedCode {
+            layer: last_hidden,
+            n90_mean: n90.iter().sum::<usize>() as f64 / n90.len().max(1) as f64,
+            n90,
+            selectivity: TrainedAndInit {
+                trained: s,
+                init: init_selectivity,
+            },
+        });
+    (templates, collapse, distributed)
 }

@@ -11,13 +11,27 @@ use crate::core::weights::LayerWeights;
 
 /// Mean image of each class (`NUM_CLASSES x pixels`) and of the whole set.
 pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
-    let p = set.pixels();
+    let rows = (0..set.len()).map(|i| set.image(i));
+    class_means_of_rows(set.pixels(), rows, &set.labels)
+}
+
+/// Mean row of each class (`NUM_CLASSES x cols`) and of all rows: a layer's inputs over a set.
+pub fn class_means_of(inputs: &Matrix, labels: &[u8]) -> (Matrix, Vec<f32>) {
+    let rows = (0..inputs.rows).map(|r| inputs.row(r));
+    class_means_of_rows(inputs.cols, rows, labels)
+}
+
+fn class_means_of_rows<'a>(
+    p: usize,
+    rows: impl Iterator<Item = &'a [f32]>,
+    labels: &[u8],
+) -> (Matrix, Vec<f32>) {
     let mut sums = vec![0.0f64; NUM_CLASSES * p];
     let mut counts = [0usize; NUM_CLASSES];
-    for (i, &label) in set.labels.iter().enumerate() {
+    for (row, &label) in rows.zip(labels) {
         let c = label as usize;
         counts[c] += 1;
-        for (s, &v) in sums[c * p..(c + 1) * p].iter_mut().zip(set.image(i)) {
+        for (s, &v) in sums[c * p..(c + 1) * p].iter_mut().zip(row) {
             *s += f64::from(v);
         }
     }
@@ -31,7 +45,7 @@ pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
             }
         }
     }
-    let n = set.len().max(1) as f64;
+    let n = labels.len().max(1) as f64;
     (means, global.iter().map(|&s| (s / n) as f32).collect())
 }
 

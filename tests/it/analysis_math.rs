@@ -2,6 +2,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use weightscope::analysis::collapse::neural_collapse;
+use weightscope::analysis::distributed::{n90, selectivity};
 use weightscope::analysis::forward::pre_activations;
 use weightscope::analysis::linalg::{Matrix, argmax, cosine, summarize};
 use weightscope::analysis::nearest::nearest_inputs;
@@ -205,4 +207,92 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
         }
     }
     assert!(effective_templates(&layers[..1], Activation::Relu, &set).is_none());
+}
+
+/// Ten classes whose centred means are the vertices of a regular simplex: class c sits at
+/// `e_c − 1/10` in R^10, every image exactly on its class mean.
+fn simplex_code(per_class: usize) -> (Matrix, Vec<u8>) {
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..10u8 {
+        for _ in 0..per_class {
+            data.extend((0..10).map(|j| if j == c as usize { 0.9f32 } else { -0.1 }));
+            labels.push(c);
+        }
+    }
+    (Matrix::new(labels.len(), 10, data), labels)
+}
+
+/// An output layer whose row k is `weights(k)` (a `[d_in, d_out]` kernel).
+fn output_layer(d_in: usize, weight: impl Fn(usize, usize) -> f32) -> LayerWeights {
+    LayerWeights {
+        d_in,
+        d_out: 10,
+        weight: (0..d_in * 10).map(|i| weight(i / 10, i % 10)).collect(),
+        bias: vec![0.0; 10],
+    }
+}
+
+#[test]
+fn a_simplex_code_has_collapsed_completely() {
+    let (h, labels) = simplex_code(5);
+    // The classifier's rows are the class means themselves (self-duality).
+    let output = output_layer(10, |j, k| if j == k { 0.9 } else { -0.1 });
+    let nc = neural_collapse(&h, &labels, &h, &output);
+    assert!(nc.nc1.abs() < 1e-9, "no spread within classes: {}", nc.nc1);
+    assert!((nc.nc2_cos_mean + 1.0 / 9.0).abs() < 1e-6, "{}", nc.nc2_cos_mean);
+    assert!(nc.nc2_cos_std < 1e-6 && nc.nc2_norm_cv < 1e-6, "{nc:?}");
+    assert!(nc.nc3 < 1e-9, "W is M: {}", nc.nc3);
+    assert_eq!(nc.nc4, 1.0);
+}
+
+#[test]
+fn neural_collapse_measures_spread_and_misalignment() {
+    // The simplex code with every image pushed off its mean, half one way and half the other,
+    // along the direction of the first class mean: NC1 grows from 0.
+    let (h, labels) = simplex_code(4);
+    let m0: Vec<f32> = (0..10).map(|j| if j == 0 { 0.9 } else { -0.1 }).collect();
+    let mut data = h.data.clone();
+    for r in 0..h.rows {
+        let sign = if r % 2 == 0 { 0.5 } else { -0.5 };
+        for j in 0..10 {
+            data[r * 10 + j] += sign * m0[j];
+        }
+    }
+    let spread = Matrix::new(h.rows, 10, data);
+    let output = output_layer(10, |j, k| if j == k { 0.9 } else { -0.1 });
+    let nc = neural_collapse(&spread, &labels, &h, &output);
+    // By hand: M = P, the centring projector I − 11ᵀ/10, so Σ_B = P/10 and Σ_B⁺ = 10 P;
+    // Σ_W = 0.25 m0 m0ᵀ; NC1 = tr(Σ_W Σ_B⁺)/10 = 0.25 m0ᵀ P m0 = 0.25 |m0|² = 0.25 · 0.9.
+    let expected = 0.225;
+    assert!((nc.nc1 - expected).abs() < 1e-4, "{} vs {expected}", nc.nc1);
+    // A classifier with its rows permuted no longer matches the means.
+    let shifted = output_layer(10, |j, k| if j == (k + 1) % 10 { 0.9 } else { -0.1 });
+    let nc = neural_collapse(&h, &labels, &h, &shifted);
+    assert!(nc.nc3 > 1.0, "{}", nc.nc3);
+    assert_eq!(nc.nc4, 0.0, "the network now predicts the next class");
+}
+
+#[test]
+fn a_one_hot_code_needs_one_neuron_per_class_and_is_fully_selective() {
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..10u8 {
+        for _ in 0..3 {
+            data.extend((0..10).map(|j| f32::from(u8::from(j == c as usize))));
+            labels.push(c);
+        }
+    }
+    let h = Matrix::new(labels.len(), 10, data);
+    let output = output_layer(10, |j, k| if j == k { 2.0 } else { 0.0 });
+    assert_eq!(n90(&h, &labels, &output), vec![1; 10]);
+    let s = selectivity(&h, &labels);
+    assert_eq!((s.mean, s.median, s.frac_above_half), (1.0, 1.0, 1.0));
+    // Every neuron equally active for every class: no selectivity, and all ten neurons are
+    // needed for 90% of each logit.
+    let flat = Matrix::new(30, 10, vec![1.0; 300]);
+    let uniform = output_layer(10, |_, _| 1.0);
+    assert_eq!(n90(&flat, &labels, &uniform), vec![9; 10]);
+    let s = selectivity(&flat, &labels);
+    assert_eq!((s.mean, s.frac_above_half), (0.0, 0.0));
 }

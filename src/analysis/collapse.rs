@@ -1,0 +1,205 @@
+//! Neural collapse (Papyan, Han & Donoho, PNAS 2020) on the last hidden layer: how tightly
+//! each class gathers around its mean (NC1), how the class means spread (NC2), whether the
+//! output layer's rows become those means (NC3, "self-duality"), and whether the network
+//! decides like a nearest-class-mean rule (NC4). Definitions in `docs/method.md`.
+
+use serde::{Deserialize, Serialize};
+
+use super::linalg::{Matrix, argmax};
+use super::span::symmetric_eigen;
+use crate::core::data::NUM_CLASSES;
+use crate::core::weights::LayerWeights;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NeuralCollapse {
+    /// tr(Σ_W Σ_B⁺) / K: within-class spread against the spread of the class means; 0 when
+    /// every image sits on its class mean.
+    pub nc1: f64,
+    /// Mean and standard deviation of cos(m_c, m_c') over the class pairs; a simplex gives
+    /// −1/(K−1) with no spread.
+    pub nc2_cos_mean: f64,
+    pub nc2_cos_std: f64,
+    /// Standard deviation over mean of the centred class means' norms.
+    pub nc2_norm_cv: f64,
+    /// ‖W/‖W‖ − M/‖M‖‖²_F between the output layer's rows and the centred class means.
+    pub nc3: f64,
+    /// Fraction of test images whose nearest class mean is the class the network predicts.
+    pub nc4: f64,
+}
+
+/// The centred class means `m_c = μ_c − μ_G` (K × d) and the class means `μ_c`, in f64.
+fn centred_means(h: &Matrix, labels: &[u8]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let d = h.cols;
+    let mut sums = vec![vec![0.0f64; d]; NUM_CLASSES];
+    let mut counts = [0usize; NUM_CLASSES];
+    for (r, &label) in labels.iter().enumerate().take(h.rows) {
+        counts[label as usize] += 1;
+        for (s, &v) in sums[label as usize].iter_mut().zip(h.row(r)) {
+            *s += f64::from(v);
+        }
+    }
+    let n = labels.len().min(h.rows).max(1) as f64;
+    let global: Vec<f64> = (0..d)
+        .map(|j| sums.iter().map(|s| s[j]).sum::<f64>() / n)
+        .collect();
+    let means: Vec<Vec<f64>> = sums
+        .iter()
+        .zip(counts)
+        .map(|(s, c)| s.iter().map(|v| v / c.max(1) as f64).collect())
+        .collect();
+    let centred = means
+        .iter()
+        .map(|m| m.iter().zip(&global).map(|(a, g)| a - g).collect())
+        .collect();
+    (centred, means)
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The Moore–Penrose pseudo-inverse of a symmetric positive semi-definite K × K matrix,
+/// dropping eigenvalues below a relative tolerance (the centred means span K − 1 dimensions
+/// at most, so one eigenvalue is zero up to rounding).
+fn pseudo_inverse(g: &[f64], k: usize) -> Vec<f64> {
+    let (values, vectors) = symmetric_eigen(g, k);
+    let largest = values.iter().copied().fold(0.0, f64::max);
+    let mut out = vec![0.0; k * k];
+    for (lambda, v) in values.iter().zip(&vectors) {
+        if *lambda > largest * 1e-10 {
+            for i in 0..k {
+                for j in 0..k {
+                    out[i * k + j] += v[i] * v[j] / lambda;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// NC1 = tr(Σ_W Σ_B⁺)/K. With Σ_B = MᵀM/K for the K × d matrix M of centred means,
+/// Σ_B⁺ = K · Mᵀ G⁺² M where G = M Mᵀ, so NC1 = mean over images of ‖G⁺ M (h − μ_y)‖²: only
+/// a K × K pseudo-inverse is needed, whatever the layer's width.
+fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f64 {
+    let k = centred.len();
+    let g: Vec<f64> = (0..k * k)
+        .map(|i| dot(&centred[i / k], &centred[i % k]))
+        .collect();
+    let g_pinv = pseudo_inverse(&g, k);
+    // B = G⁺ M, K × d.
+    let b: Vec<Vec<f64>> = (0..k)
+        .map(|i| {
+            (0..h.cols)
+                .map(|j| (0..k).map(|c| g_pinv[i * k + c] * centred[c][j]).sum())
+                .collect()
+        })
+        .collect();
+    let mut total = 0.0;
+    let mut residual = vec![0.0; h.cols];
+    for (r, &label) in labels.iter().enumerate().take(h.rows) {
+        for ((res, &v), m) in residual.iter_mut().zip(h.row(r)).zip(&means[label as usize]) {
+            *res = f64::from(v) - m;
+        }
+        total += b.iter().map(|row| dot(row, &residual).powi(2)).sum::<f64>();
+    }
+    total / labels.len().min(h.rows).max(1) as f64
+}
+
+fn nc2(centred: &[Vec<f64>]) -> (f64, f64, f64) {
+    let norms: Vec<f64> = centred.iter().map(|m| dot(m, m).sqrt()).collect();
+    let mut cosines = Vec::new();
+    for a in 0..centred.len() {
+        for b in a + 1..centred.len() {
+            let denominator = norms[a] * norms[b];
+            cosines.push(if denominator > 0.0 {
+                dot(&centred[a], &centred[b]) / denominator
+            } else {
+                0.0
+            });
+        }
+    }
+    let (cos_mean, cos_std) = mean_and_std(&cosines);
+    let (norm_mean, norm_std) = mean_and_std(&norms);
+    let cv = if norm_mean > 0.0 {
+        norm_std / norm_mean
+    } else {
+        0.0
+    };
+    (cos_mean, cos_std, cv)
+}
+
+/// ‖W/‖W‖_F − M/‖M‖_F‖²_F, W's row k being output neuron k's incoming weights.
+fn nc3(output: &LayerWeights, centred: &[Vec<f64>]) -> f64 {
+    let w: Vec<Vec<f64>> = (0..output.d_out)
+        .map(|k| output.column(k).iter().map(|&v| f64::from(v)).collect())
+        .collect();
+    let frobenius = |rows: &[Vec<f64>]| rows.iter().map(|r| dot(r, r)).sum::<f64>().sqrt();
+    let (w_norm, m_norm) = (frobenius(&w), frobenius(centred));
+    if w_norm == 0.0 || m_norm == 0.0 {
+        return f64::NAN;
+    }
+    w.iter()
+        .zip(centred)
+        .flat_map(|(wr, mr)| wr.iter().zip(mr).map(|(a, b)| (a / w_norm - b / m_norm).powi(2)))
+        .sum()
+}
+
+/// Fraction of the rows of `test_h` whose nearest class mean (Euclidean) is the class the
+/// output layer predicts for them.
+fn nc4(test_h: &Matrix, output: &LayerWeights, means: &[Vec<f64>]) -> f64 {
+    if test_h.rows == 0 {
+        return f64::NAN;
+    }
+    let mut agree = 0usize;
+    let mut logits = vec![0.0f32; output.d_out];
+    for r in 0..test_h.rows {
+        let h = test_h.row(r);
+        for (k, logit) in logits.iter_mut().enumerate() {
+            *logit = output.bias[k]
+                + h.iter()
+                    .enumerate()
+                    .map(|(j, &v)| v * output.weight[j * output.d_out + k])
+                    .sum::<f32>();
+        }
+        let nearest = means
+            .iter()
+            .map(|m| {
+                h.iter()
+                    .zip(m)
+                    .map(|(&v, &c)| (f64::from(v) - c).powi(2))
+                    .sum::<f64>()
+            })
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(0, |(c, _)| c);
+        agree += usize::from(nearest == argmax(&logits));
+    }
+    agree as f64 / test_h.rows as f64
+}
+
+/// The neural-collapse figures of the last hidden layer: `train_h` its activations over the
+/// training file, `test_h` over the test file, `output` the output layer reading them.
+pub fn neural_collapse(
+    train_h: &Matrix,
+    train_labels: &[u8],
+    test_h: &Matrix,
+    output: &LayerWeights,
+) -> NeuralCollapse {
+    let (centred, means) = centred_means(train_h, train_labels);
+    let (nc2_cos_mean, nc2_cos_std, nc2_norm_cv) = nc2(&centred);
+    NeuralCollapse {
+        nc1: nc1(train_h, train_labels, &centred, &means),
+        nc2_cos_mean,
+        nc2_cos_std,
+        nc2_norm_cv,
+        nc3: nc3(output, &centred),
+        nc4: nc4(test_h, output, &means),
+    }
+}
