@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::linalg::{Matrix, argmax};
-use super::span::symmetric_eigen;
+use super::linalg::{Matrix, argmax, symmetric_pseudo_inverse};
 use crate::core::data::NUM_CLASSES;
 use crate::core::weights::LayerWeights;
 
@@ -65,25 +64,6 @@ fn mean_and_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// The Moore–Penrose pseudo-inverse of a symmetric positive semi-definite K × K matrix,
-/// dropping eigenvalues below a relative tolerance (the centred means span K − 1 dimensions
-/// at most, so one eigenvalue is zero up to rounding).
-fn pseudo_inverse(g: &[f64], k: usize) -> Vec<f64> {
-    let (values, vectors) = symmetric_eigen(g, k);
-    let largest = values.iter().copied().fold(0.0, f64::max);
-    let mut out = vec![0.0; k * k];
-    for (lambda, v) in values.iter().zip(&vectors) {
-        if *lambda > largest * 1e-10 {
-            for i in 0..k {
-                for j in 0..k {
-                    out[i * k + j] += v[i] * v[j] / lambda;
-                }
-            }
-        }
-    }
-    out
-}
-
 /// NC1 = tr(Σ_W Σ_B⁺)/K. With Σ_B = MᵀM/K for the K × d matrix M of centred means,
 /// Σ_B⁺ = K · Mᵀ G⁺² M where G = M Mᵀ, so NC1 = mean over images of ‖G⁺ M (h − μ_y)‖²: only
 /// a K × K pseudo-inverse is needed, whatever the layer's width.
@@ -92,7 +72,8 @@ fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f
     let g: Vec<f64> = (0..k * k)
         .map(|i| dot(&centred[i / k], &centred[i % k]))
         .collect();
-    let g_pinv = pseudo_inverse(&g, k);
+    // The centred means span K − 1 dimensions at most: G is singular, hence the pseudo-inverse.
+    let g_pinv = symmetric_pseudo_inverse(&g, k);
     // B = G⁺ M, K × d.
     let b: Vec<Vec<f64>> = (0..k)
         .map(|i| {
@@ -104,7 +85,11 @@ fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f
     let mut total = 0.0;
     let mut residual = vec![0.0; h.cols];
     for (r, &label) in labels.iter().enumerate().take(h.rows) {
-        for ((res, &v), m) in residual.iter_mut().zip(h.row(r)).zip(&means[label as usize]) {
+        for ((res, &v), m) in residual
+            .iter_mut()
+            .zip(h.row(r))
+            .zip(&means[label as usize])
+        {
             *res = f64::from(v) - m;
         }
         total += b.iter().map(|row| dot(row, &residual).powi(2)).sum::<f64>();
@@ -147,7 +132,11 @@ fn nc3(output: &LayerWeights, centred: &[Vec<f64>]) -> f64 {
     }
     w.iter()
         .zip(centred)
-        .flat_map(|(wr, mr)| wr.iter().zip(mr).map(|(a, b)| (a / w_norm - b / m_norm).powi(2)))
+        .flat_map(|(wr, mr)| {
+            wr.iter()
+                .zip(mr)
+                .map(|(a, b)| (a / w_norm - b / m_norm).powi(2))
+        })
         .sum()
 }
 
@@ -202,4 +191,17 @@ pub fn neural_collapse(
         nc3: nc3(output, &centred),
         nc4: nc4(test_h, output, &means),
     }
+}
+
+/// NC1 and NC3 alone, which need only the training file: the figures the dynamics follow.
+pub fn collapse_on_training_file(
+    train_h: &Matrix,
+    train_labels: &[u8],
+    output: &LayerWeights,
+) -> (f64, f64) {
+    let (centred, means) = centred_means(train_h, train_labels);
+    (
+        nc1(train_h, train_labels, &centred, &means),
+        nc3(output, &centred),
+    )
 }

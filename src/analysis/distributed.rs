@@ -70,11 +70,15 @@ pub fn selectivity_indices(h: &Matrix, labels: &[u8]) -> Vec<f64> {
     (0..h.cols)
         .map(|j| {
             let per_class: Vec<f64> = means.iter().map(|m| m[j]).collect();
-            let (best, max) = per_class
-                .iter()
-                .copied()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |a, (c, v)| if v > a.1 { (c, v) } else { a });
+            let (best, max) =
+                per_class
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |a, (c, v)| if v > a.1 { (c, v) } else { a },
+                    );
             let rest = per_class
                 .iter()
                 .enumerate()

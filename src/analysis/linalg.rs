@@ -59,7 +59,7 @@ impl Matrix {
     }
 
     /// Each row scaled to unit length; zero rows stay zero so their cosines are 0.
-    pub(crate) fn normalized_rows(&self) -> Matrix {
+    pub fn normalized_rows(&self) -> Matrix {
         self.clone().into_normalized_rows()
     }
 
@@ -187,4 +187,67 @@ pub fn summarize(values: &[f64]) -> Summary {
         min: sorted[0],
         max: sorted[n - 1],
     }
+}
+
+/// A square row-major `f64` matrix as faer's.
+fn faer_square(a: &[f64], n: usize) -> faer::Mat<f64> {
+    faer::Mat::from_fn(n, n, |i, j| a[i * n + j])
+}
+
+/// Eigen-decomposition of a symmetric `n x n` matrix (row-major), by faer. Returns the
+/// eigenvalues in decreasing order and the matching unit eigenvectors as rows.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let evd = faer_square(a, n)
+        .self_adjoint_eigen(faer::Side::Lower)
+        .expect("the eigen-solver converges on a symmetric matrix");
+    let (values, vectors) = (evd.S().column_vector(), evd.U());
+    // faer sorts the eigenvalues increasing.
+    (0..n)
+        .rev()
+        .map(|i| (values[i], (0..n).map(|k| vectors[(k, i)]).collect()))
+        .unzip()
+}
+
+/// The Moore–Penrose pseudo-inverse of a symmetric `n x n` matrix (row-major), by faer.
+pub fn symmetric_pseudo_inverse(a: &[f64], n: usize) -> Vec<f64> {
+    let evd = faer_square(a, n)
+        .self_adjoint_eigen(faer::Side::Lower)
+        .expect("the eigen-solver converges on a symmetric matrix");
+    let inverse = evd.pseudoinverse();
+    (0..n * n).map(|i| inverse[(i / n, i % n)]).collect()
+}
+
+/// For vectors `x_1, …, x_k` (in this order) and each `v` of `targets`: the squared length of
+/// `v`'s projection onto the span of `x_1..x_i`, for every `i`. One Householder QR (faer) gives
+/// every prefix: the first `i` columns of Q span the first `i` vectors. A vector already
+/// (numerically) in the span of the earlier ones adds nothing.
+pub fn prefix_projections(vectors: &[&[f32]], targets: &[&[f32]]) -> Vec<Vec<f64>> {
+    let k = vectors.len();
+    let Some(d) = vectors.first().map(|x| x.len()) else {
+        return vec![Vec::new(); targets.len()];
+    };
+    let x = faer::Mat::<f64>::from_fn(d, k, |i, j| f64::from(vectors[j][i]));
+    let qr = x.qr();
+    let (q, r) = (qr.compute_thin_Q(), qr.thin_R());
+    // Past d vectors the span is the whole space: Q has min(d, k) columns.
+    let columns = k.min(d);
+    let largest = (0..columns).map(|i| r[(i, i)].abs()).fold(0.0, f64::max);
+    let grows: Vec<bool> = (0..k)
+        .map(|i| i < columns && r[(i, i)].abs() > 1e-9 * largest)
+        .collect();
+    targets
+        .iter()
+        .map(|v| {
+            let mut total = 0.0;
+            (0..k)
+                .map(|j| {
+                    if grows[j] {
+                        let along: f64 = (0..d).map(|i| q[(i, j)] * f64::from(v[i])).sum();
+                        total += along * along;
+                    }
+                    total
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::collapse::{NeuralCollapse, neural_collapse};
+use super::blend::{BLEND_KS, BlendCurve, blend_curve, random_curve};
+use super::collapse::{NeuralCollapse, collapse_on_training_file, neural_collapse};
 use super::distributed::{Selectivity, n90, selectivity};
-use super::forward::{hidden_activations, images_matrix, kernel, propagate};
+use super::forward::{hidden_activations, images_matrix, kernel};
 use super::linalg::{Matrix, Summary};
 use super::nearest::{NearestInput, nearest_inputs, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
@@ -63,6 +64,14 @@ pub struct EpochFigures {
     pub class_template_best_match_centered: f64,
     /// Per hidden layer (for an SLP, its only layer).
     pub nearest_input: Vec<Summary>,
+    /// Networks with a hidden layer: the output layer's centred class-template diagonal, and
+    /// NC1 and NC3 of the last hidden layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_diag_centered: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nc1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nc3: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +101,23 @@ pub struct Analysis {
     /// How distributed the last hidden layer's code is, for networks with a hidden layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distributed: Option<DistributedCode>,
+    /// How many training images the first layer's neurons are a blend of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<Blend>,
+}
+
+/// r(k) of the first layer's neurons: their trained weights, the change training made, the
+/// initial weights (the last two where the initial weights are known), and the trained
+/// weights on random images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blend {
+    pub k: Vec<usize>,
+    pub trained: BlendCurve,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<BlendCurve>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<BlendCurve>,
+    pub random: BlendCurve,
 }
 
 /// One dense layer's neurons against the class means of the layer's own inputs.
@@ -128,24 +154,6 @@ struct EveryLayer {
     collapse: Option<NeuralCollapse>,
     n90: Option<Vec<usize>>,
     selectivity: Option<Selectivity>,
-}
-
-/// Inputs, over the whole training file, of the layers whose neurons are compared with
-/// inputs: every hidden layer, or the single layer of an SLP. The first is always the pixels,
-/// whose unit-length rows the caller has already computed.
-fn deeper_layer_inputs(
-    layers: &[LayerWeights],
-    activation: Activation,
-    train: &ImageSet,
-) -> Vec<Matrix> {
-    let count = (layers.len() - 1).max(1);
-    if count == 1 {
-        return Vec::new();
-    }
-    let mut p = propagate(&layers[..count], activation, &images_matrix(train));
-    p.inputs.truncate(count);
-    p.inputs.remove(0);
-    p.inputs
 }
 
 struct Context<'a> {
@@ -186,20 +194,57 @@ impl Context<'_> {
         }
     }
 
+    fn blend(&self, trained: &LayerWeights, init: Option<&LayerWeights>) -> Blend {
+        let w = kernel(trained);
+        let curve = |m: &Matrix| blend_curve(&self.unit_images, m);
+        let delta = init.map(|i| {
+            let mut d = w.clone();
+            for (x, y) in d.data.iter_mut().zip(&i.weight) {
+                *x -= y;
+            }
+            d
+        });
+        Blend {
+            k: BLEND_KS.to_vec(),
+            trained: curve(&w),
+            delta: delta.as_ref().map(curve),
+            init: init.map(|i| curve(&kernel(i))),
+            random: random_curve(&self.unit_images, &w),
+        }
+    }
+
     fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
         class_template(&self.means, &self.global, &kernel(&layers[0]))
     }
 
-    fn nearest(&self, layers: &[LayerWeights]) -> Vec<NearestInput> {
+    /// The nearest-input figure of every hidden layer (for an SLP, its only layer); `hidden`
+    /// holds the hidden activations over the training file, the inputs of the later layers.
+    fn nearest(&self, layers: &[LayerWeights], hidden: &[Matrix]) -> Vec<NearestInput> {
         let labels = &self.inputs.train.labels;
+        let compared = (layers.len() - 1).max(1);
         let mut out = vec![nearest_unit_inputs(&self.unit_images, labels, &layers[0])];
-        for (l, inputs) in deeper_layer_inputs(layers, self.inputs.activation, self.inputs.train)
-            .iter()
-            .enumerate()
-        {
-            out.push(nearest_inputs(inputs, labels, &layers[l + 1]));
+        for (inputs, layer) in hidden.iter().zip(&layers[1..compared]) {
+            out.push(nearest_inputs(inputs, labels, layer));
         }
         out
+    }
+
+    /// One snapshot's figures for the dynamics, and its nearest-input figures.
+    fn snapshot_figures(&self, snapshot: &Snapshot) -> (EpochFigures, Vec<NearestInput>) {
+        let layers = &snapshot.layers;
+        let train = self.inputs.train;
+        let hidden = hidden_activations(layers, self.inputs.activation, train);
+        let nearest = self.nearest(layers, &hidden);
+        let mut figures = self.epoch_figures(snapshot, &nearest);
+        if let (Some(h), Some(output)) = (hidden.last(), layers.last()) {
+            let (means, global) = class_means_of(h, &train.labels);
+            let template = class_template(&means, &global, &kernel(output));
+            figures.output_diag_centered = template.diag_centered.map(|d| d.diag_mean);
+            let (nc1, nc3) = collapse_on_training_file(h, &train.labels, output);
+            figures.nc1 = Some(nc1);
+            figures.nc3 = Some(nc3);
+        }
+        (figures, nearest)
     }
 
     fn epoch_figures(&self, snapshot: &Snapshot, nearest: &[NearestInput]) -> EpochFigures {
@@ -217,6 +262,9 @@ impl Context<'_> {
             class_template_centered: ct.diag_centered,
             class_template_best_match_centered: ct.best_match_mean_centered,
             nearest_input: nearest.iter().map(|n| n.summary).collect(),
+            output_diag_centered: None,
+            nc1: None,
+            nc3: None,
         }
     }
 }
@@ -239,17 +287,11 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let activation = inputs.activation;
     // The costliest figure, computed once per snapshot and shared by the dynamics and the
     // trained-versus-initial comparison.
-    let mut nearest: Vec<Vec<NearestInput>> = inputs
+    let (dynamics, mut nearest): (Vec<EpochFigures>, Vec<Vec<NearestInput>>) = inputs
         .snapshots
         .iter()
-        .map(|s| ctx.nearest(&s.layers))
-        .collect();
-    let dynamics = inputs
-        .snapshots
-        .iter()
-        .zip(&nearest)
-        .map(|(s, n)| ctx.epoch_figures(s, n))
-        .collect();
+        .map(|s| ctx.snapshot_figures(s))
+        .unzip();
     let nearest_trained = nearest.pop().expect("one snapshot at least");
     let mut nearest_init = init.map(|_| nearest.swap_remove(0).into_iter());
     let effective = effective_templates(&trained.layers, activation, inputs.test);
@@ -260,7 +302,9 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let every_init = init.map(|s| ctx.every_layer(&s.layers));
     let (layer_class_templates, neural_collapse, distributed) =
         every_layer_keys(&trained.layers, every_trained, every_init);
+    let blend = Some(ctx.blend(&trained.layers[0], init.map(|s| &s.layers[0])));
     Analysis {
+        blend,
         layer_class_templates,
         neural_collapse,
         distributed,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::linalg::Matrix;
+use super::linalg::{Matrix, symmetric_eigen};
 
 /// Above this many training images the Gram matrix's eigen-decomposition gets slow, and on
 /// full MNIST the span is every pixel that is ever lit, so the test says little there.
@@ -27,65 +27,6 @@ pub struct SpanTest {
     /// `||ΔW outside the span|| / ||ΔW||`.
     pub outside_fraction: f64,
     pub top_k: Vec<TopK>,
-}
-
-/// Eigen-decomposition of a symmetric `n x n` matrix (row-major) by cyclic Jacobi rotations.
-/// Returns the eigenvalues in decreasing order and the matching unit eigenvectors as rows.
-pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; n * n];
-    for i in 0..n {
-        v[i * n + i] = 1.0;
-    }
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum();
-        let scale: f64 = (0..n)
-            .map(|i| a[i * n + i] * a[i * n + i])
-            .sum::<f64>()
-            .max(f64::MIN_POSITIVE);
-        if off <= 1e-24 * scale {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| a[j * n + j].total_cmp(&a[i * n + i]));
-    let values = order.iter().map(|&i| a[i * n + i]).collect();
-    let vectors = order
-        .iter()
-        .map(|&i| (0..n).map(|k| v[k * n + i]).collect())
-        .collect();
-    (values, vectors)
 }
 
 /// How much of `delta` (`d x h`, one column per neuron) lies in the span of the rows of

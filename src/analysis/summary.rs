@@ -7,7 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
+use super::blend::{BLEND_KS, BlendCurve};
 use super::pass::Analysis;
+
+/// Where k = 10 sits in the blend curves.
+const BLEND_10: usize = 3;
+const _: () = assert!(BLEND_KS[BLEND_10] == 10);
 use crate::core::config::ArticleModel;
 use crate::core::metrics::Metrics;
 
@@ -82,6 +87,17 @@ pub enum Figure {
     EffectiveOffDiagonal,
     EffectiveRowsMatched,
     OutsideSpan,
+    OutputDiagonalTrained,
+    OutputDiagonalInit,
+    OutputOffDiagonalTrained,
+    OutputRowsMatchedTrained,
+    Nc1Trained,
+    Nc1Init,
+    Nc3Trained,
+    Nc3Init,
+    BlendDelta10,
+    BlendRandom10,
+    N90Mean,
 }
 
 impl Figure {
@@ -103,6 +119,17 @@ impl Figure {
             Figure::EffectiveOffDiagonal => "effective template off-diagonal (centred)",
             Figure::EffectiveRowsMatched => "effective template classes matched (centred)",
             Figure::OutsideSpan => "fraction of ΔW outside the inputs' span",
+            Figure::OutputDiagonalTrained => "output layer diagonal (centred), trained",
+            Figure::OutputDiagonalInit => "output layer diagonal (centred), init",
+            Figure::OutputOffDiagonalTrained => "output layer off-diagonal (centred), trained",
+            Figure::OutputRowsMatchedTrained => "output layer classes matched (centred), trained",
+            Figure::Nc1Trained => "NC1, trained",
+            Figure::Nc1Init => "NC1, init",
+            Figure::Nc3Trained => "NC3, trained",
+            Figure::Nc3Init => "NC3, init",
+            Figure::BlendDelta10 => "r(10) of ΔW, mean over neurons",
+            Figure::BlendRandom10 => "r(10) on random images, mean over neurons",
+            Figure::N90Mean => "n90, mean over classes",
         }
     }
 }
@@ -177,8 +204,56 @@ pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             a.span.as_ref().map(|s| s.outside_fraction),
         ),
     ];
+    let output = a
+        .layer_class_templates
+        .last()
+        .filter(|_| a.layer_class_templates.len() > 1)
+        .map(|l| &l.result);
+    let output_trained = output.and_then(|o| o.trained.diag_centered);
+    let collapse = a.neural_collapse.as_ref().map(|c| &c.result);
+    let at_10 = |curve: &BlendCurve| curve.mean.get(BLEND_10).copied();
+    let every_layer = [
+        (
+            Figure::OutputDiagonalTrained,
+            output_trained.map(|d| d.diag_mean),
+        ),
+        (
+            Figure::OutputDiagonalInit,
+            output
+                .and_then(|o| o.init.as_ref()?.diag_centered)
+                .map(|d| d.diag_mean),
+        ),
+        (
+            Figure::OutputOffDiagonalTrained,
+            output_trained.map(|d| d.offdiag_mean),
+        ),
+        (
+            Figure::OutputRowsMatchedTrained,
+            output_trained.map(|d| d.rows_diag_max as f64),
+        ),
+        (Figure::Nc1Trained, collapse.map(|c| c.trained.nc1)),
+        (
+            Figure::Nc1Init,
+            collapse.and_then(|c| c.init).map(|i| i.nc1),
+        ),
+        (Figure::Nc3Trained, collapse.map(|c| c.trained.nc3)),
+        (
+            Figure::Nc3Init,
+            collapse.and_then(|c| c.init).map(|i| i.nc3),
+        ),
+        (
+            Figure::BlendDelta10,
+            a.blend.as_ref().and_then(|b| at_10(b.delta.as_ref()?)),
+        ),
+        (
+            Figure::BlendRandom10,
+            a.blend.as_ref().and_then(|b| at_10(&b.random)),
+        ),
+        (Figure::N90Mean, a.distributed.as_ref().map(|d| d.n90_mean)),
+    ];
     candidates
         .into_iter()
+        .chain(every_layer)
         .filter_map(|(f, v)| Some((f, v?)))
         .collect()
 }

@@ -50,6 +50,10 @@ const CLASS_TEMPLATE_CLAIM: &str =
     "Each output neuron of the single-layer perceptron becomes a template of its class.";
 const EFFECTIVE_CLAIM: &str = "The network as a whole matches inputs against class templates, \
                                even where single hidden neurons do not look like digits.";
+const SELF_DUALITY_CLAIM: &str = "Each output neuron becomes the centred mean of what the last \
+                                  hidden layer shows for its class (self-duality).";
+const COLLAPSE_CLAIM: &str =
+    "Training gathers each class around its mean in the last hidden layer (NC1 falls).";
 const SPAN_CLAIM: &str =
     "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).";
 
@@ -105,6 +109,7 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         });
     }
     out.extend(nearest_verdicts(analysis));
+    out.extend(every_layer_verdicts(analysis));
     if let Some(d) = analysis
         .effective_class_template
         .as_ref()
@@ -139,6 +144,61 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
                 ))
                 .unwrap_or_default()
             ),
+        });
+    }
+    out
+}
+
+/// The output layer against the class means of its inputs, and the collapse of the classes.
+fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let output = analysis
+        .layer_class_templates
+        .last()
+        .filter(|_| analysis.layer_class_templates.len() > 1);
+    if let Some(t) = output.and_then(|o| o.result.trained.diag_centered) {
+        let initially = output
+            .and_then(|o| o.result.init.as_ref()?.diag_centered)
+            .map_or_else(
+                || format!("; {NO_INIT}"),
+                |i| {
+                    format!(
+                        " (initial: {}/10 classes, diagonal {:.3})",
+                        i.rows_diag_max, i.diag_mean
+                    )
+                },
+            );
+        out.push(Verdict {
+            claim: SELF_DUALITY_CLAIM.into(),
+            holds: Some(is_class_template(
+                Stat::single(t.rows_diag_max as f64),
+                Stat::single(t.diag_mean),
+                Stat::single(t.offdiag_mean),
+            )),
+            evidence: format!(
+                "the centred class means of the hidden activations match their own output \
+                 neuron best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off \
+                 it{initially}",
+                t.rows_diag_max, t.diag_mean, t.offdiag_mean
+            ),
+        });
+    }
+    if let Some(c) = &analysis.neural_collapse {
+        let t = c.result.trained;
+        out.push(Verdict {
+            claim: COLLAPSE_CLAIM.into(),
+            holds: c
+                .result
+                .init
+                .map(|i| improves(Stat::single(i.nc1), Stat::single(t.nc1))),
+            evidence: match c.result.init {
+                Some(i) => format!(
+                    "NC1 = {:.3} after training against {:.3} initially (0 would be full \
+                     collapse); NC3 = {:.3} against {:.3}",
+                    t.nc1, i.nc1, t.nc3, i.nc3
+                ),
+                None => format!("NC1 = {:.3} after training; {NO_INIT}", t.nc1),
+            },
         });
     }
     out
@@ -276,6 +336,33 @@ pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
                 pm(d),
                 pm(o)
             ),
+        });
+    }
+    if let (Some(rows), Some(d), Some(o)) = (
+        get(Figure::OutputRowsMatchedTrained),
+        get(Figure::OutputDiagonalTrained),
+        get(Figure::OutputOffDiagonalTrained),
+    ) {
+        let initially = get(Figure::OutputDiagonalInit)
+            .map(|i| format!(" (initial diagonal {})", pm(i)))
+            .unwrap_or_default();
+        out.push(Verdict {
+            claim: SELF_DUALITY_CLAIM.into(),
+            holds: Some(is_class_template(rows, d, o)),
+            evidence: format!(
+                "classes matching their own output neuron {}; diagonal cosine {} against {} off \
+                 it{initially}",
+                pm(rows),
+                pm(d),
+                pm(o)
+            ),
+        });
+    }
+    if let (Some(t), Some(i)) = (get(Figure::Nc1Trained), get(Figure::Nc1Init)) {
+        out.push(Verdict {
+            claim: COLLAPSE_CLAIM.into(),
+            holds: Some(improves(i, t)),
+            evidence: format!("NC1 {} against {} initially", pm(t), pm(i)),
         });
     }
     if let Some(s) = get(Figure::OutsideSpan) {

@@ -104,6 +104,7 @@ fn write_analysis(
             init: (snapshots.len() > 1).then(|| snapshots[0].layers.as_slice()),
             activation: config.model.activation,
             train: &data.full_train,
+            test: &data.test,
         },
         &figures,
     )?;

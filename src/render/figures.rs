@@ -6,7 +6,8 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::analysis::forward::{Propagation, propagate};
+use crate::analysis::distributed::selectivity_indices;
+use crate::analysis::forward::{Propagation, hidden_activations, propagate};
 use crate::analysis::linalg::Matrix;
 use crate::analysis::pass::{Analysis, EpochFigures};
 use crate::analysis::templates::Diagonal;
@@ -159,6 +160,7 @@ pub(crate) struct FigureInputs<'a> {
     pub init: Option<&'a [LayerWeights]>,
     pub activation: Activation,
     pub train: &'a ImageSet,
+    pub test: &'a ImageSet,
 }
 
 /// The article's panels for one model: for each layer, its input beside the weight column of
@@ -425,6 +427,7 @@ fn history_chart(metrics: &Metrics) -> LineChart<'static> {
             .collect()
     };
     LineChart {
+        x_log10: false,
         title: "loss and accuracy".into(),
         x_label: "epoch",
         y_label: "value",
@@ -454,6 +457,7 @@ fn probe_chart(analysis: &Analysis) -> LineChart<'static> {
         })
         .collect();
     LineChart {
+        x_log10: false,
         title: format!(
             "probe (image {}): cos(layer input, winner weights)",
             analysis.probe.index
@@ -490,6 +494,7 @@ fn class_template_chart(analysis: &Analysis) -> LineChart<'static> {
         );
     }
     LineChart {
+        x_log10: false,
         title: "class templates: cos(class mean, first-layer weights)".into(),
         x_label: "epoch",
         y_label: "cosine",
@@ -530,6 +535,7 @@ fn nearest_chart(analysis: &Analysis) -> LineChart<'static> {
         );
     }
     LineChart {
+        x_log10: false,
         title: "nearest training image: per-neuron max cosine".into(),
         x_label: "epoch",
         y_label: "cosine",
@@ -566,6 +572,10 @@ pub(crate) enum FigureFile {
     EffectiveTemplates,
     Dynamics,
     LossVsTensorflow,
+    LayerTemplates,
+    Collapse,
+    Blend,
+    Distributed,
 }
 
 impl FigureFile {
@@ -579,6 +589,10 @@ impl FigureFile {
             FigureFile::EffectiveTemplates => "effective_templates",
             FigureFile::Dynamics => "dynamics",
             FigureFile::LossVsTensorflow => "loss_vs_tensorflow",
+            FigureFile::LayerTemplates => "layer_templates",
+            FigureFile::Collapse => "collapse",
+            FigureFile::Blend => "blend",
+            FigureFile::Distributed => "distributed",
         }
     }
 
@@ -605,6 +619,20 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
     }
     if let Some(fig) = effective_figure(inputs.analysis, model) {
         files.extend(FigureFile::EffectiveTemplates.save(&fig, dir)?);
+    }
+    if let Some(fig) = layer_templates_figure(inputs.analysis, model) {
+        files.extend(FigureFile::LayerTemplates.save(&fig, dir)?);
+    }
+    if let Some(fig) = blend_figure(inputs.analysis, model) {
+        files.extend(FigureFile::Blend.save(&fig, dir)?);
+    }
+    if let Some(fig) = distributed_figure(inputs) {
+        files.extend(FigureFile::Distributed.save(&fig, dir)?);
+    }
+    if !inputs.metrics.epochs.is_empty()
+        && let Some(fig) = collapse_figure(inputs.analysis, model)
+    {
+        files.extend(FigureFile::Collapse.save(&fig, dir)?);
     }
     // Weights imported without their training history have no curves to draw.
     if !inputs.metrics.epochs.is_empty() {
@@ -680,6 +708,7 @@ impl Figure for LossFigure<'_> {
             })
             .collect();
         LineChart {
+            x_log10: false,
             title: format!(
                 "{}: training loss per epoch, weightscope and TensorFlow",
                 self.comparison.model
@@ -690,4 +719,219 @@ impl Figure for LossFigure<'_> {
         }
         .draw(root)
     }
+}
+
+/// Every layer after the first against the centred class means of its own inputs, trained
+/// beside initial: for the output layer, does neuron k become the mean hidden code of class k?
+pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
+    let layers = analysis.layer_class_templates.len();
+    let later = analysis
+        .layer_class_templates
+        .get(1..)
+        .filter(|l| !l.is_empty())?;
+    let mut panels = Vec::new();
+    for entry in later {
+        let versions = [
+            ("trained", Some(&entry.result.trained)),
+            ("initial", entry.result.init.as_ref()),
+        ];
+        for (which, template) in versions {
+            let Some(t) = template else { continue };
+            let m = &t.matrix_centered;
+            let k = m.first().map_or(0, Vec::len);
+            let values: Vec<f32> = m.iter().flatten().map(|&v| v as f32).collect();
+            let diagonal = t
+                .diag_centered
+                .map(|d| {
+                    format!(
+                        ", diag {:.3} vs off {:.3}, {}/10 rows",
+                        d.diag_mean, d.offdiag_mean, d.rows_diag_max
+                    )
+                })
+                .unwrap_or_default();
+            panels.push(Panel {
+                rows: m.len(),
+                cols: k,
+                scale: Scale::diverging_of(&values),
+                values,
+                title: format!(
+                    "{}, {which}: input {}{diagonal}",
+                    layer_name(layers, entry.layer),
+                    entry.input
+                ),
+                x_label: "neuron k",
+                y_label: "class c",
+                annotate: k <= 12,
+                square_cells: k <= 12,
+            });
+        }
+    }
+    let columns = if later[0].result.init.is_some() { 2 } else { 1 };
+    let annotated = later
+        .iter()
+        .all(|e| e.result.trained.matrix.first().map_or(0, Vec::len) <= 12);
+    Some(PanelGrid {
+        title: format!(
+            "{model}: cos(centred class mean of a layer's input, its neuron k), every layer after the first"
+        ),
+        grid: (panels.len() / columns, columns),
+        panels,
+        panel_size: if annotated { (560, 460) } else { (900, 300) },
+        shared: None,
+        panel_colorbars: true,
+    })
+}
+
+/// NC1, NC3 and the output layer's diagonal over the epochs.
+pub(crate) fn collapse_figure(analysis: &Analysis, model: &str) -> Option<Charts<'static>> {
+    let collapse = analysis.neural_collapse.as_ref()?;
+    let layers = analysis.layers.len() - 1;
+    let hidden = layer_name(layers, collapse.layer);
+    let of = |f: fn(&EpochFigures) -> Option<f64>| {
+        over_epochs(analysis, move |e| f(e).unwrap_or(f64::NAN))
+    };
+    Some(Charts {
+        title: format!(
+            "{model}: neural collapse of {hidden} over the epochs (epoch 0 = initial weights)"
+        ),
+        size: (1300, 520),
+        grid: (1, 2),
+        lines: vec![
+            LineChart {
+                x_log10: false,
+                title: "within-class spread and classifier vs class means".into(),
+                x_label: "epoch",
+                y_label: "value (0 = collapsed)",
+                series: vec![
+                    Series::new("NC1 = tr(Σ_W Σ_B⁺)/K", of(|e| e.nc1), RED_),
+                    Series::new("NC3 = |W/|W| − M/|M||²", of(|e| e.nc3), BLUE_).dashed(),
+                ],
+            },
+            LineChart {
+                x_log10: false,
+                title: "output layer: cos(centred class mean of its input, neuron k)".into(),
+                x_label: "epoch",
+                y_label: "cosine",
+                series: vec![Series::new(
+                    "diagonal mean (neuron k, class k)",
+                    of(|e| e.output_diag_centered),
+                    GREEN_,
+                )],
+            },
+        ],
+    })
+}
+
+/// r(k) over k for the trained weights, their change, the initial weights and random images.
+pub(crate) fn blend_figure(analysis: &Analysis, model: &str) -> Option<Charts<'static>> {
+    let blend = analysis.blend.as_ref()?;
+    let curve = |c: &crate::analysis::blend::BlendCurve| -> Vec<(f64, f64)> {
+        blend
+            .k
+            .iter()
+            .zip(&c.mean)
+            .map(|(&k, &r)| ((k as f64).log10(), r))
+            .collect()
+    };
+    let mut series = vec![Series::new(
+        "trained weights w",
+        curve(&blend.trained),
+        RED_,
+    )];
+    if let Some(d) = &blend.delta {
+        series.push(Series::new(
+            "their change Δw = w − w_init",
+            curve(d),
+            ORANGE,
+        ));
+    }
+    if let Some(i) = &blend.init {
+        series.push(Series::new("initial weights", curve(i), GREY).dashed());
+    }
+    series.push(Series::new("w on k random images", curve(&blend.random), BLUE_).dashed());
+    Some(Charts {
+        title: format!(
+            "{model}: how much of each first-layer neuron its k most similar training images explain"
+        ),
+        size: (900, 560),
+        grid: (1, 1),
+        lines: vec![LineChart {
+            x_log10: true,
+            title: "r(k) = |P_k v|² / |v|², mean over neurons".into(),
+            x_label: "k, the most similar training images (log scale)",
+            y_label: "share of |v|² explained",
+            series,
+        }],
+    })
+}
+
+/// The distributed-code figure: n90 per class, and the class selectivity of the hidden
+/// neurons, trained against initial.
+pub(crate) struct DistributedFigure {
+    title: String,
+    n90: LineChart<'static>,
+    selectivity_trained: Vec<f64>,
+    selectivity_init: Option<Vec<f64>>,
+}
+
+impl Figure for DistributedFigure {
+    fn size(&self) -> (u32, u32) {
+        (1300, 520)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+        let body = titled(root, &self.title)?;
+        let (left, right) = body.split_horizontally(650);
+        self.n90.draw(&left)?;
+        let mut groups = vec![(
+            "trained".to_string(),
+            self.selectivity_trained.as_slice(),
+            RED_,
+        )];
+        if let Some(init) = &self.selectivity_init {
+            groups.push(("initial".to_string(), init.as_slice(), GREY));
+        }
+        Histogram {
+            title: "class selectivity of each hidden neuron".into(),
+            x_label: "selectivity index (0 = no preference, 1 = one class only)",
+            groups,
+            bins: 20,
+        }
+        .draw(&right)
+    }
+}
+
+pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<DistributedFigure> {
+    let code = inputs.analysis.distributed.as_ref()?;
+    let layers = inputs.analysis.layers.len() - 1;
+    let indices = |weights: &[LayerWeights]| {
+        let h = hidden_activations(weights, inputs.activation, inputs.test).pop()?;
+        Some(selectivity_indices(&h, &inputs.test.labels))
+    };
+    let width = inputs.trained[code.layer].d_out;
+    let classes: Vec<(f64, f64)> = code
+        .n90
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| (c as f64, n as f64))
+        .collect();
+    Some(DistributedFigure {
+        title: format!(
+            "{}: how distributed the code of {} ({width} neurons) is",
+            inputs.metrics.model,
+            layer_name(layers, code.layer)
+        ),
+        n90: LineChart {
+            x_log10: false,
+            title: format!(
+                "neurons carrying 90% of each logit's evidence (mean {:.1})",
+                code.n90_mean
+            ),
+            x_label: "class",
+            y_label: "n90",
+            series: vec![Series::new("n90, trained weights", classes, RED_)],
+        },
+        selectivity_trained: indices(inputs.trained)?,
+        selectivity_init: inputs.init.and_then(indices),
+    })
 }

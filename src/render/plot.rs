@@ -387,6 +387,8 @@ pub(crate) struct LineChart<'a> {
     pub x_label: &'a str,
     pub y_label: &'a str,
     pub series: Vec<Series>,
+    /// Points' x are log10 of the values shown on the axis (1, 10, 100, …).
+    pub x_log10: bool,
 }
 
 impl LineChart<'_> {
@@ -425,7 +427,14 @@ impl LineChart<'_> {
             .configure_mesh()
             .x_desc(self.x_label)
             .y_desc(self.y_label)
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_labels(if self.x_log10 { 4 } else { 10 })
+            .x_label_formatter(&|v| {
+                if self.x_log10 {
+                    format_tick(10f64.powf(*v))
+                } else {
+                    format!("{v:.0}")
+                }
+            })
             .y_label_formatter(&|v| format_tick(*v))
             .label_style(font(11.0))
             .axis_desc_style(font(12.0))

@@ -415,10 +415,86 @@ fn readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
     if analysis.effective_templates.is_some() {
         out.push((FigureFile::EffectiveTemplates, "What the whole network matches each class against: the mean input gradient of each class's logit over its test images.".into()));
     }
+    out.extend(every_layer_readings(analysis));
     out.push((FigureFile::Dynamics, "Loss, accuracy and the similarity figures after every epoch; epoch 0 is the initial model.".into()));
     out.push((
         FigureFile::LossVsTensorflow,
         "weightscope's training loss per epoch beside TensorFlow's runs of the same setup.".into(),
     ));
+    out
+}
+
+/// The readings of the every-layer figures, where the analysis has them.
+fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
+    let mut out = Vec::new();
+    let output = analysis
+        .layer_class_templates
+        .last()
+        .filter(|_| analysis.layer_class_templates.len() > 1);
+    if let Some(d) = output.and_then(|o| o.result.trained.diag_centered) {
+        let initially = output
+            .and_then(|o| o.result.init.as_ref()?.diag_centered)
+            .map_or_else(String::new, |i| {
+                format!(" against {:.3} initially", i.diag_mean)
+            });
+        out.push((
+            FigureFile::LayerTemplates,
+            format!(
+                "Each layer after the first against the centred class means of its own input: the \
+                 output neuron of class k matches the mean hidden code of class k with cosine \
+                 {:.3}{initially}, best in {}/10 classes.",
+                d.diag_mean, d.rows_diag_max
+            ),
+        ));
+    }
+    if let Some(c) = &analysis.neural_collapse {
+        out.push((
+            FigureFile::Collapse,
+            format!(
+                "How the last hidden layer's classes gather around their means (NC1, 0 = all \
+                 on the mean) and how close the output layer comes to those means (NC3): NC1 \
+                 {:.3}, NC3 {:.3} after training{}.",
+                c.result.trained.nc1,
+                c.result.trained.nc3,
+                c.result.init.map_or_else(String::new, |i| format!(
+                    ", {:.3} and {:.3} initially",
+                    i.nc1, i.nc3
+                ))
+            ),
+        ));
+    }
+    if let Some(b) = &analysis.blend {
+        let at = |c: &crate::analysis::blend::BlendCurve, i: usize| c.mean.get(i).copied();
+        out.push((
+            FigureFile::Blend,
+            format!(
+                "The share of each first-layer neuron that its k most similar training images \
+                 explain: the single most similar image explains {:.3} of the trained weights, \
+                 ten explain {:.3}{} (ten random images: {:.3}); a neuron that was one image \
+                 would reach 1 at k = 1.",
+                at(&b.trained, 0).unwrap_or(f64::NAN),
+                at(&b.trained, 3).unwrap_or(f64::NAN),
+                b.delta
+                    .as_ref()
+                    .and_then(|d| at(d, 3))
+                    .map_or_else(String::new, |d| format!(" and {d:.3} of their change")),
+                at(&b.random, 3).unwrap_or(f64::NAN),
+            ),
+        ));
+    }
+    if let Some(d) = &analysis.distributed {
+        let s = &d.selectivity;
+        out.push((
+            FigureFile::Distributed,
+            format!(
+                "How many hidden neurons a class uses: {:.1} on average carry 90% of a logit's \
+                 positive evidence; mean class selectivity {:.2} trained{}.",
+                d.n90_mean,
+                s.trained.mean,
+                s.init
+                    .map_or_else(String::new, |i| format!(" against {:.2} initially", i.mean))
+            ),
+        ));
+    }
     out
 }

@@ -2,6 +2,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use weightscope::analysis::blend::{blend_curve, random_curve};
 use weightscope::analysis::collapse::neural_collapse;
 use weightscope::analysis::distributed::{n90, selectivity};
 use weightscope::analysis::forward::pre_activations;
@@ -240,7 +241,11 @@ fn a_simplex_code_has_collapsed_completely() {
     let output = output_layer(10, |j, k| if j == k { 0.9 } else { -0.1 });
     let nc = neural_collapse(&h, &labels, &h, &output);
     assert!(nc.nc1.abs() < 1e-9, "no spread within classes: {}", nc.nc1);
-    assert!((nc.nc2_cos_mean + 1.0 / 9.0).abs() < 1e-6, "{}", nc.nc2_cos_mean);
+    assert!(
+        (nc.nc2_cos_mean + 1.0 / 9.0).abs() < 1e-6,
+        "{}",
+        nc.nc2_cos_mean
+    );
     assert!(nc.nc2_cos_std < 1e-6 && nc.nc2_norm_cv < 1e-6, "{nc:?}");
     assert!(nc.nc3 < 1e-9, "W is M: {}", nc.nc3);
     assert_eq!(nc.nc4, 1.0);
@@ -295,4 +300,39 @@ fn a_one_hot_code_needs_one_neuron_per_class_and_is_fully_selective() {
     assert_eq!(n90(&flat, &labels, &uniform), vec![9; 10]);
     let s = selectivity(&flat, &labels);
     assert_eq!((s.mean, s.frac_above_half), (0.0, 0.0));
+}
+
+#[test]
+fn a_neuron_equal_to_one_image_is_that_image_and_a_mix_needs_more() {
+    // 300 random images; neuron 0 is image 7, neuron 1 an even mix of images 3 and 11.
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let d = 50;
+    let images: Vec<f32> = (0..300 * d).map(|_| rng.random_range(0.0..1.0)).collect();
+    let unit = Matrix::new(300, d, images.clone()).normalized_rows();
+    let row = |i: usize| &images[i * d..(i + 1) * d];
+    let columns: Vec<f32> = (0..d)
+        .flat_map(|j| [row(7)[j], row(3)[j] + row(11)[j]])
+        .collect();
+    let neurons = Matrix::new(d, 2, columns);
+    let one = blend_curve(&unit, &Matrix::new(d, 1, neurons.column(0)));
+    assert!((one.mean[0] - 1.0).abs() < 1e-9, "r(1) = {}", one.mean[0]);
+    let mix = blend_curve(&unit, &Matrix::new(d, 1, neurons.column(1)));
+    assert!(
+        mix.mean[0] < 0.99,
+        "one image explains a mix only in part: {}",
+        mix.mean[0]
+    );
+    assert!(
+        (mix.mean[1] - 1.0).abs() < 1e-9,
+        "two images explain it: {}",
+        mix.mean[1]
+    );
+    // r(k) never falls as k grows, and 200 random images in 50 dimensions span everything.
+    let random = random_curve(&unit, &neurons);
+    assert!(
+        random.mean.windows(2).all(|w| w[1] >= w[0] - 1e-12),
+        "{random:?}"
+    );
+    assert!((random.mean[7] - 1.0).abs() < 1e-9, "{random:?}");
+    assert!(random.mean[0] < 0.5, "{random:?}");
 }

@@ -5,7 +5,8 @@ use crate::common::Workspace;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use weightscope::analysis::linalg::Matrix;
-use weightscope::analysis::span::{span_test, symmetric_eigen};
+use weightscope::analysis::linalg::symmetric_eigen;
+use weightscope::analysis::span::span_test;
 use weightscope::core::config::OptimizerKind;
 
 #[test]

@@ -77,6 +77,40 @@ fn analysis_of_tensorflow_weights_reproduces_the_reference_figures() {
         assert_close(&ours, &expected, model, 1e-4);
         assert!(out.path().join(model).join("figures/winners.png").is_file());
     }
+    // The every-layer figures of the MLP against every_layer.py's NumPy computation, which
+    // takes other routes (a d x d pseudo-inverse for NC1, least squares per k for r(k)).
+    let ours = json(&out.path().join("mlp/analysis.json"));
+    let numpy = json(Path::new(&format!("{REFERENCE}/every_layer.json")));
+    for which in ["trained", "init"] {
+        let theirs = &numpy[which];
+        let pairs = [
+            (
+                &ours["layer_class_templates"][1][which]["diag_centered"],
+                &theirs["output_template_centered"],
+            ),
+            (&ours["neural_collapse"][which], &theirs["neural_collapse"]),
+            (
+                &ours["distributed"]["selectivity"][which],
+                &theirs["selectivity"],
+            ),
+            (&ours["blend"][which]["mean"], &theirs["blend_mean"]),
+        ];
+        for (mine, expected) in pairs {
+            assert_close(mine, expected, which, 1e-4);
+        }
+    }
+    assert_close(
+        &ours["distributed"]["n90"],
+        &numpy["trained"]["n90"],
+        "n90",
+        0.0,
+    );
+    assert_close(
+        &ours["blend"]["delta"]["mean"],
+        &numpy["delta_blend_mean"],
+        "delta",
+        1e-4,
+    );
 }
 
 #[test]
