@@ -53,9 +53,41 @@ impl Ord for Score {
     }
 }
 
+/// Candidates kept beyond k by the single-precision search, so that re-ranking them in double
+/// precision gives the same k images as a search in double precision would.
+const RERANK_MARGIN: usize = 40;
+
 /// For every column of `vectors` (`d x m`), the indices of the `k` rows of `unit_rows`
-/// (unit-length images) with the largest cosine to it, most similar first.
+/// (unit-length images) with the largest cosine to it, most similar first. The search runs
+/// in single precision (a matrix product); its best `k + RERANK_MARGIN` are re-ranked in
+/// double, as near-ties at the k-th place would otherwise decide by rounding.
 fn most_similar(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize>> {
+    let candidates = candidates(unit_rows, vectors, (k + RERANK_MARGIN).min(unit_rows.rows));
+    candidates
+        .into_par_iter()
+        .enumerate()
+        .map(|(j, rows)| {
+            let v = vectors.column(j);
+            let mut scored: Vec<(f64, usize)> = rows
+                .into_iter()
+                .map(|i| {
+                    let dot: f64 = unit_rows
+                        .row(i)
+                        .iter()
+                        .zip(&v)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum();
+                    (dot, i)
+                })
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            scored.into_iter().take(k).map(|(_, i)| i).collect()
+        })
+        .collect()
+}
+
+/// The `k` most similar rows per column, by a single-precision matrix product.
+fn candidates(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize>> {
     let m = vectors.cols;
     let mut heaps: Vec<BinaryHeap<Reverse<Score>>> = (0..m).map(|_| BinaryHeap::new()).collect();
     for start in (0..unit_rows.rows).step_by(BLOCK_ROWS) {

@@ -82,18 +82,22 @@ fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f
                 .collect()
         })
         .collect();
-    let mut total = 0.0;
-    let mut residual = vec![0.0; h.cols];
-    for (r, &label) in labels.iter().enumerate().take(h.rows) {
-        for ((res, &v), m) in residual
-            .iter_mut()
-            .zip(h.row(r))
-            .zip(&means[label as usize])
-        {
-            *res = f64::from(v) - m;
+    // ‖B r_i‖² for every image at once, as one matrix product of the residuals with Bᵀ.
+    let rows = labels.len().min(h.rows);
+    let mut residuals = Matrix::zeros(rows, h.cols);
+    for (r, &label) in labels.iter().enumerate().take(rows) {
+        let mean = &means[label as usize];
+        for (j, (&v, m)) in h.row(r).iter().zip(mean).enumerate() {
+            residuals.data[r * h.cols + j] = (f64::from(v) - m) as f32;
         }
-        total += b.iter().map(|row| dot(row, &residual).powi(2)).sum::<f64>();
     }
+    let bt = Matrix::new(
+        h.cols,
+        k,
+        (0..h.cols * k).map(|i| b[i % k][i / k] as f32).collect(),
+    );
+    let projected = residuals.matmul(&bt);
+    let total: f64 = projected.data.iter().map(|&v| f64::from(v).powi(2)).sum();
     total / labels.len().min(h.rows).max(1) as f64
 }
 

@@ -218,33 +218,64 @@ pub fn symmetric_pseudo_inverse(a: &[f64], n: usize) -> Vec<f64> {
 }
 
 /// For vectors `x_1, …, x_k` (in this order) and each `v` of `targets`: the squared length of
-/// `v`'s projection onto the span of `x_1..x_i`, for every `i`. One Householder QR (faer) gives
-/// every prefix: the first `i` columns of Q span the first `i` vectors. A vector already
-/// (numerically) in the span of the earlier ones adds nothing.
+/// `v`'s projection onto the span of `x_1..x_i`, for every `i`.
+///
+/// Gram–Schmidt in the metric of the Gram matrix `G = XᵀX` (products by faer, in f64): a
+/// Cholesky factorisation that visits the vectors in order and skips any whose residual against
+/// the earlier ones vanishes. Such a vector adds nothing to the span, so skipping it is exact,
+/// and every later vector is still measured against the whole span so far. (A Householder QR
+/// would go wrong there: MNIST's 200 images most like a neuron can span fewer than 200
+/// dimensions, a thin digit covering few pixels, and its arbitrary reflector for a dependent
+/// vector would absorb part of the later ones.)
 pub fn prefix_projections(vectors: &[&[f32]], targets: &[&[f32]]) -> Vec<Vec<f64>> {
     let k = vectors.len();
     let Some(d) = vectors.first().map(|x| x.len()) else {
         return vec![Vec::new(); targets.len()];
     };
     let x = faer::Mat::<f64>::from_fn(d, k, |i, j| f64::from(vectors[j][i]));
-    let qr = x.qr();
-    let (q, r) = (qr.compute_thin_Q(), qr.thin_R());
-    // Past d vectors the span is the whole space: Q has min(d, k) columns.
-    let columns = k.min(d);
-    let largest = (0..columns).map(|i| r[(i, i)].abs()).fold(0.0, f64::max);
-    let grows: Vec<bool> = (0..k)
-        .map(|i| i < columns && r[(i, i)].abs() > 1e-9 * largest)
-        .collect();
-    targets
-        .iter()
-        .map(|v| {
+    let t = faer::Mat::<f64>::from_fn(d, targets.len(), |i, j| f64::from(targets[j][i]));
+    let gram = x.transpose() * &x;
+    let along = x.transpose() * &t;
+    // Column j of the factor, over the vectors kept so far; `None` for a skipped vector.
+    let mut factor: Vec<Option<Vec<f64>>> = Vec::with_capacity(k);
+    for j in 0..k {
+        let mut column = vec![0.0; k];
+        let mut residual = gram[(j, j)];
+        for earlier in factor.iter().flatten() {
+            residual -= earlier[j] * earlier[j];
+        }
+        if residual <= 1e-9 * gram[(j, j)] {
+            factor.push(None);
+            continue;
+        }
+        let pivot = residual.sqrt();
+        for (l, entry) in column.iter_mut().enumerate().skip(j) {
+            let mut g = gram[(l, j)];
+            for c in factor.iter().flatten() {
+                g -= c[l] * c[j];
+            }
+            *entry = g / pivot;
+        }
+        factor.push(Some(column));
+    }
+    (0..targets.len())
+        .map(|m| {
+            // Forward substitution: y_j is v's coordinate along the j-th new direction.
+            let mut ys: Vec<f64> = Vec::with_capacity(k);
             let mut total = 0.0;
             (0..k)
                 .map(|j| {
-                    if grows[j] {
-                        let along: f64 = (0..d).map(|i| q[(i, j)] * f64::from(v[i])).sum();
-                        total += along * along;
-                    }
+                    let y = factor[j].as_ref().map_or(0.0, |c| {
+                        let mut b = along[(j, m)];
+                        for (i, y) in ys.iter().enumerate() {
+                            if let Some(earlier) = &factor[i] {
+                                b -= earlier[j] * y;
+                            }
+                        }
+                        b / c[j]
+                    });
+                    ys.push(y);
+                    total += y * y;
                     total
                 })
                 .collect()

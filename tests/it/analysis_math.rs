@@ -6,7 +6,7 @@ use weightscope::analysis::blend::{blend_curve, random_curve};
 use weightscope::analysis::collapse::neural_collapse;
 use weightscope::analysis::distributed::{n90, selectivity};
 use weightscope::analysis::forward::pre_activations;
-use weightscope::analysis::linalg::{Matrix, argmax, cosine, summarize};
+use weightscope::analysis::linalg::{Matrix, argmax, cosine, prefix_projections, summarize};
 use weightscope::analysis::nearest::nearest_inputs;
 use weightscope::analysis::probe::winners;
 use weightscope::analysis::templates::{class_means, class_template, effective_templates};
@@ -335,4 +335,41 @@ fn a_neuron_equal_to_one_image_is_that_image_and_a_mix_needs_more() {
     );
     assert!((random.mean[7] - 1.0).abs() < 1e-9, "{random:?}");
     assert!(random.mean[0] < 0.5, "{random:?}");
+}
+
+#[test]
+fn prefix_projections_match_gram_schmidt_at_every_prefix() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (d, k) = (120, 90);
+    let vectors: Vec<Vec<f32>> = (0..k)
+        .map(|_| (0..d).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    let v: Vec<f32> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let views: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+    let projected = prefix_projections(&views, &[&v]).remove(0);
+    // Classical Gram–Schmidt, twice, in f64: the squared projection grows by (q_i · v)².
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    let mut expected = 0.0;
+    for (i, x) in vectors.iter().enumerate() {
+        let mut q: Vec<f64> = x.iter().map(|&a| f64::from(a)).collect();
+        for _ in 0..2 {
+            for b in &basis {
+                let along: f64 = q.iter().zip(b).map(|(a, c)| a * c).sum();
+                for (a, c) in q.iter_mut().zip(b) {
+                    *a -= along * c;
+                }
+            }
+        }
+        let norm = q.iter().map(|a| a * a).sum::<f64>().sqrt();
+        q.iter_mut().for_each(|a| *a /= norm);
+        let along: f64 = q.iter().zip(&v).map(|(a, &b)| a * f64::from(b)).sum();
+        expected += along * along;
+        basis.push(q);
+        assert!(
+            (projected[i] - expected).abs() < 1e-9,
+            "prefix {}: {} vs {expected}",
+            i + 1,
+            projected[i]
+        );
+    }
 }

@@ -249,13 +249,17 @@ pub fn required_or_skip(available: bool, what: &str) -> bool {
 }
 
 /// The figures every MLP run draws, by file stem.
-pub const MLP_FIGURES: [&str; 7] = [
+pub const MLP_FIGURES: [&str; 11] = [
     "winners",
     "weights",
     "weights_init",
     "class_template",
     "nearest_input",
     "effective_templates",
+    "layer_templates",
+    "blend",
+    "distributed",
+    "collapse",
     "dynamics",
 ];
 
