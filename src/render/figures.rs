@@ -929,7 +929,15 @@ pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<Distribute
             ),
             x_label: "class",
             y_label: "n90",
-            series: vec![Series::new("n90, trained weights", classes, RED_)],
+            series: vec![
+                Series::new("n90, trained weights", classes, RED_),
+                Series::new(
+                    format!("all {width} neurons of the layer"),
+                    vec![(0.0, width as f64), (9.0, width as f64)],
+                    GREY,
+                )
+                .dashed(),
+            ],
         },
         selectivity_trained: indices(inputs.trained)?,
         selectivity_init: inputs.init.and_then(indices),

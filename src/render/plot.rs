@@ -430,7 +430,7 @@ impl LineChart<'_> {
             .x_labels(if self.x_log10 { 4 } else { 10 })
             .x_label_formatter(&|v| {
                 if self.x_log10 {
-                    format_tick(10f64.powf(*v))
+                    format!("{:.0}", 10f64.powf(*v))
                 } else {
                     format!("{v:.0}")
                 }
