@@ -117,3 +117,20 @@ pub fn hidden_activations(
         .map(|(data, layer)| Matrix::new(set.len(), layer.d_out, data))
         .collect()
 }
+
+/// The hidden activations after the first hidden layer's: `first` through `later` (the hidden
+/// layers after the first), each in turn; the first entry is `first` itself.
+pub fn continue_hidden(
+    first: Matrix,
+    later: &[LayerWeights],
+    activation: Activation,
+) -> Vec<Matrix> {
+    let mut out = vec![first];
+    for layer in later {
+        let mut x = out[out.len() - 1].matmul(&kernel(layer));
+        x.add_row_vector(&layer.bias);
+        x.map(|v| activation.apply(v));
+        out.push(x);
+    }
+    out
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
 use super::linalg::{Matrix, Summary, summarize};
+use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
 
 /// Rows per block in the nearest-input search, to bound the similarity matrix's memory.
@@ -33,8 +34,51 @@ pub(crate) fn nearest_unit_inputs(
     labels: &[u8],
     layer: &LayerWeights,
 ) -> NearestInput {
-    let units = kernel(layer).transpose().normalized_rows().transpose();
+    search(unit_inputs, labels, layer, |_, _| {})
+}
+
+/// The first layer's nearest-input figure and its activations over the same images, from one
+/// product per block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j|
+/// and x_i · w_j = Z_ij |x_i|. `norms` are the images' lengths.
+pub(crate) fn nearest_and_activations(
+    unit_inputs: &Matrix,
+    norms: &[f32],
+    labels: &[u8],
+    layer: &LayerWeights,
+    activation: Activation,
+) -> (NearestInput, Matrix) {
     let k = layer.d_out;
+    let mut out = Matrix::zeros(unit_inputs.rows, k);
+    let nearest = search(unit_inputs, labels, layer, |start, products| {
+        let rows = &mut out.data[start * k..(start + products.rows) * k];
+        rows.par_chunks_mut(k)
+            .zip(products.data.par_chunks(k))
+            .zip(&norms[start..start + products.rows])
+            .for_each(|((row, z), &norm)| {
+                for ((o, &v), &b) in row.iter_mut().zip(z).zip(&layer.bias) {
+                    *o = activation.apply(v * norm + b);
+                }
+            });
+    });
+    (nearest, out)
+}
+
+/// The blocked search: each block of rows times the layer's raw weights; `per_block` sees
+/// every block's products (for the activations) before they are reduced to the best match.
+fn search(
+    unit_inputs: &Matrix,
+    labels: &[u8],
+    layer: &LayerWeights,
+    mut per_block: impl FnMut(usize, &Matrix),
+) -> NearestInput {
+    let weights = kernel(layer);
+    let k = layer.d_out;
+    let inverse_norms: Vec<f32> = (0..k)
+        .map(|j| {
+            let norm = weights.column(j).iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 { 1.0 / norm } else { 0.0 }
+        })
+        .collect();
     let none = vec![(f32::NEG_INFINITY, 0usize); k];
     let merge = |mut a: Vec<(f32, usize)>, b: Vec<(f32, usize)>| {
         for (x, y) in a.iter_mut().zip(b) {
@@ -48,8 +92,9 @@ pub(crate) fn nearest_unit_inputs(
     let mut best = none.clone();
     for start in (0..unit_inputs.rows).step_by(NEAREST_BLOCK_ROWS) {
         let end = (start + NEAREST_BLOCK_ROWS).min(unit_inputs.rows);
-        let sims = unit_inputs.rows_range(start, end).matmul(&units);
-        let block_best = sims
+        let products = unit_inputs.rows_range(start, end).matmul(&weights);
+        per_block(start, &products);
+        let block_best = products
             .data
             .par_chunks(k * 256)
             .enumerate()
@@ -57,7 +102,8 @@ pub(crate) fn nearest_unit_inputs(
                 let mut local = none.clone();
                 for (r, row) in rows.chunks(k).enumerate() {
                     let index = start + chunk * 256 + r;
-                    for (b, &s) in local.iter_mut().zip(row) {
+                    for ((b, &z), &inverse) in local.iter_mut().zip(row).zip(&inverse_norms) {
+                        let s = z * inverse;
                         if s > b.0 {
                             *b = (s, index);
                         }

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::blend::{BLEND_KS, BlendCurve, blend_curve, random_curve};
 use super::collapse::{NeuralCollapse, collapse_on_training_file, neural_collapse};
 use super::distributed::{Selectivity, n90, selectivity};
-use super::forward::{hidden_activations, images_matrix, kernel};
+use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel};
 use super::linalg::{Matrix, Summary};
-use super::nearest::{NearestInput, nearest_inputs, nearest_unit_inputs};
+use super::nearest::{NearestInput, nearest_and_activations, nearest_inputs, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
 use super::templates::{
     ClassTemplate, Diagonal, class_means, class_means_of, class_template, effective_templates,
@@ -159,6 +159,8 @@ struct EveryLayer {
 struct Context<'a> {
     inputs: &'a AnalysisInputs<'a>,
     unit_images: Matrix,
+    /// The training images' lengths, to turn products with unit rows into plain ones.
+    norms: Vec<f32>,
     means: Matrix,
     global: Vec<f32>,
 }
@@ -217,24 +219,36 @@ impl Context<'_> {
         class_template(&self.means, &self.global, &kernel(&layers[0]))
     }
 
-    /// The nearest-input figure of every hidden layer (for an SLP, its only layer); `hidden`
-    /// holds the hidden activations over the training file, the inputs of the later layers.
-    fn nearest(&self, layers: &[LayerWeights], hidden: &[Matrix]) -> Vec<NearestInput> {
+    /// The nearest-input figure of every hidden layer (for an SLP, its only layer), and the
+    /// hidden activations over the training file. The first layer's product with the images
+    /// serves both.
+    fn nearest_and_hidden(&self, layers: &[LayerWeights]) -> (Vec<NearestInput>, Vec<Matrix>) {
         let labels = &self.inputs.train.labels;
-        let compared = (layers.len() - 1).max(1);
-        let mut out = vec![nearest_unit_inputs(&self.unit_images, labels, &layers[0])];
-        for (inputs, layer) in hidden.iter().zip(&layers[1..compared]) {
-            out.push(nearest_inputs(inputs, labels, layer));
+        let activation = self.inputs.activation;
+        if layers.len() == 1 {
+            let nearest = nearest_unit_inputs(&self.unit_images, labels, &layers[0]);
+            return (vec![nearest], Vec::new());
         }
-        out
+        let (first, h) = nearest_and_activations(
+            &self.unit_images,
+            &self.norms,
+            labels,
+            &layers[0],
+            activation,
+        );
+        let hidden = continue_hidden(h, &layers[1..layers.len() - 1], activation);
+        let mut nearest = vec![first];
+        for (inputs, layer) in hidden.iter().zip(&layers[1..layers.len() - 1]) {
+            nearest.push(nearest_inputs(inputs, labels, layer));
+        }
+        (nearest, hidden)
     }
 
     /// One snapshot's figures for the dynamics, and its nearest-input figures.
     fn snapshot_figures(&self, snapshot: &Snapshot) -> (EpochFigures, Vec<NearestInput>) {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
-        let hidden = hidden_activations(layers, self.inputs.activation, train);
-        let nearest = self.nearest(layers, &hidden);
+        let (nearest, hidden) = self.nearest_and_hidden(layers);
         let mut figures = self.epoch_figures(snapshot, &nearest);
         if let (Some(h), Some(output)) = (hidden.last(), layers.last()) {
             let (means, global) = class_means_of(h, &train.labels);
@@ -281,6 +295,17 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let ctx = Context {
         inputs,
         unit_images: images_matrix(inputs.train).into_normalized_rows(),
+        norms: (0..inputs.train.len())
+            .map(|i| {
+                inputs
+                    .train
+                    .image(i)
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f32>()
+                    .sqrt()
+            })
+            .collect(),
         means,
         global,
     };
