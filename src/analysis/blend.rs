@@ -92,7 +92,7 @@ fn candidates(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize>>
     let mut heaps: Vec<BinaryHeap<Reverse<Score>>> = (0..m).map(|_| BinaryHeap::new()).collect();
     for start in (0..unit_rows.rows).step_by(BLOCK_ROWS) {
         let end = (start + BLOCK_ROWS).min(unit_rows.rows);
-        let sims = unit_rows.rows_range(start, end).matmul(vectors);
+        let sims = unit_rows.rows_matmul(start, end, vectors);
         heaps.par_iter_mut().enumerate().for_each(|(j, heap)| {
             for r in 0..sims.rows {
                 let score = Score(sims.get(r, j), Reverse(start + r));

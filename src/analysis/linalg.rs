@@ -49,15 +49,6 @@ impl Matrix {
         out
     }
 
-    /// Rows `start..end` as a new matrix.
-    pub(crate) fn rows_range(&self, start: usize, end: usize) -> Matrix {
-        Matrix::new(
-            end - start,
-            self.cols,
-            self.data[start * self.cols..end * self.cols].to_vec(),
-        )
-    }
-
     /// Each row scaled to unit length; zero rows stay zero so their cosines are 0.
     pub fn normalized_rows(&self) -> Matrix {
         self.clone().into_normalized_rows()
@@ -83,23 +74,31 @@ impl Matrix {
 
     /// `self · rhs`.
     pub fn matmul(&self, rhs: &Matrix) -> Matrix {
+        self.rows_matmul(0, self.rows, rhs)
+    }
+
+    /// Rows `start..end` of `self` times `rhs`, without copying the rows out first.
+    pub(crate) fn rows_matmul(&self, start: usize, end: usize, rhs: &Matrix) -> Matrix {
         assert_eq!(self.cols, rhs.rows, "matmul shapes do not agree");
-        let mut out = Matrix::zeros(self.rows, rhs.cols);
-        if self.rows == 0 || rhs.cols == 0 {
+        assert!(start <= end && end <= self.rows, "rows out of range");
+        let rows = end - start;
+        let mut out = Matrix::zeros(rows, rhs.cols);
+        if rows == 0 || rhs.cols == 0 {
             return out;
         }
-        // SAFETY: the pointers and strides describe the three matrices' row-major buffers,
-        // which live for the whole call; `out` does not alias the inputs.
+        let lhs = &self.data[start * self.cols..end * self.cols];
+        // SAFETY: the pointers and strides describe the three row-major buffers (`lhs` the
+        // rows asked for), which live for the whole call; `out` does not alias the inputs.
         unsafe {
             gemm::gemm(
-                self.rows,
+                rows,
                 rhs.cols,
                 self.cols,
                 out.data.as_mut_ptr(),
                 1,
                 rhs.cols as isize,
                 false,
-                self.data.as_ptr(),
+                lhs.as_ptr(),
                 1,
                 self.cols as isize,
                 rhs.data.as_ptr(),

@@ -92,7 +92,7 @@ fn search(
     let mut best = none.clone();
     for start in (0..unit_inputs.rows).step_by(NEAREST_BLOCK_ROWS) {
         let end = (start + NEAREST_BLOCK_ROWS).min(unit_inputs.rows);
-        let products = unit_inputs.rows_range(start, end).matmul(&weights);
+        let products = unit_inputs.rows_matmul(start, end, &weights);
         per_block(start, &products);
         let block_best = products
             .data
