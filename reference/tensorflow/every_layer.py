@@ -4,7 +4,7 @@ weightscope's `analyze --keras-weights weights` computes the same figures in Rus
 for the linear algebra); tests/it/tensorflow.rs checks that both agree to 1e-4. The routes
 differ on purpose: NC1 here takes the full d x d pseudo-inverse of the between-class
 covariance (weightscope reduces it to a K x K one), and r(k) solves a least-squares problem
-per k (weightscope reads every k off one QR).
+per k (weightscope reads every k off one Gram-Schmidt pass over the images).
 
     python every_layer.py            # writes every_layer.json beside this script
 

@@ -57,7 +57,7 @@ def load_mnist(data_dir):
     return pair("train"), pair("t10k")
 
 
-# ---- analysis: the definitions of experiment.md, as weightscope implements them ----------
+# ---- analysis: the definitions of docs/method.md, as weightscope implements them --------
 
 
 def cos(a, b):

@@ -2,7 +2,7 @@
 //! weights, their change from the initial ones, the initial ones), the share of v that the k
 //! training images most similar to v explain: r(k) = ‖P_k v‖² / ‖v‖², P_k the projection onto
 //! their span. A neuron that "is" one image has r(1) = 1; a blend needs a large k. Chance: the
-//! trained weights on k random training images. Definition 8 of `docs/method.md`.
+//! trained weights on k random training images. `docs/method.md`, section 6.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

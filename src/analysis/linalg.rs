@@ -207,13 +207,24 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
         .unzip()
 }
 
-/// The Moore–Penrose pseudo-inverse of a symmetric `n x n` matrix (row-major), by faer.
+/// The Moore–Penrose pseudo-inverse of a symmetric `n x n` matrix (row-major), from faer's
+/// eigen-decomposition. Eigenvalues below 1e-10 times the largest in magnitude count as zero:
+/// a matrix singular by construction (centred class means sum to zero) then keeps its exact
+/// null space instead of inverting a rounding error.
 pub fn symmetric_pseudo_inverse(a: &[f64], n: usize) -> Vec<f64> {
-    let evd = faer_square(a, n)
-        .self_adjoint_eigen(faer::Side::Lower)
-        .expect("the eigen-solver converges on a symmetric matrix");
-    let inverse = evd.pseudoinverse();
-    (0..n * n).map(|i| inverse[(i / n, i % n)]).collect()
+    let (values, vectors) = symmetric_eigen(a, n);
+    let largest = values.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    let mut out = vec![0.0; n * n];
+    for (lambda, v) in values.iter().zip(&vectors) {
+        if lambda.abs() > 1e-10 * largest {
+            for i in 0..n {
+                for j in 0..n {
+                    out[i * n + j] += v[i] * v[j] / lambda;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// For vectors `x_1, …, x_k` (in this order) and each `v` of `targets`: the squared length of

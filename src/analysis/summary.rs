@@ -146,17 +146,30 @@ pub type RunFigures = Vec<(Figure, f64)>;
 /// One run reduced to the summarised figures; a figure the run lacks (an SLP has no effective
 /// templates, an imported network no baseline) is left out.
 pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
+    let mut figures = vec![(Figure::TestAccuracy, Some(test_accuracy))];
+    figures.extend(first_layer_figures(a));
+    figures.extend(every_layer_figures(a));
+    figures
+        .into_iter()
+        .filter_map(|(f, v)| Some((f, v?)))
+        .collect()
+}
+
+type MaybeFigures = Vec<(Figure, Option<f64>)>;
+
+/// The figures of the article's first round: the first layer, the effective templates and the
+/// span test.
+fn first_layer_figures(a: &Analysis) -> MaybeFigures {
     let ct = &a.class_template;
     let first = &a.probe.layers[0];
-    let trained_diag = ct.trained.diag_centered;
+    let trained = ct.trained.diag_centered;
     let init = ct.init.as_ref();
     let nearest = a.nearest_input.first().map(|n| &n.result);
     let effective = a
         .effective_class_template
         .as_ref()
         .and_then(|e| e.diag_centered);
-    let candidates = [
-        (Figure::TestAccuracy, Some(test_accuracy)),
+    vec![
         (Figure::ProbeCosTrained, Some(first.cos_trained)),
         (Figure::ProbeCosInit, first.cos_init),
         (
@@ -167,18 +180,15 @@ pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             Figure::BestMatchInit,
             init.map(|i| i.best_match_mean_centered),
         ),
-        (Figure::DiagonalTrained, trained_diag.map(|d| d.diag_mean)),
+        (Figure::DiagonalTrained, trained.map(|d| d.diag_mean)),
         (
             Figure::DiagonalInit,
             init.and_then(|i| i.diag_centered).map(|d| d.diag_mean),
         ),
-        (
-            Figure::OffDiagonalTrained,
-            trained_diag.map(|d| d.offdiag_mean),
-        ),
+        (Figure::OffDiagonalTrained, trained.map(|d| d.offdiag_mean)),
         (
             Figure::RowsMatchedTrained,
-            trained_diag.map(|d| d.rows_diag_max as f64),
+            trained.map(|d| d.rows_diag_max as f64),
         ),
         (
             Figure::NearestTrained,
@@ -203,20 +213,21 @@ pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             Figure::OutsideSpan,
             a.span.as_ref().map(|s| s.outside_fraction),
         ),
-    ];
+    ]
+}
+
+/// The every-layer figures: the output layer's self-duality, the collapse, r(10), n90.
+fn every_layer_figures(a: &Analysis) -> MaybeFigures {
     let output = a
         .layer_class_templates
         .last()
         .filter(|_| a.layer_class_templates.len() > 1)
         .map(|l| &l.result);
-    let output_trained = output.and_then(|o| o.trained.diag_centered);
+    let trained = output.and_then(|o| o.trained.diag_centered);
     let collapse = a.neural_collapse.as_ref().map(|c| &c.result);
     let at_10 = |curve: &BlendCurve| curve.mean.get(BLEND_10).copied();
-    let every_layer = [
-        (
-            Figure::OutputDiagonalTrained,
-            output_trained.map(|d| d.diag_mean),
-        ),
+    vec![
+        (Figure::OutputDiagonalTrained, trained.map(|d| d.diag_mean)),
         (
             Figure::OutputDiagonalInit,
             output
@@ -225,11 +236,11 @@ pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
         ),
         (
             Figure::OutputOffDiagonalTrained,
-            output_trained.map(|d| d.offdiag_mean),
+            trained.map(|d| d.offdiag_mean),
         ),
         (
             Figure::OutputRowsMatchedTrained,
-            output_trained.map(|d| d.rows_diag_max as f64),
+            trained.map(|d| d.rows_diag_max as f64),
         ),
         (Figure::Nc1Trained, collapse.map(|c| c.trained.nc1)),
         (
@@ -250,12 +261,7 @@ pub(crate) fn run_figures(test_accuracy: f64, a: &Analysis) -> RunFigures {
             a.blend.as_ref().and_then(|b| at_10(&b.random)),
         ),
         (Figure::N90Mean, a.distributed.as_ref().map(|d| d.n90_mean)),
-    ];
-    candidates
-        .into_iter()
-        .chain(every_layer)
-        .filter_map(|(f, v)| Some((f, v?)))
-        .collect()
+    ]
 }
 
 /// One run of the sweep.

@@ -8,7 +8,7 @@ use crate::core::weights::layer_name;
 /// Class templates: the class means must match their own neuron best in at least this many
 /// of the 10 classes.
 pub(crate) const MOST_CLASSES: f64 = 9.0;
-/// A neuron "is" a training image when its best match has at least this cosine.
+/// A neuron "is" a training image when its best match has a cosine above this.
 pub(crate) const WHOLE_IMAGE_COSINE: f64 = 0.9;
 /// The first layer's change lies in the inputs' span when less than this fraction of it lies
 /// outside (float rounding leaves about 1e-6).
@@ -279,101 +279,129 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 
 /// The same claims for one group of a sweep, over its seeds.
 pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
-    let get = |f: Figure| group.figures.get(&f).copied();
-    let pm = |s: Stat| format!("{:.3} ± {:.3}", s.mean, s.std);
+    let sweep = SweepGroup { group };
     // "slp", "mlp-128", "mlp-256-128": one dense layer more than the hidden widths named.
     let layers = group.model.split('-').count();
-    let mut out = Vec::new();
-    if let (Some(t), Some(i)) = (get(Figure::NearestTrained), get(Figure::NearestInit)) {
-        out.push(Verdict {
-            claim: pulled_claim(layers, 0),
-            holds: Some(improves(t, i)),
-            evidence: format!("max cosine {} against {} initially", pm(t), pm(i)),
-        });
+    let templates = [
+        (
+            CLASS_TEMPLATE_CLAIM,
+            Figure::RowsMatchedTrained,
+            Figure::DiagonalTrained,
+            Figure::OffDiagonalTrained,
+            Some(Figure::DiagonalInit),
+            "their own neuron",
+        ),
+        (
+            EFFECTIVE_CLAIM,
+            Figure::EffectiveRowsMatched,
+            Figure::EffectiveDiagonal,
+            Figure::EffectiveOffDiagonal,
+            None,
+            "their effective template",
+        ),
+        (
+            SELF_DUALITY_CLAIM,
+            Figure::OutputRowsMatchedTrained,
+            Figure::OutputDiagonalTrained,
+            Figure::OutputOffDiagonalTrained,
+            Some(Figure::OutputDiagonalInit),
+            "their own output neuron",
+        ),
+    ];
+    let mut out: Vec<Verdict> = sweep.input_likeness(layers).into_iter().collect();
+    out.extend(
+        templates
+            .into_iter()
+            .filter_map(|(claim, rows, diagonal, off, init, what)| {
+                sweep.template(claim, [rows, diagonal, off], init, what)
+            }),
+    );
+    out.extend(sweep.collapse());
+    out.extend(sweep.span());
+    out
+}
+
+/// A sweep group's figures, read for the verdicts.
+struct SweepGroup<'a> {
+    group: &'a Group,
+}
+
+fn pm(s: Stat) -> String {
+    format!("{:.3} ± {:.3}", s.mean, s.std)
+}
+
+impl SweepGroup<'_> {
+    fn get(&self, f: Figure) -> Option<Stat> {
+        self.group.figures.get(&f).copied()
     }
-    if let (Some(rows), Some(d), Some(o)) = (
-        get(Figure::RowsMatchedTrained),
-        get(Figure::DiagonalTrained),
-        get(Figure::OffDiagonalTrained),
-    ) {
-        let initially = get(Figure::DiagonalInit)
+
+    /// Neurons pulled towards inputs, and (with a hidden layer) whether one is a whole image.
+    fn input_likeness(&self, layers: usize) -> Vec<Verdict> {
+        let mut out = Vec::new();
+        let trained = self.get(Figure::NearestTrained);
+        if let (Some(t), Some(i)) = (trained, self.get(Figure::NearestInit)) {
+            out.push(Verdict {
+                claim: pulled_claim(layers, 0),
+                holds: Some(improves(t, i)),
+                evidence: format!("max cosine {} against {} initially", pm(t), pm(i)),
+            });
+        }
+        if let Some(t) = trained.filter(|_| layers > 1) {
+            out.push(Verdict {
+                claim: one_image_claim(layers, 0),
+                holds: Some(looks_like_one_image(t)),
+                evidence: format!(
+                    "its best match has cosine {} on average, where an identical image would give 1",
+                    pm(t)
+                ),
+            });
+        }
+        out
+    }
+
+    /// A class-template claim from its classes matched, diagonal and off-diagonal figures.
+    fn template(
+        &self,
+        claim: &str,
+        [rows, diagonal, off]: [Figure; 3],
+        init: Option<Figure>,
+        what: &str,
+    ) -> Option<Verdict> {
+        let (rows, d, o) = (self.get(rows)?, self.get(diagonal)?, self.get(off)?);
+        let initially = init
+            .and_then(|i| self.get(i))
             .map(|i| format!(" (initial diagonal {})", pm(i)))
             .unwrap_or_default();
-        out.push(Verdict {
-            claim: CLASS_TEMPLATE_CLAIM.into(),
+        Some(Verdict {
+            claim: claim.into(),
             holds: Some(is_class_template(rows, d, o)),
             evidence: format!(
-                "classes matching their own neuron {}; diagonal cosine {} against {} off it{initially}",
+                "classes matching {what} {}; diagonal cosine {} against {} off it{initially}",
                 pm(rows),
                 pm(d),
                 pm(o)
             ),
-        });
+        })
     }
-    if layers > 1
-        && let Some(t) = get(Figure::NearestTrained)
-    {
-        out.push(Verdict {
-            claim: one_image_claim(layers, 0),
-            holds: Some(looks_like_one_image(t)),
-            evidence: format!(
-                "its best match has cosine {} on average, where an identical image would give 1",
-                pm(t)
-            ),
-        });
-    }
-    if let (Some(rows), Some(d), Some(o)) = (
-        get(Figure::EffectiveRowsMatched),
-        get(Figure::EffectiveDiagonal),
-        get(Figure::EffectiveOffDiagonal),
-    ) {
-        out.push(Verdict {
-            claim: EFFECTIVE_CLAIM.into(),
-            holds: Some(is_class_template(rows, d, o)),
-            evidence: format!(
-                "classes matching their effective template {}; diagonal cosine {} against {} off it",
-                pm(rows),
-                pm(d),
-                pm(o)
-            ),
-        });
-    }
-    if let (Some(rows), Some(d), Some(o)) = (
-        get(Figure::OutputRowsMatchedTrained),
-        get(Figure::OutputDiagonalTrained),
-        get(Figure::OutputOffDiagonalTrained),
-    ) {
-        let initially = get(Figure::OutputDiagonalInit)
-            .map(|i| format!(" (initial diagonal {})", pm(i)))
-            .unwrap_or_default();
-        out.push(Verdict {
-            claim: SELF_DUALITY_CLAIM.into(),
-            holds: Some(is_class_template(rows, d, o)),
-            evidence: format!(
-                "classes matching their own output neuron {}; diagonal cosine {} against {} off \
-                 it{initially}",
-                pm(rows),
-                pm(d),
-                pm(o)
-            ),
-        });
-    }
-    if let (Some(t), Some(i)) = (get(Figure::Nc1Trained), get(Figure::Nc1Init)) {
-        out.push(Verdict {
+
+    fn collapse(&self) -> Option<Verdict> {
+        let (t, i) = (self.get(Figure::Nc1Trained)?, self.get(Figure::Nc1Init)?);
+        Some(Verdict {
             claim: COLLAPSE_CLAIM.into(),
             holds: Some(improves(i, t)),
             evidence: format!("NC1 {} against {} initially", pm(t), pm(i)),
-        });
+        })
     }
-    if let Some(s) = get(Figure::OutsideSpan) {
-        out.push(Verdict {
+
+    fn span(&self) -> Option<Verdict> {
+        let s = self.get(Figure::OutsideSpan)?;
+        Some(Verdict {
             claim: SPAN_CLAIM.into(),
             holds: Some(lies_in_input_span(s)),
             evidence: format!(
                 "ΔW outside the inputs' span: {:.2e} ± {:.1e}",
                 s.mean, s.std
             ),
-        });
+        })
     }
-    out
 }
