@@ -776,7 +776,8 @@ pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option
         ),
         grid: (panels.len() / columns, columns),
         panels,
-        panel_size: if annotated { (560, 460) } else { (900, 300) },
+        // Wide layers get wide panels; the output layer's 10 x 10 among them still needs height.
+        panel_size: if annotated { (560, 460) } else { (900, 460) },
         shared: None,
         panel_colorbars: true,
     })

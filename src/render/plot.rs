@@ -233,9 +233,13 @@ impl Heatmap<'_> {
                     let style = style.clone();
                     (0..self.cols).map(move |c| {
                         let v = self.values[r * self.cols + c];
-                        // Light text on dark cells.
+                        // Light text on dark cells: viridis is dark at its low end, a
+                        // diverging scale at both ends.
                         let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-                        let dark = matches!(self.scale, Scale::Viridis { .. }) && t < 0.6;
+                        let dark = match self.scale {
+                            Scale::Viridis { .. } => t < 0.6,
+                            _ => (t - 0.5).abs() > 0.35,
+                        };
                         let color: &'static RGBColor = if dark { &WHITE } else { &BLACK };
                         Text::new(
                             format!("{v:.2}"),
