@@ -10,6 +10,7 @@ use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel}
 use super::linalg::{Matrix, Summary};
 use super::nearest::{NearestInput, nearest_and_activations, nearest_inputs, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
+use super::span::{SpanTest, span_test};
 use super::templates::{
     ClassTemplate, Diagonal, class_means, class_means_of, class_template, effective_templates,
 };
@@ -90,7 +91,7 @@ pub struct Analysis {
     pub dynamics: Vec<EpochFigures>,
     /// How much of the first layer's change lies in the span of the training inputs; only for
     /// runs on at most `span::MAX_SPAN_IMAGES` images.
-    pub span: Option<super::span::SpanTest>,
+    pub span: Option<SpanTest>,
     /// Every dense layer against the class means of its own inputs; entry 0 is
     /// `class_template`.
     #[serde(default)]
@@ -165,7 +166,21 @@ struct Context<'a> {
     global: Vec<f32>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    fn new(inputs: &'a AnalysisInputs<'a>) -> Self {
+        let train = inputs.train;
+        let (means, global) = class_means(train);
+        Context {
+            inputs,
+            unit_images: images_matrix(train).into_normalized_rows(),
+            norms: (0..train.len())
+                .map(|i| train.image(i).iter().map(|v| v * v).sum::<f32>().sqrt())
+                .collect(),
+            means,
+            global,
+        }
+    }
+
     /// Class templates of every layer in its own input space, and the last hidden layer's
     /// collapse and code.
     fn every_layer(&self, layers: &[LayerWeights]) -> EveryLayer {
@@ -291,24 +306,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         [only] => (None, only),
         [] => panic!("the analysis needs the trained weights"),
     };
-    let (means, global) = class_means(inputs.train);
-    let ctx = Context {
-        inputs,
-        unit_images: images_matrix(inputs.train).into_normalized_rows(),
-        norms: (0..inputs.train.len())
-            .map(|i| {
-                inputs
-                    .train
-                    .image(i)
-                    .iter()
-                    .map(|v| v * v)
-                    .sum::<f32>()
-                    .sqrt()
-            })
-            .collect(),
-        means,
-        global,
-    };
+    let ctx = Context::new(inputs);
     let activation = inputs.activation;
     // The costliest figure, computed once per snapshot and shared by the dynamics and the
     // trained-versus-initial comparison.
@@ -366,14 +364,17 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
             .trained_on
             .filter(|set| set.len() <= super::span::MAX_SPAN_IMAGES)
             .zip(init)
-            .map(|(set, init)| {
-                let mut delta = kernel(&trained.layers[0]);
-                for (d, i) in delta.data.iter_mut().zip(&init.layers[0].weight) {
-                    *d -= i;
-                }
-                super::span::span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
-            }),
+            .map(|(set, init)| first_layer_span(set, &trained.layers[0], &init.layers[0])),
     }
+}
+
+/// The span test of the first layer's change from `init` to `trained`.
+fn first_layer_span(set: &ImageSet, trained: &LayerWeights, init: &LayerWeights) -> SpanTest {
+    let mut delta = kernel(trained);
+    for (d, i) in delta.data.iter_mut().zip(&init.weight) {
+        *d -= i;
+    }
+    span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
 }
 
 /// `layer_class_templates`, `neural_collapse` and `distributed` from the every-layer figures of
