@@ -121,6 +121,16 @@ pub struct Blend {
     pub random: BlendCurve,
 }
 
+impl Analysis {
+    /// The output layer's entry of `layer_class_templates`, for networks with a hidden layer
+    /// (an SLP's only layer reads pixels: that is `class_template`).
+    pub fn output_layer_templates(&self) -> Option<&LayerClassTemplate> {
+        self.layer_class_templates
+            .last()
+            .filter(|_| self.layer_class_templates.len() > 1)
+    }
+}
+
 /// One dense layer's neurons against the class means of the layer's own inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerClassTemplate {
@@ -182,11 +192,11 @@ impl<'a> Context<'a> {
     }
 
     /// Class templates of every layer in its own input space, and the last hidden layer's
-    /// collapse and code.
-    fn every_layer(&self, layers: &[LayerWeights]) -> EveryLayer {
+    /// collapse and code; `hidden` are the hidden activations over the training file, which
+    /// the snapshot's own figures have already computed.
+    fn every_layer(&self, layers: &[LayerWeights], hidden: &[Matrix]) -> EveryLayer {
         let activation = self.inputs.activation;
         let (train, test) = (self.inputs.train, self.inputs.test);
-        let hidden = hidden_activations(layers, activation, train);
         let mut class_templates = vec![self.class_template(layers)];
         for (h, layer) in hidden.iter().zip(&layers[1..]) {
             let (means, global) = class_means_of(h, &train.labels);
@@ -259,8 +269,12 @@ impl<'a> Context<'a> {
         (nearest, hidden)
     }
 
-    /// One snapshot's figures for the dynamics, and its nearest-input figures.
-    fn snapshot_figures(&self, snapshot: &Snapshot) -> (EpochFigures, Vec<NearestInput>) {
+    /// One snapshot's figures for the dynamics, its nearest-input figures, and its hidden
+    /// activations over the training file.
+    fn snapshot_figures(
+        &self,
+        snapshot: &Snapshot,
+    ) -> (EpochFigures, Vec<NearestInput>, Vec<Matrix>) {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
         let (nearest, hidden) = self.nearest_and_hidden(layers);
@@ -273,7 +287,7 @@ impl<'a> Context<'a> {
             figures.nc1 = Some(nc1);
             figures.nc3 = Some(nc3);
         }
-        (figures, nearest)
+        (figures, nearest, hidden)
     }
 
     fn epoch_figures(&self, snapshot: &Snapshot, nearest: &[NearestInput]) -> EpochFigures {
@@ -310,19 +324,28 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let activation = inputs.activation;
     // The costliest figure, computed once per snapshot and shared by the dynamics and the
     // trained-versus-initial comparison.
-    let (dynamics, mut nearest): (Vec<EpochFigures>, Vec<Vec<NearestInput>>) = inputs
-        .snapshots
-        .iter()
-        .map(|s| ctx.snapshot_figures(s))
-        .unzip();
+    let count = inputs.snapshots.len();
+    let (mut dynamics, mut nearest) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    let (mut every_init, mut every_trained) = (None, None);
+    for (i, snapshot) in inputs.snapshots.iter().enumerate() {
+        let (figures, near, hidden) = ctx.snapshot_figures(snapshot);
+        // Only the first (initial) and last (trained) snapshots' activations are needed again;
+        // the others are dropped as soon as their figures are taken.
+        if i + 1 == count {
+            every_trained = Some(ctx.every_layer(&snapshot.layers, &hidden));
+        } else if i == 0 {
+            every_init = Some(ctx.every_layer(&snapshot.layers, &hidden));
+        }
+        dynamics.push(figures);
+        nearest.push(near);
+    }
     let nearest_trained = nearest.pop().expect("one snapshot at least");
     let mut nearest_init = init.map(|_| nearest.swap_remove(0).into_iter());
     let effective = effective_templates(&trained.layers, activation, inputs.test);
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
-    let every_trained = ctx.every_layer(&trained.layers);
-    let every_init = init.map(|s| ctx.every_layer(&s.layers));
+    let every_trained = every_trained.expect("one snapshot at least");
     let (layer_class_templates, neural_collapse, distributed) =
         every_layer_keys(&trained.layers, every_trained, every_init);
     let blend = Some(ctx.blend(&trained.layers[0], init.map(|s| &s.layers[0])));

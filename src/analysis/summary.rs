@@ -218,11 +218,7 @@ fn first_layer_figures(a: &Analysis) -> MaybeFigures {
 
 /// The every-layer figures: the output layer's self-duality, the collapse, r(10), n90.
 fn every_layer_figures(a: &Analysis) -> MaybeFigures {
-    let output = a
-        .layer_class_templates
-        .last()
-        .filter(|_| a.layer_class_templates.len() > 1)
-        .map(|l| &l.result);
+    let output = a.output_layer_templates().map(|l| &l.result);
     let trained = output.and_then(|o| o.trained.diag_centered);
     let collapse = a.neural_collapse.as_ref().map(|c| &c.result);
     let at_10 = |curve: &BlendCurve| curve.mean.get(BLEND_10).copied();

@@ -3,6 +3,7 @@
 
 use super::pass::Analysis;
 use super::summary::{Figure, Group, Stat};
+use super::templates::Diagonal;
 use crate::core::weights::layer_name;
 
 /// Class templates: the class means must match their own neuron best in at least this many
@@ -32,6 +33,15 @@ pub(crate) fn improves(trained: Stat, baseline: Stat) -> bool {
 /// diagonal stands clear of the rest of the matrix.
 pub(crate) fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diagonal: Stat) -> bool {
     classes_matched.mean - classes_matched.std >= MOST_CLASSES && improves(diagonal, off_diagonal)
+}
+
+/// [`is_class_template`] for one run's diagonal figures.
+fn is_one_class_template(d: &Diagonal) -> bool {
+    is_class_template(
+        Stat::single(d.rows_diag_max as f64),
+        Stat::single(d.diag_mean),
+        Stat::single(d.offdiag_mean),
+    )
 }
 
 pub(crate) fn looks_like_one_image(best_match: Stat) -> bool {
@@ -93,14 +103,9 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
                 )
             },
         );
-        let rows = Stat::single(t.rows_diag_max as f64);
         out.push(Verdict {
             claim: CLASS_TEMPLATE_CLAIM.into(),
-            holds: Some(is_class_template(
-                rows,
-                Stat::single(t.diag_mean),
-                Stat::single(t.offdiag_mean),
-            )),
+            holds: Some(is_one_class_template(&t)),
             evidence: format!(
                 "centred class means match their own neuron best in {}/10 classes; mean cosine \
                  on the diagonal {:.3} against {:.3} off it{initially}",
@@ -117,11 +122,7 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     {
         out.push(Verdict {
             claim: EFFECTIVE_CLAIM.into(),
-            holds: Some(is_class_template(
-                Stat::single(d.rows_diag_max as f64),
-                Stat::single(d.diag_mean),
-                Stat::single(d.offdiag_mean),
-            )),
+            holds: Some(is_one_class_template(&d)),
             evidence: format!(
                 "the effective template of class k (mean d logit_k / d input) matches the centred \
                  mean of class k best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off it",
@@ -152,10 +153,7 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 /// The output layer against the class means of its inputs, and the collapse of the classes.
 fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = Vec::new();
-    let output = analysis
-        .layer_class_templates
-        .last()
-        .filter(|_| analysis.layer_class_templates.len() > 1);
+    let output = analysis.output_layer_templates();
     if let Some(t) = output.and_then(|o| o.result.trained.diag_centered) {
         let initially = output
             .and_then(|o| o.result.init.as_ref()?.diag_centered)
@@ -170,11 +168,7 @@ fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
             );
         out.push(Verdict {
             claim: SELF_DUALITY_CLAIM.into(),
-            holds: Some(is_class_template(
-                Stat::single(t.rows_diag_max as f64),
-                Stat::single(t.diag_mean),
-                Stat::single(t.offdiag_mean),
-            )),
+            holds: Some(is_one_class_template(&t)),
             evidence: format!(
                 "the centred class means of the hidden activations match their own output \
                  neuron best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off \

@@ -427,10 +427,7 @@ fn readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
 /// The readings of the every-layer figures, where the analysis has them.
 fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
     let mut out = Vec::new();
-    let output = analysis
-        .layer_class_templates
-        .last()
-        .filter(|_| analysis.layer_class_templates.len() > 1);
+    let output = analysis.output_layer_templates();
     if let Some(d) = output.and_then(|o| o.result.trained.diag_centered) {
         let initially = output
             .and_then(|o| o.result.init.as_ref()?.diag_centered)
