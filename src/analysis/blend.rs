@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::{Matrix, prefix_projections, summarize};
+use super::linalg::{Matrix, ProductRows, prefix_projections, summarize};
 
 /// The numbers of images r(k) is measured at.
 pub const BLEND_KS: [usize; 8] = [1, 2, 5, 10, 20, 50, 100, 200];
@@ -57,13 +57,75 @@ impl Ord for Score {
 /// precision gives the same k images as a search in double precision would.
 const RERANK_MARGIN: usize = 40;
 
+/// The rows most similar to each of some vectors, gathered block by block from the rows'
+/// products with the vectors (in single precision), wherever those products are computed:
+/// the nearest-input search computes them for the trained and initial weights anyway.
+pub struct Candidates {
+    /// Rows kept per vector: the largest k and a margin for the re-ranking.
+    keep: usize,
+    heaps: Vec<BinaryHeap<Reverse<Score>>>,
+}
+
+impl Candidates {
+    /// For `vectors` vectors against `rows` rows.
+    pub fn new(vectors: usize, rows: usize) -> Self {
+        Candidates {
+            keep: (BLEND_KS[BLEND_KS.len() - 1] + RERANK_MARGIN).min(rows),
+            heaps: (0..vectors).map(|_| BinaryHeap::new()).collect(),
+        }
+    }
+
+    /// Takes the products of rows `start..start + sims.rows` with the vectors (one column
+    /// per vector).
+    pub fn add(&mut self, start: usize, sims: &Matrix) {
+        // Each task keeps the heaps of a few vectors and reads their stretch of every row.
+        const VECTORS_PER_TASK: usize = 16;
+        let keep = self.keep;
+        self.heaps
+            .par_chunks_mut(VECTORS_PER_TASK)
+            .enumerate()
+            .for_each(|(task, heaps)| {
+                let first = task * VECTORS_PER_TASK;
+                for r in 0..sims.rows {
+                    let scores = &sims.row(r)[first..first + heaps.len()];
+                    for (heap, &s) in heaps.iter_mut().zip(scores) {
+                        let score = Score(s, Reverse(start + r));
+                        if heap.len() < keep {
+                            heap.push(Reverse(score));
+                        } else if heap.peek().is_some_and(|Reverse(low)| score > *low) {
+                            heap.pop();
+                            heap.push(Reverse(score));
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Per vector, its candidate rows, most similar first.
+    fn lists(self) -> Vec<Vec<usize>> {
+        self.heaps
+            .into_iter()
+            .map(|heap| {
+                let mut scores: Vec<Score> = heap.into_iter().map(|Reverse(s)| s).collect();
+                scores.sort_by(|a, b| b.cmp(a));
+                scores.into_iter().map(|Score(_, Reverse(i))| i).collect()
+            })
+            .collect()
+    }
+}
+
 /// For every column of `vectors` (`d x m`), the indices of the `k` rows of `unit_rows`
-/// (unit-length images) with the largest cosine to it, most similar first. The search runs
-/// in single precision (a matrix product); its best `k + RERANK_MARGIN` are re-ranked in
-/// double, as near-ties at the k-th place would otherwise decide by rounding.
-fn most_similar(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize>> {
-    let candidates = candidates(unit_rows, vectors, (k + RERANK_MARGIN).min(unit_rows.rows));
+/// (unit-length images) with the largest cosine to it, most similar first: the
+/// single-precision `candidates` re-ranked in double, as near-ties at the k-th place would
+/// otherwise decide by rounding.
+fn most_similar(
+    unit_rows: &ProductRows,
+    vectors: &Matrix,
+    candidates: Candidates,
+    k: usize,
+) -> Vec<Vec<usize>> {
     candidates
+        .lists()
         .into_par_iter()
         .enumerate()
         .map(|(j, rows)| {
@@ -86,38 +148,10 @@ fn most_similar(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize
         .collect()
 }
 
-/// The `k` most similar rows per column, by a single-precision matrix product.
-fn candidates(unit_rows: &Matrix, vectors: &Matrix, k: usize) -> Vec<Vec<usize>> {
-    let m = vectors.cols;
-    let mut heaps: Vec<BinaryHeap<Reverse<Score>>> = (0..m).map(|_| BinaryHeap::new()).collect();
-    for start in (0..unit_rows.rows).step_by(BLOCK_ROWS) {
-        let end = (start + BLOCK_ROWS).min(unit_rows.rows);
-        let sims = unit_rows.rows_matmul(start, end, vectors);
-        heaps.par_iter_mut().enumerate().for_each(|(j, heap)| {
-            for r in 0..sims.rows {
-                let score = Score(sims.get(r, j), Reverse(start + r));
-                if heap.len() < k {
-                    heap.push(Reverse(score));
-                } else if heap.peek().is_some_and(|Reverse(low)| score > *low) {
-                    heap.pop();
-                    heap.push(Reverse(score));
-                }
-            }
-        });
-    }
-    heaps
-        .into_iter()
-        .map(|heap| {
-            let mut scores: Vec<Score> = heap.into_iter().map(|Reverse(s)| s).collect();
-            scores.sort_by(|a, b| b.cmp(a));
-            scores.into_iter().map(|Score(_, Reverse(i))| i).collect()
-        })
-        .collect()
-}
-
 /// r(k) at every k of [`BLEND_KS`] for each of `targets` on the rows `images` (in order).
-fn shares(unit_rows: &Matrix, images: &[usize], targets: &[Vec<f32>]) -> Vec<Vec<f64>> {
-    let rows: Vec<&[f32]> = images.iter().map(|&i| unit_rows.row(i)).collect();
+fn shares(unit_rows: &ProductRows, images: &[usize], targets: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    let rows: Vec<_> = images.iter().map(|&i| unit_rows.row(i)).collect();
+    let rows: Vec<&[f32]> = rows.iter().map(|r| r.as_ref()).collect();
     let views: Vec<&[f32]> = targets.iter().map(Vec::as_slice).collect();
     prefix_projections(&rows, &views)
         .into_iter()
@@ -146,9 +180,24 @@ fn curve(per_neuron: &[Vec<f64>]) -> BlendCurve {
 
 /// The blend curve of the columns of `vectors` (`d x neurons`) on their own most similar
 /// images from `unit_rows`.
-pub fn blend_curve(unit_rows: &Matrix, vectors: &Matrix) -> BlendCurve {
-    let largest = BLEND_KS[BLEND_KS.len() - 1].min(unit_rows.rows);
-    let nearest = most_similar(unit_rows, vectors, largest);
+pub fn blend_curve(unit_rows: &ProductRows, vectors: &Matrix) -> BlendCurve {
+    let mut candidates = Candidates::new(vectors.cols, unit_rows.rows());
+    for start in (0..unit_rows.rows()).step_by(BLOCK_ROWS) {
+        let end = (start + BLOCK_ROWS).min(unit_rows.rows());
+        candidates.add(start, &unit_rows.rows_matmul(start, end, vectors));
+    }
+    blend_curve_of(unit_rows, vectors, candidates)
+}
+
+/// [`blend_curve`] from candidates gathered while the products were computed for another
+/// figure.
+pub(crate) fn blend_curve_of(
+    unit_rows: &ProductRows,
+    vectors: &Matrix,
+    candidates: Candidates,
+) -> BlendCurve {
+    let largest = BLEND_KS[BLEND_KS.len() - 1].min(unit_rows.rows());
+    let nearest = most_similar(unit_rows, vectors, candidates, largest);
     let per_neuron: Vec<Vec<f64>> = nearest
         .par_iter()
         .enumerate()
@@ -158,10 +207,10 @@ pub fn blend_curve(unit_rows: &Matrix, vectors: &Matrix) -> BlendCurve {
 }
 
 /// The chance baseline: the columns of `vectors` on the same k random images.
-pub fn random_curve(unit_rows: &Matrix, vectors: &Matrix) -> BlendCurve {
-    let largest = BLEND_KS[BLEND_KS.len() - 1].min(unit_rows.rows);
+pub fn random_curve(unit_rows: &ProductRows, vectors: &Matrix) -> BlendCurve {
+    let largest = BLEND_KS[BLEND_KS.len() - 1].min(unit_rows.rows());
     let mut rng = ChaCha8Rng::seed_from_u64(RANDOM_SEED);
-    let images = sample(&mut rng, unit_rows.rows, largest).into_vec();
+    let images = sample(&mut rng, unit_rows.rows(), largest).into_vec();
     let columns: Vec<Vec<f32>> = (0..vectors.cols).map(|j| vectors.column(j)).collect();
     curve(&shares(unit_rows, &images, &columns))
 }

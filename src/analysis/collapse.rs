@@ -3,10 +3,11 @@
 //! output layer's rows become those means (NC3, "self-duality"), and whether the network
 //! decides like a nearest-class-mean rule (NC4). Definitions in `docs/method.md`.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::linalg::{Matrix, argmax, symmetric_pseudo_inverse};
-use crate::core::data::NUM_CLASSES;
+use super::templates::class_sums;
 use crate::core::weights::LayerWeights;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -29,14 +30,8 @@ pub struct NeuralCollapse {
 /// The centred class means `m_c = μ_c − μ_G` (K × d) and the class means `μ_c`, in f64.
 fn centred_means(h: &Matrix, labels: &[u8]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let d = h.cols;
-    let mut sums = vec![vec![0.0f64; d]; NUM_CLASSES];
-    let mut counts = [0usize; NUM_CLASSES];
-    for (r, &label) in labels.iter().enumerate().take(h.rows) {
-        counts[label as usize] += 1;
-        for (s, &v) in sums[label as usize].iter_mut().zip(h.row(r)) {
-            *s += f64::from(v);
-        }
-    }
+    let (sums, counts) = class_sums(h.rows, d, |r| h.row(r), labels);
+    let sums: Vec<&[f64]> = sums.chunks(d.max(1)).collect();
     let n = labels.len().min(h.rows).max(1) as f64;
     let global: Vec<f64> = (0..d)
         .map(|j| sums.iter().map(|s| s[j]).sum::<f64>() / n)
@@ -85,12 +80,17 @@ fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f
     // ‖B r_i‖² for every image at once, as one matrix product of the residuals with Bᵀ.
     let rows = labels.len().min(h.rows);
     let mut residuals = Matrix::zeros(rows, h.cols);
-    for (r, &label) in labels.iter().enumerate().take(rows) {
-        let mean = &means[label as usize];
-        for (j, (&v, m)) in h.row(r).iter().zip(mean).enumerate() {
-            residuals.data[r * h.cols + j] = (f64::from(v) - m) as f32;
-        }
-    }
+    residuals
+        .data
+        .par_chunks_mut(h.cols.max(1))
+        .zip(labels)
+        .enumerate()
+        .for_each(|(r, (residual, &label))| {
+            let mean = &means[label as usize];
+            for ((out, &v), m) in residual.iter_mut().zip(h.row(r)).zip(mean) {
+                *out = (f64::from(v) - m) as f32;
+            }
+        });
     let bt = Matrix::new(
         h.cols,
         k,

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
-use super::linalg::{Matrix, Summary, summarize};
+use super::linalg::{Matrix, ProductRows, Summary, summarize};
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
 
@@ -24,31 +24,36 @@ pub struct NearestInput {
 /// `max_i cos(column j, x_i)` over the rows of `inputs`, as blocked matrix products of
 /// unit-length rows and columns.
 pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> NearestInput {
-    nearest_unit_inputs(&inputs.normalized_rows(), labels, layer)
+    let unit = ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data);
+    nearest_unit_inputs(&unit, labels, layer, |_, _| {})
 }
 
 /// [`nearest_inputs`] for inputs already scaled to unit length (zero rows stay zero), so a
-/// caller comparing many weight matrices with the same inputs normalises them once.
+/// caller comparing many weight matrices with the same inputs normalises them once;
+/// `observe` sees each block's products with the weights (row offset, products).
 pub(crate) fn nearest_unit_inputs(
-    unit_inputs: &Matrix,
+    unit_inputs: &ProductRows,
     labels: &[u8],
     layer: &LayerWeights,
+    observe: impl FnMut(usize, &Matrix),
 ) -> NearestInput {
-    search(unit_inputs, labels, layer, |_, _| {})
+    search(unit_inputs, labels, layer, observe)
 }
 
 /// The first layer's nearest-input figure and its activations over the same images, from one
 /// product per block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j|
-/// and x_i · w_j = Z_ij |x_i|. `norms` are the images' lengths.
+/// and x_i · w_j = Z_ij |x_i|. `norms` are the images' lengths; `observe` sees each block of
+/// `Z` (row offset, products).
 pub(crate) fn nearest_and_activations(
-    unit_inputs: &Matrix,
+    unit_inputs: &ProductRows,
     norms: &[f32],
     labels: &[u8],
     layer: &LayerWeights,
     activation: Activation,
+    mut observe: impl FnMut(usize, &Matrix),
 ) -> (NearestInput, Matrix) {
     let k = layer.d_out;
-    let mut out = Matrix::zeros(unit_inputs.rows, k);
+    let mut out = Matrix::zeros(unit_inputs.rows(), k);
     let nearest = search(unit_inputs, labels, layer, |start, products| {
         let rows = &mut out.data[start * k..(start + products.rows) * k];
         rows.par_chunks_mut(k)
@@ -59,6 +64,7 @@ pub(crate) fn nearest_and_activations(
                     *o = activation.apply(v * norm + b);
                 }
             });
+        observe(start, products);
     });
     (nearest, out)
 }
@@ -66,7 +72,7 @@ pub(crate) fn nearest_and_activations(
 /// The blocked search: each block of rows times the layer's raw weights; `per_block` sees
 /// every block's products (for the activations) before they are reduced to the best match.
 fn search(
-    unit_inputs: &Matrix,
+    unit_inputs: &ProductRows,
     labels: &[u8],
     layer: &LayerWeights,
     mut per_block: impl FnMut(usize, &Matrix),
@@ -90,8 +96,8 @@ fn search(
         a
     };
     let mut best = none.clone();
-    for start in (0..unit_inputs.rows).step_by(NEAREST_BLOCK_ROWS) {
-        let end = (start + NEAREST_BLOCK_ROWS).min(unit_inputs.rows);
+    for start in (0..unit_inputs.rows()).step_by(NEAREST_BLOCK_ROWS) {
+        let end = (start + NEAREST_BLOCK_ROWS).min(unit_inputs.rows());
         let products = unit_inputs.rows_matmul(start, end, &weights);
         per_block(start, &products);
         let block_best = products

@@ -1,13 +1,14 @@
 //! The whole analysis of one run: every figure for the trained weights, its baseline on the
 //! initial weights, and the per-epoch dynamics. Produces `analysis.json`.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::blend::{BLEND_KS, BlendCurve, blend_curve, random_curve};
+use super::blend::{BLEND_KS, BlendCurve, Candidates, blend_curve, blend_curve_of, random_curve};
 use super::collapse::{NeuralCollapse, collapse_on_training_file, neural_collapse};
 use super::distributed::{Selectivity, n90, selectivity};
 use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel};
-use super::linalg::{Matrix, Summary};
+use super::linalg::{Matrix, ProductRows, Summary};
 use super::nearest::{NearestInput, nearest_and_activations, nearest_inputs, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
 use super::span::{SpanTest, span_test};
@@ -167,9 +168,17 @@ struct EveryLayer {
     selectivity: Option<Selectivity>,
 }
 
+/// What one snapshot's pass over the training file yields.
+struct SnapshotReadings {
+    figures: EpochFigures,
+    nearest: Vec<NearestInput>,
+    hidden: Vec<Matrix>,
+    candidates: Option<Candidates>,
+}
+
 struct Context<'a> {
     inputs: &'a AnalysisInputs<'a>,
-    unit_images: Matrix,
+    unit_images: ProductRows,
     /// The training images' lengths, to turn products with unit rows into plain ones.
     norms: Vec<f32>,
     means: Matrix,
@@ -182,8 +191,9 @@ impl<'a> Context<'a> {
         let (means, global) = class_means(train);
         Context {
             inputs,
-            unit_images: images_matrix(train).into_normalized_rows(),
+            unit_images: ProductRows::unit_rows(train.len(), train.pixels(), &train.images),
             norms: (0..train.len())
+                .into_par_iter()
                 .map(|i| train.image(i).iter().map(|v| v * v).sum::<f32>().sqrt())
                 .collect(),
             means,
@@ -221,10 +231,16 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn blend(&self, trained: &LayerWeights, init: Option<&LayerWeights>) -> Blend {
+    /// The first layer's blend curves; `trained` and `init` come with the candidates their
+    /// nearest-input search gathered.
+    fn blend(
+        &self,
+        (trained, trained_candidates): (&LayerWeights, Candidates),
+        init: Option<(&LayerWeights, Candidates)>,
+    ) -> Blend {
         let w = kernel(trained);
-        let curve = |m: &Matrix| blend_curve(&self.unit_images, m);
-        let delta = init.map(|i| {
+        let unit = &self.unit_images;
+        let delta = init.as_ref().map(|(i, _)| {
             let mut d = w.clone();
             for (x, y) in d.data.iter_mut().zip(&i.weight) {
                 *x -= y;
@@ -233,10 +249,10 @@ impl<'a> Context<'a> {
         });
         Blend {
             k: BLEND_KS.to_vec(),
-            trained: curve(&w),
-            delta: delta.as_ref().map(curve),
-            init: init.map(|i| curve(&kernel(i))),
-            random: random_curve(&self.unit_images, &w),
+            trained: blend_curve_of(unit, &w, trained_candidates),
+            delta: delta.as_ref().map(|d| blend_curve(unit, d)),
+            init: init.map(|(i, candidates)| blend_curve_of(unit, &kernel(i), candidates)),
+            random: random_curve(unit, &w),
         }
     }
 
@@ -246,12 +262,21 @@ impl<'a> Context<'a> {
 
     /// The nearest-input figure of every hidden layer (for an SLP, its only layer), and the
     /// hidden activations over the training file. The first layer's product with the images
-    /// serves both.
-    fn nearest_and_hidden(&self, layers: &[LayerWeights]) -> (Vec<NearestInput>, Vec<Matrix>) {
+    /// serves both, and feeds `candidates` where given.
+    fn nearest_and_hidden(
+        &self,
+        layers: &[LayerWeights],
+        mut candidates: Option<&mut Candidates>,
+    ) -> (Vec<NearestInput>, Vec<Matrix>) {
         let labels = &self.inputs.train.labels;
         let activation = self.inputs.activation;
+        let observe = |start: usize, products: &Matrix| {
+            if let Some(c) = candidates.as_deref_mut() {
+                c.add(start, products);
+            }
+        };
         if layers.len() == 1 {
-            let nearest = nearest_unit_inputs(&self.unit_images, labels, &layers[0]);
+            let nearest = nearest_unit_inputs(&self.unit_images, labels, &layers[0], observe);
             return (vec![nearest], Vec::new());
         }
         let (first, h) = nearest_and_activations(
@@ -260,6 +285,7 @@ impl<'a> Context<'a> {
             labels,
             &layers[0],
             activation,
+            observe,
         );
         let hidden = continue_hidden(h, &layers[1..layers.len() - 1], activation);
         let mut nearest = vec![first];
@@ -269,15 +295,14 @@ impl<'a> Context<'a> {
         (nearest, hidden)
     }
 
-    /// One snapshot's figures for the dynamics, its nearest-input figures, and its hidden
-    /// activations over the training file.
-    fn snapshot_figures(
-        &self,
-        snapshot: &Snapshot,
-    ) -> (EpochFigures, Vec<NearestInput>, Vec<Matrix>) {
+    /// One snapshot's figures for the dynamics, its nearest-input figures, its hidden
+    /// activations over the training file, and where `gather` asks, the first layer's
+    /// candidates for the blend curve.
+    fn snapshot_figures(&self, snapshot: &Snapshot, gather: bool) -> SnapshotReadings {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
-        let (nearest, hidden) = self.nearest_and_hidden(layers);
+        let mut candidates = gather.then(|| Candidates::new(layers[0].d_out, train.len()));
+        let (nearest, hidden) = self.nearest_and_hidden(layers, candidates.as_mut());
         let mut figures = self.epoch_figures(snapshot, &nearest);
         if let (Some(h), Some(output)) = (hidden.last(), layers.last()) {
             let (means, global) = class_means_of(h, &train.labels);
@@ -287,7 +312,12 @@ impl<'a> Context<'a> {
             figures.nc1 = Some(nc1);
             figures.nc3 = Some(nc3);
         }
-        (figures, nearest, hidden)
+        SnapshotReadings {
+            figures,
+            nearest,
+            hidden,
+            candidates,
+        }
     }
 
     fn epoch_figures(&self, snapshot: &Snapshot, nearest: &[NearestInput]) -> EpochFigures {
@@ -327,17 +357,20 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let count = inputs.snapshots.len();
     let (mut dynamics, mut nearest) = (Vec::with_capacity(count), Vec::with_capacity(count));
     let (mut every_init, mut every_trained) = (None, None);
+    let (mut init_candidates, mut trained_candidates) = (None, None);
     for (i, snapshot) in inputs.snapshots.iter().enumerate() {
-        let (figures, near, hidden) = ctx.snapshot_figures(snapshot);
-        // Only the first (initial) and last (trained) snapshots' activations are needed again;
-        // the others are dropped as soon as their figures are taken.
+        // Only the first (initial) and last (trained) snapshots' activations and candidates
+        // are needed again; the others are dropped as soon as their figures are taken.
+        let r = ctx.snapshot_figures(snapshot, i == 0 || i + 1 == count);
         if i + 1 == count {
-            every_trained = Some(ctx.every_layer(&snapshot.layers, &hidden));
+            every_trained = Some(ctx.every_layer(&snapshot.layers, &r.hidden));
+            trained_candidates = r.candidates;
         } else if i == 0 {
-            every_init = Some(ctx.every_layer(&snapshot.layers, &hidden));
+            every_init = Some(ctx.every_layer(&snapshot.layers, &r.hidden));
+            init_candidates = r.candidates;
         }
-        dynamics.push(figures);
-        nearest.push(near);
+        dynamics.push(r.figures);
+        nearest.push(r.nearest);
     }
     let nearest_trained = nearest.pop().expect("one snapshot at least");
     let mut nearest_init = init.map(|_| nearest.swap_remove(0).into_iter());
@@ -348,7 +381,13 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     let every_trained = every_trained.expect("one snapshot at least");
     let (layer_class_templates, neural_collapse, distributed) =
         every_layer_keys(&trained.layers, every_trained, every_init);
-    let blend = Some(ctx.blend(&trained.layers[0], init.map(|s| &s.layers[0])));
+    let blend = Some(ctx.blend(
+        (
+            &trained.layers[0],
+            trained_candidates.expect("gathered for the last snapshot"),
+        ),
+        init.map(|s| &s.layers[0]).zip(init_candidates),
+    ));
     Analysis {
         blend,
         layer_class_templates,

@@ -1,6 +1,7 @@
 //! Figures 2 and 4: class templates. How each neuron of the first layer compares with the mean
 //! image of each class, and what the whole network matches each class against.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::{kernel, pre_activations};
@@ -11,30 +12,21 @@ use crate::core::weights::LayerWeights;
 
 /// Mean image of each class (`NUM_CLASSES x pixels`) and of the whole set.
 pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
-    let rows = (0..set.len()).map(|i| set.image(i));
-    class_means_of_rows(set.pixels(), rows, &set.labels)
+    class_means_of_rows(set.len(), set.pixels(), |i| set.image(i), &set.labels)
 }
 
 /// Mean row of each class (`NUM_CLASSES x cols`) and of all rows: a layer's inputs over a set.
 pub fn class_means_of(inputs: &Matrix, labels: &[u8]) -> (Matrix, Vec<f32>) {
-    let rows = (0..inputs.rows).map(|r| inputs.row(r));
-    class_means_of_rows(inputs.cols, rows, labels)
+    class_means_of_rows(inputs.rows, inputs.cols, |r| inputs.row(r), labels)
 }
 
 fn class_means_of_rows<'a>(
+    rows: usize,
     p: usize,
-    rows: impl Iterator<Item = &'a [f32]>,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
     labels: &[u8],
 ) -> (Matrix, Vec<f32>) {
-    let mut sums = vec![0.0f64; NUM_CLASSES * p];
-    let mut counts = [0usize; NUM_CLASSES];
-    for (row, &label) in rows.zip(labels) {
-        let c = label as usize;
-        counts[c] += 1;
-        for (s, &v) in sums[c * p..(c + 1) * p].iter_mut().zip(row) {
-            *s += f64::from(v);
-        }
-    }
+    let (sums, counts) = class_sums(rows, p, row, labels);
     let mut global = vec![0.0f64; p];
     let mut means = Matrix::zeros(NUM_CLASSES, p);
     for c in 0..NUM_CLASSES {
@@ -47,6 +39,48 @@ fn class_means_of_rows<'a>(
     }
     let n = labels.len().max(1) as f64;
     (means, global.iter().map(|&s| (s / n) as f32).collect())
+}
+
+/// Rows summed per block, the blocks in parallel.
+const SUM_BLOCK_ROWS: usize = 4096;
+
+/// Per class, the sum of its rows (`NUM_CLASSES x cols`, row-major, in f64) and their number,
+/// over the first `rows` rows that have a label. The blocks' sums are added in a fixed order,
+/// so the result does not depend on how the threads were scheduled.
+pub(crate) fn class_sums<'a>(
+    rows: usize,
+    cols: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    labels: &[u8],
+) -> (Vec<f64>, [usize; NUM_CLASSES]) {
+    let rows = rows.min(labels.len());
+    let starts: Vec<usize> = (0..rows).step_by(SUM_BLOCK_ROWS).collect();
+    let blocks: Vec<(Vec<f64>, [usize; NUM_CLASSES])> = starts
+        .into_par_iter()
+        .map(|start| {
+            let mut sums = vec![0.0f64; NUM_CLASSES * cols];
+            let mut counts = [0usize; NUM_CLASSES];
+            let end = (start + SUM_BLOCK_ROWS).min(rows);
+            for (r, &label) in labels.iter().enumerate().take(end).skip(start) {
+                let c = usize::from(label);
+                counts[c] += 1;
+                for (s, &v) in sums[c * cols..(c + 1) * cols].iter_mut().zip(row(r)) {
+                    *s += f64::from(v);
+                }
+            }
+            (sums, counts)
+        })
+        .collect();
+    let mut sums = vec![0.0f64; NUM_CLASSES * cols];
+    let mut counts = [0usize; NUM_CLASSES];
+    for (block_sums, block_counts) in blocks {
+        sums.iter_mut().zip(block_sums).for_each(|(s, b)| *s += b);
+        counts
+            .iter_mut()
+            .zip(block_counts)
+            .for_each(|(c, b)| *c += b);
+    }
+    (sums, counts)
 }
 
 /// Diagonal statistics of a square cosine matrix.

@@ -6,7 +6,9 @@ use weightscope::analysis::blend::{blend_curve, random_curve};
 use weightscope::analysis::collapse::neural_collapse;
 use weightscope::analysis::distributed::{n90, selectivity};
 use weightscope::analysis::forward::pre_activations;
-use weightscope::analysis::linalg::{Matrix, argmax, cosine, prefix_projections, summarize};
+use weightscope::analysis::linalg::{
+    Matrix, ProductRows, argmax, cosine, prefix_projections, summarize,
+};
 use weightscope::analysis::nearest::nearest_inputs;
 use weightscope::analysis::probe::winners;
 use weightscope::analysis::templates::{class_means, class_template, effective_templates};
@@ -308,7 +310,7 @@ fn a_neuron_equal_to_one_image_is_that_image_and_a_mix_needs_more() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let d = 50;
     let images: Vec<f32> = (0..300 * d).map(|_| rng.random_range(0.0..1.0)).collect();
-    let unit = Matrix::new(300, d, images.clone()).normalized_rows();
+    let unit = ProductRows::unit_rows(300, d, &images);
     let row = |i: usize| &images[i * d..(i + 1) * d];
     let columns: Vec<f32> = (0..d)
         .flat_map(|j| [row(7)[j], row(3)[j] + row(11)[j]])
