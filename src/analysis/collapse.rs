@@ -1,4 +1,4 @@
-//! Neural collapse (Papyan, Han & Donoho, PNAS 2020) on the last hidden layer: how tightly
+//! Neural collapse (Papyan, Han & Donoho, PNAS 2020) of a hidden layer: how tightly
 //! each class gathers around its mean (NC1), how the class means spread (NC2), whether the
 //! output layer's rows become those means (NC3, "self-duality"), and whether the network
 //! decides like a nearest-class-mean rule (NC4). Definitions in `docs/method.md`.
@@ -21,8 +21,10 @@ pub struct NeuralCollapse {
     pub nc2_cos_std: f64,
     /// Standard deviation over mean of the centred class means' norms.
     pub nc2_norm_cv: f64,
-    /// ‖W/‖W‖ − M/‖M‖‖²_F between the output layer's rows and the centred class means.
-    pub nc3: f64,
+    /// ‖W/‖W‖ − M/‖M‖‖²_F between the output layer's rows and the centred class means; only
+    /// for the hidden layer that feeds the output layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nc3: Option<f64>,
     /// Fraction of test images whose nearest class mean is the class the network predicts.
     pub nc4: f64,
 }
@@ -144,36 +146,47 @@ fn nc3(output: &LayerWeights, centred: &[Vec<f64>]) -> f64 {
         .sum()
 }
 
+/// The class the output layer predicts for each row of `h` (the activations feeding it).
+pub fn predictions(h: &Matrix, output: &LayerWeights) -> Vec<usize> {
+    let mut logits = vec![0.0f32; output.d_out];
+    (0..h.rows)
+        .map(|r| {
+            let h = h.row(r);
+            for (k, logit) in logits.iter_mut().enumerate() {
+                *logit = output.bias[k]
+                    + h.iter()
+                        .enumerate()
+                        .map(|(j, &v)| v * output.weight[j * output.d_out + k])
+                        .sum::<f32>();
+            }
+            argmax(&logits)
+        })
+        .collect()
+}
+
 /// Fraction of the rows of `test_h` whose nearest class mean (Euclidean) is the class the
-/// output layer predicts for them.
-fn nc4(test_h: &Matrix, output: &LayerWeights, means: &[Vec<f64>]) -> f64 {
+/// network predicts for them.
+fn nc4(test_h: &Matrix, predicted: &[usize], means: &[Vec<f64>]) -> f64 {
     if test_h.rows == 0 {
         return f64::NAN;
     }
-    let mut agree = 0usize;
-    let mut logits = vec![0.0f32; output.d_out];
-    for r in 0..test_h.rows {
-        let h = test_h.row(r);
-        for (k, logit) in logits.iter_mut().enumerate() {
-            *logit = output.bias[k]
-                + h.iter()
-                    .enumerate()
-                    .map(|(j, &v)| v * output.weight[j * output.d_out + k])
-                    .sum::<f32>();
-        }
-        let nearest = means
-            .iter()
-            .map(|m| {
-                h.iter()
-                    .zip(m)
-                    .map(|(&v, &c)| (f64::from(v) - c).powi(2))
-                    .sum::<f64>()
-            })
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(0, |(c, _)| c);
-        agree += usize::from(nearest == argmax(&logits));
-    }
+    let agree = (0..test_h.rows)
+        .filter(|&r| {
+            let h = test_h.row(r);
+            let nearest = means
+                .iter()
+                .map(|m| {
+                    h.iter()
+                        .zip(m)
+                        .map(|(&v, &c)| (f64::from(v) - c).powi(2))
+                        .sum::<f64>()
+                })
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(c, _)| c);
+            nearest == predicted[r]
+        })
+        .count();
     agree as f64 / test_h.rows as f64
 }
 
@@ -185,6 +198,28 @@ pub fn neural_collapse(
     test_h: &Matrix,
     output: &LayerWeights,
 ) -> NeuralCollapse {
+    let predicted = predictions(test_h, output);
+    collapse(train_h, train_labels, test_h, &predicted, Some(output))
+}
+
+/// The figures of any hidden layer but NC3, which needs the output layer reading it:
+/// `predicted` are the network's classes for the test images.
+pub fn hidden_collapse(
+    train_h: &Matrix,
+    train_labels: &[u8],
+    test_h: &Matrix,
+    predicted: &[usize],
+) -> NeuralCollapse {
+    collapse(train_h, train_labels, test_h, predicted, None)
+}
+
+fn collapse(
+    train_h: &Matrix,
+    train_labels: &[u8],
+    test_h: &Matrix,
+    predicted: &[usize],
+    output: Option<&LayerWeights>,
+) -> NeuralCollapse {
     let (centred, means) = centred_means(train_h, train_labels);
     let (nc2_cos_mean, nc2_cos_std, nc2_norm_cv) = nc2(&centred);
     NeuralCollapse {
@@ -192,20 +227,21 @@ pub fn neural_collapse(
         nc2_cos_mean,
         nc2_cos_std,
         nc2_norm_cv,
-        nc3: nc3(output, &centred),
-        nc4: nc4(test_h, output, &means),
+        nc3: output.map(|o| nc3(o, &centred)),
+        nc4: nc4(test_h, predicted, &means),
     }
 }
 
-/// NC1 and NC3 alone, which need only the training file: the figures the dynamics follow.
+/// NC1 of any hidden layer, and NC3 where `output` reads it: the figures the dynamics follow,
+/// which need only the training file.
 pub fn collapse_on_training_file(
     train_h: &Matrix,
     train_labels: &[u8],
-    output: &LayerWeights,
-) -> (f64, f64) {
+    output: Option<&LayerWeights>,
+) -> (f64, Option<f64>) {
     let (centred, means) = centred_means(train_h, train_labels);
     (
         nc1(train_h, train_labels, &centred, &means),
-        nc3(output, &centred),
+        output.map(|o| nc3(o, &centred)),
     )
 }

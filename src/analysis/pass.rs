@@ -5,7 +5,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::blend::{BLEND_KS, BlendCurve, Candidates, blend_curve, blend_curve_of, random_curve};
-use super::collapse::{NeuralCollapse, collapse_on_training_file, neural_collapse};
+use super::collapse::{
+    NeuralCollapse, collapse_on_training_file, hidden_collapse, neural_collapse, predictions,
+};
 use super::distributed::{Selectivity, n90, selectivity};
 use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel};
 use super::linalg::{Matrix, ProductRows, Summary};
@@ -74,6 +76,9 @@ pub struct EpochFigures {
     pub nc1: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nc3: Option<f64>,
+    /// NC1 of every hidden layer, first to last (the last is `nc1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nc1_layers: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +111,33 @@ pub struct Analysis {
     /// How many training images the first layer's neurons are a blend of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<Blend>,
+    /// Every hidden layer's neural collapse, first to last (NC3 only for the last, which is
+    /// `neural_collapse`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_collapse: Vec<LayerCollapse>,
+    /// Every hidden layer's class selectivity, first to last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_selectivity: Vec<LayerSelectivity>,
+    /// Every layer's blend curves against its own inputs; the first is `blend`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_blend: Vec<LayerBlend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSelectivity {
+    /// The hidden layer.
+    pub layer: usize,
+    #[serde(flatten)]
+    pub result: TrainedAndInit<Selectivity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerBlend {
+    pub layer: usize,
+    /// What the layer reads: `pixels`, or the hidden layer before it.
+    pub input: String,
+    #[serde(flatten)]
+    pub blend: Blend,
 }
 
 /// r(k) of the first layer's neurons: their trained weights, the change training made, the
@@ -163,9 +195,36 @@ pub struct DistributedCode {
 /// The every-layer figures of one set of weights.
 struct EveryLayer {
     class_templates: Vec<ClassTemplate>,
-    collapse: Option<NeuralCollapse>,
+    /// Per hidden layer.
+    collapse: Vec<NeuralCollapse>,
+    selectivity: Vec<Selectivity>,
+    /// The last hidden layer's.
     n90: Option<Vec<usize>>,
-    selectivity: Option<Selectivity>,
+    /// Per layer, the blend curve of its own weights.
+    blend: Vec<BlendCurve>,
+}
+
+/// Per layer, the blend curves only the trained weights have: their change from the initial
+/// weights (where known), and the chance baseline.
+struct BlendBaselines {
+    delta: Option<BlendCurve>,
+    random: BlendCurve,
+}
+
+/// What each layer reads, as unit-length rows over the training file: the images, then each
+/// hidden layer's activations.
+struct LayerRows<'c> {
+    images: &'c ProductRows,
+    hidden: Vec<ProductRows>,
+}
+
+impl LayerRows<'_> {
+    fn of(&self, layer: usize) -> &ProductRows {
+        match layer {
+            0 => self.images,
+            l => &self.hidden[l - 1],
+        }
+    }
 }
 
 /// What one snapshot's pass over the training file yields.
@@ -201,59 +260,99 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Class templates of every layer in its own input space, and the last hidden layer's
-    /// collapse and code; `hidden` are the hidden activations over the training file, which
-    /// the snapshot's own figures have already computed.
-    fn every_layer(&self, layers: &[LayerWeights], hidden: &[Matrix]) -> EveryLayer {
-        let activation = self.inputs.activation;
+    /// What each layer of a network with these hidden activations reads.
+    fn layer_rows<'c>(&'c self, hidden: &[Matrix]) -> LayerRows<'c> {
+        LayerRows {
+            images: &self.unit_images,
+            hidden: hidden
+                .iter()
+                .map(|h| ProductRows::unit_rows(h.rows, h.cols, &h.data))
+                .collect(),
+        }
+    }
+
+    /// Every layer's figures in its own input space; `hidden` are the hidden activations over
+    /// the training file and `rows` what each layer reads, which the snapshot's own figures
+    /// have already computed, `candidates` those the first layer's search gathered.
+    fn every_layer(
+        &self,
+        layers: &[LayerWeights],
+        hidden: &[Matrix],
+        rows: &LayerRows<'_>,
+        candidates: Candidates,
+    ) -> EveryLayer {
         let (train, test) = (self.inputs.train, self.inputs.test);
         let mut class_templates = vec![self.class_template(layers)];
         for (h, layer) in hidden.iter().zip(&layers[1..]) {
             let (means, global) = class_means_of(h, &train.labels);
             class_templates.push(class_template(&means, &global, &kernel(layer)));
         }
-        let (Some(last_h), Some(output)) = (hidden.last(), layers.last()) else {
+        let mut blend = vec![blend_curve_of(rows.of(0), &kernel(&layers[0]), candidates)];
+        for (l, layer) in layers.iter().enumerate().skip(1) {
+            blend.push(blend_curve(rows.of(l), &kernel(layer)));
+        }
+        let test_hidden = hidden_activations(layers, self.inputs.activation, test);
+        let (Some(last_test), Some(output)) = (test_hidden.last(), layers.last()) else {
             return EveryLayer {
                 class_templates,
-                collapse: None,
+                collapse: Vec::new(),
+                selectivity: Vec::new(),
                 n90: None,
-                selectivity: None,
+                blend,
             };
         };
-        let test_h = hidden_activations(layers, activation, test)
-            .pop()
-            .expect("a network with a hidden layer");
+        let predicted = predictions(last_test, output);
+        let last = hidden.len() - 1;
+        let collapse = hidden
+            .iter()
+            .zip(&test_hidden)
+            .enumerate()
+            .map(|(l, (h, test_h))| {
+                if l == last {
+                    neural_collapse(h, &train.labels, test_h, output)
+                } else {
+                    hidden_collapse(h, &train.labels, test_h, &predicted)
+                }
+            })
+            .collect();
         EveryLayer {
             class_templates,
-            collapse: Some(neural_collapse(last_h, &train.labels, &test_h, output)),
-            n90: Some(n90(&test_h, &test.labels, output)),
-            selectivity: Some(selectivity(&test_h, &test.labels)),
+            collapse,
+            selectivity: test_hidden
+                .iter()
+                .map(|h| selectivity(h, &test.labels))
+                .collect(),
+            n90: Some(n90(last_test, &test.labels, output)),
+            blend,
         }
     }
 
-    /// The first layer's blend curves; `trained` and `init` come with the candidates their
-    /// nearest-input search gathered.
-    fn blend(
+    /// Per layer, the blend curves of the trained weights' change since `init` and of the
+    /// trained weights on random rows of what the layer reads.
+    fn blend_baselines(
         &self,
-        (trained, trained_candidates): (&LayerWeights, Candidates),
-        init: Option<(&LayerWeights, Candidates)>,
-    ) -> Blend {
-        let w = kernel(trained);
-        let unit = &self.unit_images;
-        let delta = init.as_ref().map(|(i, _)| {
-            let mut d = w.clone();
-            for (x, y) in d.data.iter_mut().zip(&i.weight) {
-                *x -= y;
-            }
-            d
-        });
-        Blend {
-            k: BLEND_KS.to_vec(),
-            trained: blend_curve_of(unit, &w, trained_candidates),
-            delta: delta.as_ref().map(|d| blend_curve(unit, d)),
-            init: init.map(|(i, candidates)| blend_curve_of(unit, &kernel(i), candidates)),
-            random: random_curve(unit, &w),
-        }
+        trained: &[LayerWeights],
+        init: Option<&[LayerWeights]>,
+        rows: &LayerRows<'_>,
+    ) -> Vec<BlendBaselines> {
+        trained
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let w = kernel(layer);
+                let delta = init.map(|i| {
+                    let mut d = w.clone();
+                    for (x, y) in d.data.iter_mut().zip(&i[l].weight) {
+                        *x -= y;
+                    }
+                    d
+                });
+                BlendBaselines {
+                    delta: delta.as_ref().map(|d| blend_curve(rows.of(l), d)),
+                    random: random_curve(rows.of(l), &w),
+                }
+            })
+            .collect()
     }
 
     fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
@@ -308,9 +407,13 @@ impl<'a> Context<'a> {
             let (means, global) = class_means_of(h, &train.labels);
             let template = class_template(&means, &global, &kernel(output));
             figures.output_diag_centered = template.diag_centered.map(|d| d.diag_mean);
-            let (nc1, nc3) = collapse_on_training_file(h, &train.labels, output);
-            figures.nc1 = Some(nc1);
-            figures.nc3 = Some(nc3);
+            for (l, h) in hidden.iter().enumerate() {
+                let reader = (l + 1 == hidden.len()).then_some(output);
+                let (nc1, nc3) = collapse_on_training_file(h, &train.labels, reader);
+                figures.nc1_layers.push(nc1);
+                figures.nc1 = Some(nc1);
+                figures.nc3 = nc3;
+            }
         }
         SnapshotReadings {
             figures,
@@ -338,6 +441,7 @@ impl<'a> Context<'a> {
             output_diag_centered: None,
             nc1: None,
             nc3: None,
+            nc1_layers: Vec::new(),
         }
     }
 }
@@ -356,18 +460,22 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
     // trained-versus-initial comparison.
     let count = inputs.snapshots.len();
     let (mut dynamics, mut nearest) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    let (mut every_init, mut every_trained) = (None, None);
-    let (mut init_candidates, mut trained_candidates) = (None, None);
+    let (mut every_init, mut every_trained, mut baselines) = (None, None, Vec::new());
     for (i, snapshot) in inputs.snapshots.iter().enumerate() {
         // Only the first (initial) and last (trained) snapshots' activations and candidates
         // are needed again; the others are dropped as soon as their figures are taken.
-        let r = ctx.snapshot_figures(snapshot, i == 0 || i + 1 == count);
-        if i + 1 == count {
-            every_trained = Some(ctx.every_layer(&snapshot.layers, &r.hidden));
-            trained_candidates = r.candidates;
-        } else if i == 0 {
-            every_init = Some(ctx.every_layer(&snapshot.layers, &r.hidden));
-            init_candidates = r.candidates;
+        let (first, last) = (i == 0, i + 1 == count);
+        let r = ctx.snapshot_figures(snapshot, first || last);
+        if let Some(candidates) = r.candidates {
+            let rows = ctx.layer_rows(&r.hidden);
+            let every = ctx.every_layer(&snapshot.layers, &r.hidden, &rows, candidates);
+            if last {
+                let init = init.map(|s| s.layers.as_slice());
+                baselines = ctx.blend_baselines(&snapshot.layers, init, &rows);
+                every_trained = Some(every);
+            } else {
+                every_init = Some(every);
+            }
         }
         dynamics.push(r.figures);
         nearest.push(r.nearest);
@@ -379,20 +487,15 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
     let every_trained = every_trained.expect("one snapshot at least");
-    let (layer_class_templates, neural_collapse, distributed) =
-        every_layer_keys(&trained.layers, every_trained, every_init);
-    let blend = Some(ctx.blend(
-        (
-            &trained.layers[0],
-            trained_candidates.expect("gathered for the last snapshot"),
-        ),
-        init.map(|s| &s.layers[0]).zip(init_candidates),
-    ));
+    let keys = every_layer_keys(&trained.layers, every_trained, every_init, baselines);
     Analysis {
-        blend,
-        layer_class_templates,
-        neural_collapse,
-        distributed,
+        blend: keys.layer_blend.first().map(|b| b.blend.clone()),
+        neural_collapse: keys.layer_collapse.last().cloned(),
+        layer_class_templates: keys.layer_class_templates,
+        layer_collapse: keys.layer_collapse,
+        layer_selectivity: keys.layer_selectivity,
+        layer_blend: keys.layer_blend,
+        distributed: keys.distributed,
         layers: widths(&trained.layers),
         activation,
         probe: probe(
@@ -439,61 +542,105 @@ fn first_layer_span(set: &ImageSet, trained: &LayerWeights, init: &LayerWeights)
     span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
 }
 
-/// `layer_class_templates`, `neural_collapse` and `distributed` from the every-layer figures of
-/// the trained and (where known) the initial weights.
+/// The every-layer keys of `analysis.json`.
+struct EveryLayerKeys {
+    layer_class_templates: Vec<LayerClassTemplate>,
+    layer_collapse: Vec<LayerCollapse>,
+    layer_selectivity: Vec<LayerSelectivity>,
+    layer_blend: Vec<LayerBlend>,
+    distributed: Option<DistributedCode>,
+}
+
+/// What layer `layer` of a network of `count` layers reads.
+fn layer_input(count: usize, layer: usize) -> String {
+    if layer == 0 {
+        "pixels".into()
+    } else {
+        layer_name(count, layer - 1)
+    }
+}
+
+/// Pairs each trained figure with its initial one, where the initial weights are known.
+fn with_init<T>(trained: Vec<T>, init: Option<Vec<T>>) -> Vec<TrainedAndInit<T>> {
+    let mut init = init.map(Vec::into_iter);
+    trained
+        .into_iter()
+        .map(|trained| TrainedAndInit {
+            trained,
+            init: init.as_mut().and_then(Iterator::next),
+        })
+        .collect()
+}
+
+/// The every-layer keys from the every-layer figures of the trained and (where known) the
+/// initial weights, and the trained weights' blend baselines.
 fn every_layer_keys(
     layers: &[LayerWeights],
     trained: EveryLayer,
     init: Option<EveryLayer>,
-) -> (
-    Vec<LayerClassTemplate>,
-    Option<LayerCollapse>,
-    Option<DistributedCode>,
-) {
+    baselines: Vec<BlendBaselines>,
+) -> EveryLayerKeys {
     let count = layers.len();
-    let (init_templates, init_collapse, init_selectivity) = match init {
-        Some(i) => (
-            i.class_templates.into_iter().map(Some).collect(),
-            i.collapse,
-            i.selectivity,
-        ),
-        None => (vec![None; count], None, None),
-    };
-    let templates = trained
-        .class_templates
+    let (mut init_templates, mut init_collapse, mut init_selectivity, mut init_blend) =
+        (None, None, None, None);
+    if let Some(i) = init {
+        init_templates = Some(i.class_templates);
+        init_collapse = Some(i.collapse);
+        init_selectivity = Some(i.selectivity);
+        init_blend = Some(i.blend);
+    }
+    let layer_blend = with_init(trained.blend, init_blend)
         .into_iter()
-        .zip(init_templates)
+        .zip(baselines)
         .enumerate()
-        .map(|(layer, (trained, init))| LayerClassTemplate {
+        .map(|(layer, (own, baseline))| LayerBlend {
             layer,
-            input: if layer == 0 {
-                "pixels".into()
-            } else {
-                layer_name(count, layer - 1)
+            input: layer_input(count, layer),
+            blend: Blend {
+                k: BLEND_KS.to_vec(),
+                trained: own.trained,
+                delta: baseline.delta,
+                init: own.init,
+                random: baseline.random,
             },
-            result: TrainedAndInit { trained, init },
         })
         .collect();
     // The hidden layer that feeds the output layer.
     let last_hidden = count.saturating_sub(2);
-    let collapse = trained.collapse.map(|t| LayerCollapse {
-        layer: last_hidden,
-        result: TrainedAndInit {
-            trained: t,
-            init: init_collapse,
-        },
-    });
+    let last_selectivity = trained.selectivity.last().copied();
     let distributed = trained
         .n90
-        .zip(trained.selectivity)
+        .zip(last_selectivity)
         .map(|(n90, s)| DistributedCode {
             layer: last_hidden,
             n90_mean: n90.iter().sum::<usize>() as f64 / n90.len().max(1) as f64,
             n90,
             selectivity: TrainedAndInit {
                 trained: s,
-                init: init_selectivity,
+                init: init_selectivity.as_ref().and_then(|i| i.last().copied()),
             },
         });
-    (templates, collapse, distributed)
+    EveryLayerKeys {
+        layer_class_templates: with_init(trained.class_templates, init_templates)
+            .into_iter()
+            .enumerate()
+            .map(|(layer, result)| LayerClassTemplate {
+                layer,
+                input: layer_input(count, layer),
+                result,
+            })
+            .collect(),
+        layer_collapse: with_init(trained.collapse, init_collapse)
+            .into_iter()
+            .enumerate()
+            .map(|(layer, result)| LayerCollapse { layer, result })
+            .collect(),
+        layer_selectivity: with_init(trained.selectivity, init_selectivity)
+            .into_iter()
+            .enumerate()
+            .map(|(layer, result)| LayerSelectivity { layer, result })
+            .collect(),
+        layer_blend,
+        distributed,
+    }
 }

@@ -243,10 +243,10 @@ fn every_layer_figures(a: &Analysis) -> MaybeFigures {
             Figure::Nc1Init,
             collapse.and_then(|c| c.init).map(|i| i.nc1),
         ),
-        (Figure::Nc3Trained, collapse.map(|c| c.trained.nc3)),
+        (Figure::Nc3Trained, collapse.and_then(|c| c.trained.nc3)),
         (
             Figure::Nc3Init,
-            collapse.and_then(|c| c.init).map(|i| i.nc3),
+            collapse.and_then(|c| c.init).and_then(|i| i.nc3),
         ),
         (
             Figure::BlendDelta10,

@@ -11,6 +11,12 @@ use crate::core::weights::layer_name;
 pub(crate) const MOST_CLASSES: f64 = 9.0;
 /// A neuron "is" a training image when its best match has a cosine above this.
 pub(crate) const WHOLE_IMAGE_COSINE: f64 = 0.9;
+/// A neuron "is" one input of its layer when that input alone explains this share of it: r(1)
+/// is the squared best-match cosine, so this is [`WHOLE_IMAGE_COSINE`] squared.
+pub(crate) const ONE_INPUT_SHARE: f64 = WHOLE_IMAGE_COSINE * WHOLE_IMAGE_COSINE;
+/// A code of one neuron per class ("grandmother cells"): on average at most this many neurons
+/// carry 90% of a logit's positive evidence.
+pub(crate) const FEW_NEURONS: f64 = 3.0;
 /// The first layer's change lies in the inputs' span when less than this fraction of it lies
 /// outside (float rounding leaves about 1e-6).
 pub(crate) const OUTSIDE_SPAN_MAX: f64 = 1e-3;
@@ -62,12 +68,10 @@ const EFFECTIVE_CLAIM: &str = "The network as a whole matches inputs against cla
                                even where single hidden neurons do not look like digits.";
 const SELF_DUALITY_CLAIM: &str = "Each output neuron becomes the centred mean of what the last \
                                   hidden layer shows for its class (self-duality).";
-const COLLAPSE_CLAIM: &str =
-    "Training gathers each class around its mean in the last hidden layer (NC1 falls).";
 const SPAN_CLAIM: &str =
     "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).";
 
-fn capitalised(text: &str) -> String {
+pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
@@ -82,11 +86,55 @@ fn one_image_claim(layers: usize, layer: usize) -> String {
     )
 }
 
+fn collapse_claim(layers: usize, layer: usize) -> String {
+    format!(
+        "Training gathers each class around its mean in {} (NC1 falls).",
+        layer_name(layers, layer)
+    )
+}
+
 fn pulled_claim(layers: usize, layer: usize) -> String {
     format!(
         "Training pulls every {} neuron towards some training input.",
         layer_name(layers, layer)
     )
+}
+
+const GRANDMOTHER_CLAIM: &str = "Each class is carried by a few hidden neurons of its own \
+                                 rather than spread over many.";
+
+/// Per layer: is a neuron one input of the layer, or a blend of many?
+fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let layers = analysis.layers.len() - 1;
+    analysis
+        .layer_blend
+        .iter()
+        .map(|b| {
+            let r1 = b.blend.trained.mean.first().copied().unwrap_or(f64::NAN);
+            let half = b
+                .blend
+                .k
+                .iter()
+                .zip(&b.blend.trained.mean)
+                .find(|(_, r)| **r >= 0.5)
+                .map_or_else(
+                    || format!("no k up to {}", b.blend.k.last().copied().unwrap_or(0)),
+                    |(k, _)| format!("k = {k}"),
+                );
+            Verdict {
+                claim: format!(
+                    "Each neuron of {} is one of the layer's inputs rather than a blend of many.",
+                    layer_name(layers, b.layer)
+                ),
+                holds: Some(r1 > ONE_INPUT_SHARE),
+                evidence: format!(
+                    "its most similar input explains {r1:.3} of it on average ({ONE_INPUT_SHARE:.2} \
+                     would be one input); its k most similar inputs first explain half of it \
+                     at {half}"
+                ),
+            }
+        })
+        .collect()
 }
 
 /// The article's claims as one run's numbers bear them out.
@@ -177,21 +225,44 @@ fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
             ),
         });
     }
-    if let Some(c) = &analysis.neural_collapse {
-        let t = c.result.trained;
+    let layers = analysis.layers.len() - 1;
+    out.extend(blend_verdicts(analysis));
+    if let Some(d) = &analysis.distributed {
         out.push(Verdict {
-            claim: COLLAPSE_CLAIM.into(),
+            claim: GRANDMOTHER_CLAIM.into(),
+            holds: Some(d.n90_mean <= FEW_NEURONS),
+            evidence: format!(
+                "on average {:.1} neurons of {} carry 90% of a logit's positive evidence \
+                 (at most {FEW_NEURONS} would be a code of a few neurons per class)",
+                d.n90_mean,
+                layer_name(layers, d.layer)
+            ),
+        });
+    }
+    for c in &analysis.layer_collapse {
+        let t = c.result.trained;
+        let nc3 = |n: &crate::analysis::collapse::NeuralCollapse| n.nc3.unwrap_or(f64::NAN);
+        out.push(Verdict {
+            claim: collapse_claim(layers, c.layer),
             holds: c
                 .result
                 .init
                 .map(|i| improves(Stat::single(i.nc1), Stat::single(t.nc1))),
-            evidence: match c.result.init {
-                Some(i) => format!(
+            evidence: match (c.result.init, t.nc3) {
+                (Some(i), Some(_)) => format!(
                     "NC1 = {:.3} after training against {:.3} initially (0 would be full \
                      collapse); NC3 = {:.3} against {:.3}",
-                    t.nc1, i.nc1, t.nc3, i.nc3
+                    t.nc1,
+                    i.nc1,
+                    nc3(&t),
+                    nc3(&i)
                 ),
-                None => format!("NC1 = {:.3} after training; {NO_INIT}", t.nc1),
+                (Some(i), None) => format!(
+                    "NC1 = {:.3} after training against {:.3} initially (0 would be full \
+                     collapse)",
+                    t.nc1, i.nc1
+                ),
+                (None, _) => format!("NC1 = {:.3} after training; {NO_INIT}", t.nc1),
             },
         });
     }
@@ -310,7 +381,7 @@ pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
                 sweep.template(claim, [rows, diagonal, off], init, what)
             }),
     );
-    out.extend(sweep.collapse());
+    out.extend(sweep.collapse(layers));
     out.extend(sweep.span());
     out
 }
@@ -378,10 +449,11 @@ impl SweepGroup<'_> {
         })
     }
 
-    fn collapse(&self) -> Option<Verdict> {
+    /// NC1 of the last hidden layer, the one the sweep summarises.
+    fn collapse(&self, layers: usize) -> Option<Verdict> {
         let (t, i) = (self.get(Figure::Nc1Trained)?, self.get(Figure::Nc1Init)?);
         Some(Verdict {
-            claim: COLLAPSE_CLAIM.into(),
+            claim: collapse_claim(layers, layers.checked_sub(2)?),
             holds: Some(improves(i, t)),
             evidence: format!("NC1 {} against {} initially", pm(t), pm(i)),
         })

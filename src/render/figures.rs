@@ -783,17 +783,36 @@ pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option
     })
 }
 
-/// NC1, NC3 and the output layer's diagonal over the epochs.
+/// Every hidden layer's NC1, NC3 and the output layer's diagonal over the epochs.
 pub(crate) fn collapse_figure(analysis: &Analysis, model: &str) -> Option<Charts<'static>> {
     let collapse = analysis.neural_collapse.as_ref()?;
     let layers = analysis.layers.len() - 1;
-    let hidden = layer_name(layers, collapse.layer);
     let of = |f: fn(&EpochFigures) -> Option<f64>| {
         over_epochs(analysis, move |e| f(e).unwrap_or(f64::NAN))
     };
+    let hidden_layers = analysis.dynamics.first().map_or(0, |e| e.nc1_layers.len());
+    let mut series: Vec<Series> = if hidden_layers > 1 {
+        let shades = [RED_, ORANGE, GREEN_, GREY];
+        (0..hidden_layers)
+            .map(|l| {
+                let nc1 = over_epochs(analysis, |e| {
+                    e.nc1_layers.get(l).copied().unwrap_or(f64::NAN)
+                });
+                Series::new(
+                    format!("NC1 of {}", layer_name(layers, l)),
+                    nc1,
+                    shades[l % shades.len()],
+                )
+            })
+            .collect()
+    } else {
+        vec![Series::new("NC1 = tr(Σ_W Σ_B⁺)/K", of(|e| e.nc1), RED_)]
+    };
+    series.push(Series::new("NC3 = |W/|W| − M/|M||²", of(|e| e.nc3), BLUE_).dashed());
     Some(Charts {
         title: format!(
-            "{model}: neural collapse of {hidden} over the epochs (epoch 0 = initial weights)"
+            "{model}: neural collapse over the epochs (NC3 of {}; epoch 0 = initial weights)",
+            layer_name(layers, collapse.layer)
         ),
         size: (1300, 520),
         grid: (1, 2),
@@ -803,10 +822,7 @@ pub(crate) fn collapse_figure(analysis: &Analysis, model: &str) -> Option<Charts
                 title: "within-class spread and classifier vs class means".into(),
                 x_label: "epoch",
                 y_label: "value (0 = collapsed)",
-                series: vec![
-                    Series::new("NC1 = tr(Σ_W Σ_B⁺)/K", of(|e| e.nc1), RED_),
-                    Series::new("NC3 = |W/|W| − M/|M||²", of(|e| e.nc3), BLUE_).dashed(),
-                ],
+                series,
             },
             LineChart {
                 x_log10: false,
@@ -823,9 +839,34 @@ pub(crate) fn collapse_figure(analysis: &Analysis, model: &str) -> Option<Charts
     })
 }
 
-/// r(k) over k for the trained weights, their change, the initial weights and random images.
+/// r(k) over k for each layer: its trained weights, their change, the initial weights and
+/// random inputs of the layer.
 pub(crate) fn blend_figure(analysis: &Analysis, model: &str) -> Option<Charts<'static>> {
-    let blend = analysis.blend.as_ref()?;
+    let layers = analysis.layers.len() - 1;
+    let lines: Vec<LineChart<'static>> = analysis
+        .layer_blend
+        .iter()
+        .map(|b| blend_chart(&b.blend, &layer_name(layers, b.layer), &b.input))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let n = lines.len();
+    Some(Charts {
+        title: format!(
+            "{model}: how much of each neuron its k most similar inputs explain, every layer"
+        ),
+        size: (900.max(620 * n as u32), 560),
+        grid: (1, n),
+        lines,
+    })
+}
+
+fn blend_chart(
+    blend: &crate::analysis::pass::Blend,
+    layer: &str,
+    input: &str,
+) -> LineChart<'static> {
     let curve = |c: &crate::analysis::blend::BlendCurve| -> Vec<(f64, f64)> {
         blend
             .k
@@ -849,66 +890,81 @@ pub(crate) fn blend_figure(analysis: &Analysis, model: &str) -> Option<Charts<'s
     if let Some(i) = &blend.init {
         series.push(Series::new("initial weights", curve(i), GREY).dashed());
     }
-    series.push(Series::new("w on k random images", curve(&blend.random), BLUE_).dashed());
-    Some(Charts {
-        title: format!(
-            "{model}: how much of each first-layer neuron its k most similar training images explain"
-        ),
-        size: (900, 560),
-        grid: (1, 1),
-        lines: vec![LineChart {
-            x_log10: true,
-            title: "r(k) = |P_k v|² / |v|², mean over neurons".into(),
-            x_label: "k, the most similar training images (log scale)",
-            y_label: "share of |v|² explained",
-            series,
-        }],
-    })
+    series.push(Series::new("w on k random inputs", curve(&blend.random), BLUE_).dashed());
+    LineChart {
+        x_log10: true,
+        title: format!("{layer}: r(k) = |P_k v|² / |v|², mean over neurons"),
+        x_label: if input == "pixels" {
+            "k, the most similar training images (log scale)"
+        } else {
+            "k, the most similar hidden codes (log scale)"
+        },
+        y_label: "share of |v|² explained",
+        series,
+    }
 }
 
-/// The distributed-code figure: n90 per class, and the class selectivity of the hidden
-/// neurons, trained against initial.
+/// The distributed-code figure: n90 per class of the last hidden layer, and the class
+/// selectivity of every hidden layer's neurons, trained against initial.
 pub(crate) struct DistributedFigure {
     title: String,
     n90: LineChart<'static>,
-    selectivity_trained: Vec<f64>,
-    selectivity_init: Option<Vec<f64>>,
+    selectivity: Vec<LayerSelectivities>,
+}
+
+/// One hidden layer's selectivity indices, trained and initial.
+struct LayerSelectivities {
+    layer: String,
+    trained: Vec<f64>,
+    init: Option<Vec<f64>>,
 }
 
 impl Figure for DistributedFigure {
     fn size(&self) -> (u32, u32) {
-        (1300, 520)
+        (1300, 520.max(300 * self.selectivity.len() as u32 + 60))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         let (left, right) = body.split_horizontally(650);
         self.n90.draw(&left)?;
-        let mut groups = vec![(
-            "trained".to_string(),
-            self.selectivity_trained.as_slice(),
-            RED_,
-        )];
-        if let Some(init) = &self.selectivity_init {
-            groups.push(("initial".to_string(), init.as_slice(), GREY));
+        let rows = right.split_evenly((self.selectivity.len(), 1));
+        for (layer, area) in self.selectivity.iter().zip(rows) {
+            let mut groups = vec![("trained".to_string(), layer.trained.as_slice(), RED_)];
+            if let Some(init) = &layer.init {
+                groups.push(("initial".to_string(), init.as_slice(), GREY));
+            }
+            Histogram {
+                title: format!("class selectivity of each neuron of {}", layer.layer),
+                x_label: "selectivity index (0 = no preference, 1 = one class only)",
+                groups,
+                bins: 20,
+            }
+            .draw(&area)?;
         }
-        Histogram {
-            title: "class selectivity of each hidden neuron".into(),
-            x_label: "selectivity index (0 = no preference, 1 = one class only)",
-            groups,
-            bins: 20,
-        }
-        .draw(&right)
+        Ok(())
     }
 }
 
 pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<DistributedFigure> {
     let code = inputs.analysis.distributed.as_ref()?;
     let layers = inputs.analysis.layers.len() - 1;
-    let indices = |weights: &[LayerWeights]| {
-        let h = hidden_activations(weights, inputs.activation, inputs.test).pop()?;
-        Some(selectivity_indices(&h, &inputs.test.labels))
+    let indices = |weights: &[LayerWeights]| -> Vec<Vec<f64>> {
+        hidden_activations(weights, inputs.activation, inputs.test)
+            .iter()
+            .map(|h| selectivity_indices(h, &inputs.test.labels))
+            .collect()
     };
+    let mut init = inputs.init.map(|i| indices(i).into_iter());
+    let selectivity = indices(inputs.trained)
+        .into_iter()
+        .enumerate()
+        .map(|(l, trained)| LayerSelectivities {
+            layer: layer_name(layers, l),
+            trained,
+            init: init.as_mut().and_then(Iterator::next),
+        })
+        .collect();
     let width = inputs.trained[code.layer].d_out;
     let classes: Vec<(f64, f64)> = code
         .n90
@@ -918,14 +974,15 @@ pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<Distribute
         .collect();
     Some(DistributedFigure {
         title: format!(
-            "{}: how distributed the code of {} ({width} neurons) is",
+            "{}: how distributed the hidden code is ({} has {width} neurons)",
             inputs.metrics.model,
             layer_name(layers, code.layer)
         ),
         n90: LineChart {
             x_log10: false,
             title: format!(
-                "neurons carrying 90% of each logit's evidence (mean {:.1})",
+                "{}: neurons carrying 90% of each logit's evidence (mean {:.1})",
+                layer_name(layers, code.layer),
                 code.n90_mean
             ),
             x_label: "class",
@@ -940,7 +997,6 @@ pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<Distribute
                 .dashed(),
             ],
         },
-        selectivity_trained: indices(inputs.trained)?,
-        selectivity_init: inputs.init.and_then(indices),
+        selectivity,
     })
 }

@@ -11,11 +11,13 @@ use base64::Engine as _;
 use minijinja::Environment;
 use serde::Serialize;
 
-use crate::analysis::pass::Analysis;
+use crate::analysis::blend::BlendCurve;
+use crate::analysis::pass::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
-use crate::analysis::verdict::{Verdict, run_verdicts, sweep_verdicts};
+use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
 use crate::core::config::Config;
 use crate::core::metrics::Metrics;
+use crate::core::weights::layer_name;
 use crate::render::figures::FigureFile;
 use crate::store::{FIGURES_DIR, REPORT_FILE, RunDir};
 use crate::tensorflow::ReferenceRun;
@@ -445,53 +447,99 @@ fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
         ));
     }
     if let Some(c) = &analysis.neural_collapse {
-        out.push((
-            FigureFile::Collapse,
-            format!(
-                "How the last hidden layer's classes gather around their means (NC1, 0 = all \
-                 on the mean) and how close the output layer comes to those means (NC3): NC1 \
-                 {:.3}, NC3 {:.3} after training{}.",
-                c.result.trained.nc1,
-                c.result.trained.nc3,
-                c.result.init.map_or_else(String::new, |i| format!(
-                    ", {:.3} and {:.3} initially",
-                    i.nc1, i.nc3
-                ))
-            ),
-        ));
+        out.push((FigureFile::Collapse, collapse_reading(analysis, c)));
     }
-    if let Some(b) = &analysis.blend {
-        let at = |c: &crate::analysis::blend::BlendCurve, i: usize| c.mean.get(i).copied();
-        out.push((
-            FigureFile::Blend,
-            format!(
-                "The share of each first-layer neuron that its k most similar training images \
-                 explain: the single most similar image explains {:.3} of the trained weights, \
-                 ten explain {:.3}{} (ten random images: {:.3}); a neuron that was one image \
-                 would reach 1 at k = 1.",
-                at(&b.trained, 0).unwrap_or(f64::NAN),
-                at(&b.trained, 3).unwrap_or(f64::NAN),
-                b.delta
-                    .as_ref()
-                    .and_then(|d| at(d, 3))
-                    .map_or_else(String::new, |d| format!(" and {d:.3} of their change")),
-                at(&b.random, 3).unwrap_or(f64::NAN),
-            ),
-        ));
+    if !analysis.layer_blend.is_empty() {
+        out.push((FigureFile::Blend, blend_reading(analysis)));
     }
     if let Some(d) = &analysis.distributed {
-        let s = &d.selectivity;
         out.push((
             FigureFile::Distributed,
             format!(
                 "How many hidden neurons a class uses: {:.1} on average carry 90% of a logit's \
-                 positive evidence; mean class selectivity {:.2} trained{}.",
+                 positive evidence; mean class selectivity {}.",
                 d.n90_mean,
-                s.trained.mean,
-                s.init
-                    .map_or_else(String::new, |i| format!(" against {:.2} initially", i.mean))
+                per_layer(
+                    analysis,
+                    analysis.layer_selectivity.iter().map(|l| {
+                        let (t, i) = (&l.result.trained, l.result.init.as_ref());
+                        let initially = i.map_or_else(String::new, |i| {
+                            format!(" against {:.2} initially", i.mean)
+                        });
+                        (l.layer, format!("{:.2} trained{initially}", t.mean))
+                    })
+                )
             ),
         ));
     }
     out
+}
+
+/// `"reading"` for a network with one hidden layer, else `"hidden layer 1: reading, hidden
+/// layer 2: reading"`.
+fn per_layer(analysis: &Analysis, readings: impl Iterator<Item = (usize, String)>) -> String {
+    let layers = analysis.layers.len() - 1;
+    let readings: Vec<(usize, String)> = readings.collect();
+    if readings.len() == 1 {
+        return readings.into_iter().map(|(_, r)| r).collect();
+    }
+    readings
+        .into_iter()
+        .map(|(l, r)| format!("{} {r}", layer_name(layers, l)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn collapse_reading(analysis: &Analysis, last: &LayerCollapse) -> String {
+    let nc1 = per_layer(
+        analysis,
+        analysis.layer_collapse.iter().map(|c| {
+            let initially = c
+                .result
+                .init
+                .map_or_else(String::new, |i| format!(" ({:.3} initially)", i.nc1));
+            (c.layer, format!("{:.3}{initially}", c.result.trained.nc1))
+        }),
+    );
+    let nc3 = |c: &crate::analysis::collapse::NeuralCollapse| c.nc3.unwrap_or(f64::NAN);
+    format!(
+        "How each hidden layer's classes gather around their means (NC1, 0 = all on the mean) \
+         and how close the output layer comes to the last hidden layer's means (NC3): NC1 \
+         {nc1}; NC3 {:.3} after training{}.",
+        nc3(&last.result.trained),
+        last.result.init.map_or_else(String::new, |i| format!(
+            " against {:.3} initially",
+            nc3(&i)
+        ))
+    )
+}
+
+fn blend_reading(analysis: &Analysis) -> String {
+    let at = |c: &BlendCurve, i: usize| c.mean.get(i).copied().unwrap_or(f64::NAN);
+    let layers = analysis.layers.len() - 1;
+    let parts: Vec<String> = analysis
+        .layer_blend
+        .iter()
+        .map(|b| {
+            let blend = &b.blend;
+            format!(
+                "{} (reading {}): the most similar input explains {:.3} of the trained weights, \
+                 ten explain {:.3}{} (ten random inputs: {:.3})",
+                layer_name(layers, b.layer),
+                b.input,
+                at(&blend.trained, 0),
+                at(&blend.trained, 3),
+                blend.delta.as_ref().map_or_else(String::new, |d| format!(
+                    " and {:.3} of their change",
+                    at(d, 3)
+                )),
+                at(&blend.random, 3),
+            )
+        })
+        .collect();
+    format!(
+        "The share of each neuron that its k most similar inputs explain, r(k); a neuron that \
+         was one input would reach 1 at k = 1. {}.",
+        capitalised(&parts.join("; "))
+    )
 }

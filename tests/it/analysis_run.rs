@@ -178,3 +178,69 @@ fn analyze_rejects_a_folder_that_is_not_a_run() {
     );
     assert_eq!(stderr.trim_end().lines().count(), 1);
 }
+
+#[test]
+fn a_deeper_network_gets_every_figure_at_every_layer() {
+    let ws = Workspace::new(400, 100);
+    let run = train(&ws, "deep", &[24, 12]);
+    let a = json(&run.join("analysis.json"));
+    let array = |v: &Value| {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not an array: {v}"))
+            .clone()
+    };
+    // Each layer's blend curves against its own inputs; the first is `blend`.
+    let blend = array(&a["layer_blend"]);
+    let inputs: Vec<&str> = blend.iter().map(|b| b["input"].as_str().unwrap()).collect();
+    assert_eq!(inputs, ["pixels", "hidden layer 1", "hidden layer 2"]);
+    for b in &blend {
+        for which in ["trained", "delta", "init", "random"] {
+            let mean = array(&b[which]["mean"]);
+            assert_eq!(mean.len(), 8, "{which}");
+            // A share of a vector, which never falls as k grows (more inputs span more).
+            assert!(
+                mean.iter().all(|r| (0.0..=1.0 + 1e-9).contains(&f(r))),
+                "{b}"
+            );
+            assert!(mean.windows(2).all(|w| f(&w[1]) >= f(&w[0]) - 1e-9), "{b}");
+        }
+    }
+    assert_eq!(blend[0]["trained"], a["blend"]["trained"]);
+    // Both hidden layers collapse; only the one feeding the output layer has NC3.
+    let collapse = array(&a["layer_collapse"]);
+    assert_eq!(collapse.len(), 2);
+    assert!(collapse[0]["trained"].get("nc3").is_none());
+    assert!(collapse[1]["trained"]["nc3"].is_number());
+    assert_eq!(collapse[1], a["neural_collapse"]);
+    for c in &collapse {
+        assert!(f(&c["trained"]["nc1"]) < f(&c["init"]["nc1"]), "{c}");
+    }
+    assert_eq!(array(&a["layer_selectivity"]).len(), 2);
+    assert_eq!(
+        a["layer_selectivity"][1]["trained"],
+        a["distributed"]["selectivity"]["trained"]
+    );
+    // The dynamics follow NC1 of every hidden layer, and end on the trained figures.
+    let dynamics = array(&a["dynamics"]);
+    for d in &dynamics {
+        let nc1 = array(&d["nc1_layers"]);
+        assert_eq!(nc1.len(), 2);
+        assert_eq!(nc1[1], d["nc1"]);
+    }
+    let last = &dynamics[dynamics.len() - 1];
+    assert_eq!(last["nc1_layers"][0], collapse[0]["trained"]["nc1"]);
+    // The report judges NC1 and the blend at every layer.
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    for layer in ["hidden layer 1", "hidden layer 2"] {
+        assert!(
+            report.contains(&format!("its mean in {layer} (NC1 falls)")),
+            "{layer}"
+        );
+    }
+    for layer in ["hidden layer 1", "hidden layer 2", "output layer"] {
+        assert!(
+            report.contains(&format!("Each neuron of {layer} is one of")),
+            "{layer}"
+        );
+    }
+}
