@@ -67,10 +67,18 @@ pub struct Candidates {
 }
 
 impl Candidates {
-    /// For `vectors` vectors against `rows` rows.
+    /// For `vectors` vectors against `rows` rows, as many as the blend curve needs.
     pub fn new(vectors: usize, rows: usize) -> Self {
+        Self::keeping(
+            vectors,
+            (BLEND_KS[BLEND_KS.len() - 1] + RERANK_MARGIN).min(rows),
+        )
+    }
+
+    /// The `keep` most similar rows of each of `vectors` vectors.
+    pub fn keeping(vectors: usize, keep: usize) -> Self {
         Candidates {
-            keep: (BLEND_KS[BLEND_KS.len() - 1] + RERANK_MARGIN).min(rows),
+            keep,
             heaps: (0..vectors).map(|_| BinaryHeap::new()).collect(),
         }
     }
@@ -101,15 +109,25 @@ impl Candidates {
             });
     }
 
-    /// Per vector, its candidate rows, most similar first.
-    fn lists(self) -> Vec<Vec<usize>> {
+    /// Per vector, its candidate rows and their products, most similar first.
+    pub fn ranked(self) -> Vec<Vec<(usize, f32)>> {
         self.heaps
             .into_iter()
             .map(|heap| {
                 let mut scores: Vec<Score> = heap.into_iter().map(|Reverse(s)| s).collect();
                 scores.sort_by(|a, b| b.cmp(a));
-                scores.into_iter().map(|Score(_, Reverse(i))| i).collect()
+                scores
+                    .into_iter()
+                    .map(|Score(s, Reverse(i))| (i, s))
+                    .collect()
             })
+            .collect()
+    }
+
+    fn lists(self) -> Vec<Vec<usize>> {
+        self.ranked()
+            .into_iter()
+            .map(|rows| rows.into_iter().map(|(i, _)| i).collect())
             .collect()
     }
 }

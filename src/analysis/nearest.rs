@@ -43,13 +43,13 @@ pub(crate) fn nearest_unit_inputs(
 /// The first layer's nearest-input figure and its activations over the same images, from one
 /// product per block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j|
 /// and x_i · w_j = Z_ij |x_i|. `norms` are the images' lengths; `observe` sees each block of
-/// `Z` (row offset, products).
+/// `Z` (row offset, products). `activation` is `None` for an output layer (its logits).
 pub(crate) fn nearest_and_activations(
     unit_inputs: &ProductRows,
     norms: &[f32],
     labels: &[u8],
     layer: &LayerWeights,
-    activation: Activation,
+    activation: Option<Activation>,
     mut observe: impl FnMut(usize, &Matrix),
 ) -> (NearestInput, Matrix) {
     let k = layer.d_out;
@@ -61,7 +61,8 @@ pub(crate) fn nearest_and_activations(
             .zip(&norms[start..start + products.rows])
             .for_each(|((row, z), &norm)| {
                 for ((o, &v), &b) in row.iter_mut().zip(z).zip(&layer.bias) {
-                    *o = activation.apply(v * norm + b);
+                    let z = v * norm + b;
+                    *o = activation.map_or(z, |a| a.apply(z));
                 }
             });
         observe(start, products);

@@ -383,7 +383,7 @@ impl<'a> Context<'a> {
             &self.norms,
             labels,
             &layers[0],
-            activation,
+            Some(activation),
             observe,
         );
         let hidden = continue_hidden(h, &layers[1..layers.len() - 1], activation);

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use super::cli::AnalyzeArgs;
 use super::compare::write_comparison;
+use super::explore::write_explorer;
 use super::progress::Progress;
 use crate::analysis::forward::evaluate_on_host;
 use crate::analysis::pass::{Analysis, AnalysisInputs, Snapshot, analyze};
@@ -21,7 +22,9 @@ use crate::interop::keras::{KerasModel, load};
 use crate::interop::read;
 use crate::render::figures::{FigureInputs, draw_all};
 use crate::render::report::write_run_report;
-use crate::store::{ANALYSIS_FILE, FIGURES_DIR, METRICS_FILE, REPORT_FILE, RunDir, snapshot_file};
+use crate::store::{
+    ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, METRICS_FILE, REPORT_FILE, RunDir, snapshot_file,
+};
 use crate::tensorflow::REFERENCE_DIR;
 use crate::tensorflow::compare::Comparison;
 use crate::train::saved::load_layers;
@@ -42,7 +45,11 @@ pub(crate) fn analyze_run(path: &Path, progress: &mut Progress) -> Result<Analys
 }
 
 /// The snapshots a run saved, epoch 0 (initial) to its last epoch.
-fn load_snapshots(dir: &RunDir, config: &Config, metrics: &Metrics) -> Result<Vec<Snapshot>> {
+pub(super) fn load_snapshots(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+) -> Result<Vec<Snapshot>> {
     (0..=metrics.epochs.len())
         .map(|epoch| {
             let file = snapshot_file(epoch);
@@ -109,6 +116,14 @@ fn write_analysis(
         &figures,
     )?;
     let comparison = tensorflow_comparison(dir, config, metrics, &analysis)?;
+    write_explorer(
+        &dir.file(EXPLORE_FILE),
+        config,
+        metrics,
+        data,
+        snapshots,
+        progress,
+    )?;
     write_run_report(dir, config, metrics, &analysis, comparison.as_ref())?;
     progress.message(&format!(
         "analysis: {} in {:.1}s, {} figure files in {}, {}",

@@ -35,6 +35,19 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Write a run's weights for PyTorch (safetensors) or NumPy (.npz).
     Export(ExportArgs),
+    /// Write a run's interactive page, explore.html: one self-contained file to open in a
+    /// browser (pick or draw a digit, scrub through the epochs, click any neuron).
+    Explore(ExploreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The run folder (a training run's --out, or analyze's --out).
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// The file to write [default: RUN_DIR/explore.html].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

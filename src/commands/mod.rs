@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod article;
 pub mod cli;
 pub mod compare;
+pub mod explore;
 pub mod export;
 pub mod progress;
 pub mod run;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Analyze(args)) => analyze::command(&args),
         Some(Command::Export(args)) => export::command(&args),
+        Some(Command::Explore(args)) => explore::command(&args),
         Some(Command::Compare(args)) => compare::command(&args),
         Some(Command::Article(args)) => article::command(&args),
     }

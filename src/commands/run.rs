@@ -20,7 +20,8 @@ use crate::interop::{ExportInfo, Format, encode};
 use crate::nn::backend::{self, Opened};
 use crate::nn::model::DenseNet;
 use crate::store::{
-    INITIAL_WEIGHTS_FILE, METRICS_FILE, RunDir, SAFETENSORS_FILE, WEIGHTS_FILE, snapshot_file,
+    EXPLORE_FILE, INITIAL_WEIGHTS_FILE, METRICS_FILE, RunDir, SAFETENSORS_FILE, WEIGHTS_FILE,
+    snapshot_file,
 };
 use crate::train::saved::save_model;
 use crate::train::{
@@ -212,7 +213,14 @@ impl Run<'_> {
         } else {
             None
         };
-        progress.message(&format!("results in {}", self.dir.path().display()));
+        progress.message(&match &analysis {
+            Some(_) => format!(
+                "results in {}; explore them: open {} in a browser",
+                self.dir.path().display(),
+                self.dir.file(EXPLORE_FILE).display()
+            ),
+            None => format!("results in {}", self.dir.path().display()),
+        });
         Ok(RunSummary {
             dir: self.dir,
             metrics,

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod data;
+pub mod drawing;
 pub mod metrics;
 pub mod stop;
 pub mod weights;

@@ -19,7 +19,7 @@ use crate::core::config::Config;
 use crate::core::metrics::Metrics;
 use crate::core::weights::layer_name;
 use crate::render::figures::FigureFile;
-use crate::store::{FIGURES_DIR, REPORT_FILE, RunDir};
+use crate::store::{EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
 use crate::tensorflow::ReferenceRun;
 use crate::tensorflow::compare::Comparison;
 
@@ -206,6 +206,8 @@ struct RunPage {
     verdicts: Vec<VerdictView>,
     comparison: Option<ComparisonView>,
     figures: Vec<FigureView>,
+    /// The interactive page beside the report, where the run has one.
+    explorer: Option<&'static str>,
 }
 
 /// Writes `report.html` into a run folder that holds its metrics, analysis and figures.
@@ -227,6 +229,7 @@ pub(crate) fn write_run_report(
             .into_iter()
             .filter_map(|(name, reading)| figure_view(&figures, name, reading))
             .collect(),
+        explorer: dir.file(EXPLORE_FILE).exists().then_some(EXPLORE_FILE),
     };
     dir.write(REPORT_FILE, render("run_report.html", page)?.as_bytes())
 }

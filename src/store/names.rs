@@ -12,6 +12,8 @@ pub(crate) const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
 pub(crate) const ANALYSIS_FILE: &str = "analysis.json";
 /// The page a person reads; the last file a run writes.
 pub(crate) const REPORT_FILE: &str = "report.html";
+/// The interactive page: pick or draw an input, scrub the epochs, click a neuron.
+pub(crate) const EXPLORE_FILE: &str = "explore.html";
 /// The TensorFlow comparison of a run of the article's setup.
 pub(crate) const COMPARISON_FILE: &str = "comparison.md";
 /// The one-line error a failed sweep run leaves in its folder.
@@ -80,6 +82,6 @@ impl FileKind {
 }
 
 /// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
-pub(crate) fn snapshot_file(epoch: usize) -> String {
+pub fn snapshot_file(epoch: usize) -> String {
     format!("snapshots/epoch-{epoch:03}.bpk")
 }

@@ -81,6 +81,7 @@ impl RunDir {
             WEIGHTS_FILE,
             SAFETENSORS_FILE,
             REPORT_FILE,
+            EXPLORE_FILE,
             COMPARISON_FILE,
             ERROR_FILE,
         ]

@@ -228,6 +228,14 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     assert!(analysis["probe"]["layers"][0].get("cos_init").is_none());
     assert_eq!(analysis["nearest_input"].as_array().unwrap().len(), 2);
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The explorer holds the one set of weights there is, and says it has no initial ones.
+    let explorer = std::fs::read_to_string(out.join("explore.html")).unwrap();
+    assert!(
+        explorer.contains("\"epochs\":[1],\"initial\":false"),
+        "{}",
+        &explorer[..200]
+    );
+    assert!(report.contains("href=\"explore.html\""));
     assert!(
         report.contains("No baseline:"),
         "the report says what is absent"

@@ -63,18 +63,6 @@ fn run_report_is_self_contained_with_every_figure_and_a_verdict() {
     );
 }
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-}
-
 /// Fraction of pixels of a PNG that are not (nearly) white.
 fn ink(path: &Path) -> f64 {
     let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
@@ -92,7 +80,7 @@ fn ink(path: &Path) -> f64 {
 
 #[test]
 fn chromium_renders_the_report() {
-    let browser = chromium();
+    let browser = crate::common::chromium();
     if !required_or_skip(
         browser.is_some(),
         "headless Chromium (apt-get install chromium)",

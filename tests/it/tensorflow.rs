@@ -76,6 +76,7 @@ fn analysis_of_tensorflow_weights_reproduces_the_reference_figures() {
         ]);
         assert_close(&ours, &expected, model, 1e-4);
         assert!(out.path().join(model).join("figures/winners.png").is_file());
+        assert!(out.path().join(model).join("explore.html").is_file());
     }
     // The every-layer figures of the MLP against every_layer.py's NumPy computation, which
     // takes other routes (a d x d pseudo-inverse for NC1, least squares per k for r(k)).

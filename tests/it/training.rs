@@ -178,6 +178,7 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
         [
             "analysis.json",
             "config.toml",
+            "explore.html",
             "figures",
             "history.csv",
             "metrics.json",
@@ -308,6 +309,7 @@ fn a_new_run_into_an_old_runs_folder_leaves_none_of_its_files() {
         "comparison.md",
         "analysis.json",
         "report.html",
+        "explore.html",
         "figures/weights.png",
     ] {
         assert!(

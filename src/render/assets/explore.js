@@ -1,0 +1,635 @@
+// weightscope explorer: the forward pass of every saved epoch, in the browser. The data comes
+// from src/render/explore.rs; the drawing's preprocessing follows src/core/drawing.rs step by
+// step, so the page and weightscope compute the same input and the same numbers.
+"use strict";
+
+const DATA = JSON.parse(document.getElementById("explore-data").textContent);
+const $ = (id) => document.getElementById(id);
+const CLASSES = 10;
+const SIDE = 28;
+
+// ---- decoding -------------------------------------------------------------------------
+
+async function inflate(base64) {
+  if (!base64) return new Uint8Array(0);
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+const asU32 = (bytes) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+const asF32 = (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+
+// Per epoch, per layer {w (d_in x d_out, row-major), b}: undo the byte planes, then the XOR
+// with the previous epoch.
+function unpackWeights(planes) {
+  const widths = DATA.widths;
+  let perEpoch = 0;
+  for (let l = 0; l + 1 < widths.length; l++) perEpoch += widths[l] * widths[l + 1] + widths[l + 1];
+  const count = perEpoch * DATA.epochs.length;
+  const bits = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    bits[i] = (planes[i] | (planes[count + i] << 8) | (planes[2 * count + i] << 16) | (planes[3 * count + i] << 24)) >>> 0;
+  }
+  for (let i = perEpoch; i < count; i++) bits[i] ^= bits[i - perEpoch];
+  const floats = new Float32Array(bits.buffer);
+  return DATA.epochs.map((_, e) => {
+    let at = e * perEpoch;
+    const layers = [];
+    for (let l = 0; l + 1 < widths.length; l++) {
+      const [din, dout] = [widths[l], widths[l + 1]];
+      const w = floats.subarray(at, at + din * dout);
+      at += din * dout;
+      const b = floats.subarray(at, at + dout);
+      at += dout;
+      layers.push({ w, b, din, dout });
+    }
+    return layers;
+  });
+}
+
+async function unpackImages(images, pixels) {
+  const bytes = await inflate(images.pixels);
+  return {
+    count: images.count,
+    indices: images.indices ? Array.from(asU32(await inflate(images.indices))) : null,
+    labels: await inflate(images.labels),
+    image: (k) => bytes.subarray(k * pixels, (k + 1) * pixels),
+  };
+}
+
+// ---- the forward pass -----------------------------------------------------------------
+
+const ACTIVATIONS = {
+  relu: (z) => Math.max(z, 0),
+  sigmoid: (z) => Math.fround(1 / (1 + Math.exp(-z))),
+  tanh: (z) => Math.fround(Math.tanh(z)),
+};
+
+// Every layer's input and output for one input (f32 values, as weightscope's matrices hold).
+function forward(layers, x) {
+  const act = ACTIVATIONS[DATA.activation];
+  const inputs = [];
+  const outputs = [];
+  let h = x;
+  layers.forEach((layer, l) => {
+    inputs.push(h);
+    const z = new Float64Array(layer.dout);
+    for (let j = 0; j < layer.dout; j++) z[j] = 0;
+    for (let i = 0; i < layer.din; i++) {
+      const v = h[i];
+      if (v === 0) continue;
+      const row = i * layer.dout;
+      for (let j = 0; j < layer.dout; j++) z[j] += v * layer.w[row + j];
+    }
+    const out = new Float64Array(layer.dout);
+    for (let j = 0; j < layer.dout; j++) {
+      const pre = Math.fround(Math.fround(z[j]) + layer.b[j]);
+      out[j] = l + 1 < layers.length ? act(pre) : pre;
+    }
+    outputs.push(out);
+    h = out;
+  });
+  return { inputs, outputs };
+}
+
+const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
+
+function column(layer, j) {
+  const c = new Float64Array(layer.din);
+  for (let i = 0; i < layer.din; i++) c[i] = layer.w[i * layer.dout + j];
+  return c;
+}
+
+function cosine(a, b) {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na === 0 || nb === 0 ? 0 : dot / (Math.sqrt(na) * Math.sqrt(nb));
+}
+
+function softmax(logits) {
+  const max = Math.max(...logits);
+  const e = Array.from(logits, (z) => Math.exp(z - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+// Winner and cos(layer input, winner's weights) of every layer.
+function winners(layers, x) {
+  const p = forward(layers, x);
+  return {
+    p,
+    layers: layers.map((layer, l) => {
+      const winner = argmax(p.outputs[l]);
+      return { winner, cos: cosine(p.inputs[l], column(layer, winner)) };
+    }),
+  };
+}
+
+// ---- drawing: src/core/drawing.rs, step by step -----------------------------------------
+
+function segmentDistance(a, b, x, y) {
+  const dx = b[0] - a[0], dy = b[1] - a[1];
+  const length2 = dx * dx + dy * dy;
+  const t = length2 > 0 ? Math.min(Math.max(((x - a[0]) * dx + (y - a[1]) * dy) / length2, 0), 1) : 0;
+  const cx = a[0] + t * dx, cy = a[1] + t * dy;
+  return Math.sqrt((x - cx) ** 2 + (y - cy) ** 2);
+}
+
+// Ink of a stroke's segments on the canvas raster, as the max over segments of the pen's
+// profile (the same as the profile of the nearest segment, which is how drawing.rs puts it).
+function inkSegment(ink, a, b) {
+  const n = DATA.canvas, r = DATA.pen_radius + 1;
+  const x0 = Math.max(0, Math.floor(Math.min(a[0], b[0]) - r)), x1 = Math.min(n - 1, Math.ceil(Math.max(a[0], b[0]) + r));
+  const y0 = Math.max(0, Math.floor(Math.min(a[1], b[1]) - r)), y1 = Math.min(n - 1, Math.ceil(Math.max(a[1], b[1]) + r));
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      const v = Math.min(Math.max(DATA.pen_radius + 0.5 - segmentDistance(a, b, x + 0.5, y + 0.5), 0), 1);
+      if (v > ink[y * n + x]) ink[y * n + x] = v;
+    }
+  }
+}
+
+function raster(strokes) {
+  const ink = new Float64Array(DATA.canvas * DATA.canvas);
+  for (const s of strokes) {
+    if (s.length === 1) inkSegment(ink, s[0], s[0]);
+    for (let i = 1; i < s.length; i++) inkSegment(ink, s[i - 1], s[i]);
+  }
+  return ink;
+}
+
+function drawnInput(strokes, ink = raster(strokes)) {
+  const n = DATA.canvas, BOX = 20;
+  const out = new Float64Array(SIDE * SIDE);
+  let x0 = n, y0 = n, x1 = -1, y1 = -1;
+  for (let i = 0; i < ink.length; i++) {
+    if (ink[i] > 0) {
+      const x = i % n, y = Math.floor(i / n);
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    }
+  }
+  if (x1 < 0) return out;
+  const scale = BOX / Math.max(x1 - x0 + 1, y1 - y0 + 1);
+  const overlaps = (origin, end) => {
+    const cells = [];
+    for (let k = 0; k < BOX; k++) {
+      const a = origin + k / scale, b = origin + (k + 1) / scale;
+      const list = [];
+      for (let p = origin; p <= end; p++) {
+        const w = Math.min(b, p + 1) - Math.max(a, p);
+        if (w > 0) list.push([p, w]);
+      }
+      cells.push(list);
+    }
+    return cells;
+  };
+  const columns = overlaps(x0, x1), rows = overlaps(y0, y1);
+  const boxed = new Float64Array(BOX * BOX);
+  for (let r = 0; r < BOX; r++) {
+    for (let c = 0; c < BOX; c++) {
+      let sum = 0;
+      for (const [y, wy] of rows[r]) for (const [x, wx] of columns[c]) sum += wy * wx * ink[y * n + x];
+      boxed[r * BOX + c] = sum * scale * scale;
+    }
+  }
+  let mass = 0, mx = 0, my = 0, width = 0, height = 0;
+  boxed.forEach((v, i) => {
+    if (!(v > 0)) return;
+    const c = i % BOX, r = Math.floor(i / BOX);
+    mass += v; mx += v * (c + 0.5); my += v * (r + 0.5);
+    width = Math.max(width, c + 1); height = Math.max(height, r + 1);
+  });
+  // Rust's f64::round rounds halves away from zero; Math.round rounds them up.
+  const round = (v) => Math.sign(v) * Math.round(Math.abs(v));
+  const offset = (centre, extent) => Math.min(Math.max(round(SIDE / 2 - centre), 0), SIDE - extent);
+  const [ox, oy] = mass > 0 ? [offset(mx / mass, width), offset(my / mass, height)] : [4, 4];
+  boxed.forEach((v, i) => { out[(Math.floor(i / BOX) + oy) * SIDE + (i % BOX) + ox] = Math.fround(v); });
+  return out;
+}
+
+// ---- pictures -----------------------------------------------------------------------
+
+// Diverging blue–white–red for weights (symmetric about 0), grey for images.
+function diverging(v, scale) {
+  const t = scale > 0 ? Math.max(-1, Math.min(1, v / scale)) : 0;
+  return t >= 0 ? [255, Math.round(255 * (1 - t)), Math.round(255 * (1 - t))] : [Math.round(255 * (1 + t)), Math.round(255 * (1 + t)), 255];
+}
+
+function paint(canvas, w, h, values, colour) {
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const [r, g, b] = i < values.length ? colour(values[i]) : [235, 235, 235];
+    img.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+const grey = (v) => { const g = Math.round(255 * Math.min(Math.max(v, 0), 1)); return [g, g, g]; };
+
+// Colours saturate at the 99th percentile of |value|, so that a few outlying pixels (the
+// rarely inked border of an effective template) do not wash out the rest.
+function paintWeights(canvas, values, shape) {
+  const sorted = Array.from(values, Math.abs).sort((a, b) => a - b);
+  const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
+  paint(canvas, shape[1], shape[0], values, (v) => diverging(v, scale));
+}
+
+// Rows × columns to show a layer of `n` values: 28 × 28 for pixels, else a grid two rows per
+// column, as the article draws its 128 hidden neurons in 16 × 8.
+function shape(n) {
+  if (n === SIDE * SIDE) return [SIDE, SIDE];
+  if (n <= 16) return [1, n];
+  let cols = 1;
+  while (2 * (2 * cols) * (2 * cols) <= n) cols *= 2;
+  return [Math.ceil(n / cols), cols];
+}
+
+// ---- the page -----------------------------------------------------------------------
+
+const page = { source: "test", index: 0, epoch: 0, strokes: [], selected: null };
+let weights, test, train, views;
+
+function layerName(l) {
+  return l + 1 === DATA.widths.length - 1 ? "output layer" : `hidden layer ${l + 1}`;
+}
+
+function currentInput() {
+  if (page.source === "draw") return { x: drawnInput(page.strokes), label: null };
+  const set = page.source === "test" ? test : train;
+  const k = page.source === "test" ? page.index : train.indices.indexOf(page.index);
+  if (k < 0 || k >= set.count) return null;
+  return { x: Float64Array.from(set.image(k), (b) => Math.fround(b / 255)), label: set.labels[k] };
+}
+
+function view(epoch, layer) {
+  const widths = DATA.widths, per = DATA.neighbours_per_neuron;
+  let neurons = 0;
+  for (let l = 0; l + 1 < widths.length; l++) neurons += widths[l + 1];
+  let before = 0;
+  for (let l = 0; l < layer; l++) before += widths[l + 1];
+  const n = widths[layer + 1];
+  const at = epoch * neurons + before;
+  return {
+    neighbours: views.neighbours.subarray(at * per, (at + n) * per),
+    cosines: views.cosines.subarray(at * per, (at + n) * per),
+    classMeans: views.classMeans.subarray(at * CLASSES, (at + n) * CLASSES),
+  };
+}
+
+function update() {
+  const started = performance.now();
+  const input = currentInput();
+  const layers = weights[page.epoch];
+  if (!input) {
+    $("status").textContent = page.source === "train"
+      ? `Training image ${page.index} is not in this page; it holds the first ${DATA.train.count} it can show (the first images and every neuron's most similar ones).`
+      : `There is no test image ${page.index}.`;
+    return;
+  }
+  const now = winners(layers, input.x);
+  const init = DATA.initial ? winners(weights[0], input.x) : null;
+  const logits = now.p.outputs[now.p.outputs.length - 1];
+  const probabilities = softmax(logits);
+  const prediction = argmax(logits);
+  showInput(input, prediction);
+  showOutput(probabilities, prediction, input.label);
+  showLayers(now, init);
+  if (page.selected) showNeuron(page.selected.layer, page.selected.neuron);
+  const state = {
+    source: page.source,
+    index: page.source === "draw" ? null : page.index,
+    epoch: DATA.epochs[page.epoch],
+    prediction,
+    probabilities,
+    layers: now.layers.map((l, i) => ({ winner: l.winner, cos: l.cos, cos_init: init ? init.layers[i].cos : null })),
+  };
+  if (page.source === "draw") state.input = Array.from(input.x);
+  $("explore-state").textContent = JSON.stringify(state);
+  $("status").textContent = `Epoch ${DATA.epochs[page.epoch]}: updated in ${(performance.now() - started).toFixed(1)} ms.`;
+  writeFragment();
+}
+
+function showInput(input, prediction) {
+  paint($("input"), SIDE, SIDE, input.x, grey);
+  $("input-caption").textContent = page.source === "draw"
+    ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
+    : `${page.source} image ${page.index}, label ${input.label}`;
+  const e = effectiveTemplate(page.epoch, prediction);
+  $("effective-figure").hidden = !e;
+  if (e) {
+    paintWeights($("effective"), e, [SIDE, SIDE]);
+    $("effective-caption").textContent = `effective template of class ${prediction}: the mean over test images of class ${prediction} of d logit / d input (red +, blue −)`;
+  }
+}
+
+function effectiveTemplate(epoch, c) {
+  if (!views.effective.length) return null;
+  const pixels = DATA.widths[0];
+  const at = (epoch * CLASSES + c) * pixels;
+  const scale = DATA.effective_scales[epoch];
+  return Array.from(views.effective.subarray(at, at + pixels), (q) => q * scale);
+}
+
+function showOutput(probabilities, prediction, label) {
+  $("prediction").textContent = `Prediction: ${prediction}` + (label === null ? "" : ` (label ${label})`);
+  const box = $("probabilities");
+  box.replaceChildren(...probabilities.map((p, c) => {
+    const bar = document.createElement("div");
+    bar.className = "bar" + (c === prediction ? " top" : "");
+    const name = document.createElement("span");
+    name.textContent = c;
+    const track = document.createElement("div");
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    fill.style.width = `${(100 * p).toFixed(1)}%`;
+    track.append(fill);
+    const value = document.createElement("span");
+    value.textContent = p.toFixed(4);
+    bar.append(name, track, value);
+    return bar;
+  }));
+}
+
+function showLayers(now, init) {
+  const box = $("layers");
+  box.replaceChildren(...weights[page.epoch].map((layer, l) => {
+    const section = document.createElement("div");
+    section.className = "layer";
+    const out = now.p.outputs[l];
+    const { winner, cos } = now.layers[l];
+    const title = document.createElement("h2");
+    title.textContent = `${layerName(l)} (${layer.dout} neurons, reads ${l === 0 ? "pixels" : layerName(l - 1)})`;
+    const row = document.createElement("div");
+    row.className = "row";
+    const cols = shape(layer.dout)[1];
+    const grid = document.createElement("div");
+    grid.className = "activations";
+    grid.style.gridTemplateColumns = `repeat(${cols}, 14px)`;
+    const top = Math.max(...out.map(Math.abs)) || 1;
+    out.forEach((v, j) => {
+      const cell = document.createElement("div");
+      const [r, g, b] = l + 1 === weights[page.epoch].length ? diverging(v, top) : grey(Math.abs(v) / top);
+      cell.style.background = `rgb(${r},${g},${b})`;
+      cell.title = `neuron ${j}: ${v.toFixed(4)}`;
+      if (j === winner) cell.classList.add("winner");
+      if (page.selected && page.selected.layer === l && page.selected.neuron === j) cell.classList.add("selected");
+      cell.addEventListener("click", () => select(l, j));
+      grid.append(cell);
+    });
+    const weightsFigure = document.createElement("figure");
+    const canvas = document.createElement("canvas");
+    canvas.className = "pixels big";
+    paintWeights(canvas, column(layer, winner), shape(layer.din));
+    canvas.style.width = "140px";
+    canvas.style.height = `${Math.round((140 * shape(layer.din)[0]) / shape(layer.din)[1])}px`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `winner ${winner}'s weights, in the space of its input`;
+    weightsFigure.append(canvas, caption);
+    const numbers = document.createElement("p");
+    numbers.className = "cos";
+    numbers.textContent = `cos(input, winner's weights) = ${cos.toFixed(4)} now` + (init
+      ? `, ${init.layers[l].cos.toFixed(4)} at initialisation (winner ${init.layers[l].winner} then).`
+      : "; the initial weights are not known for these imported weights.");
+    const legend = document.createElement("p");
+    legend.className = "legend";
+    legend.textContent = l + 1 === weights[page.epoch].length
+      ? "logits, classes 0–9 from the left (red +, blue −); red outline: the winner, green: the neuron on the right. Click any neuron."
+      : "activations, brighter = stronger; red outline: the winner, green: the neuron on the right. Click any neuron.";
+    row.append(grid, weightsFigure);
+    section.append(title, row, legend, numbers);
+    return section;
+  }));
+}
+
+function select(layer, neuron) {
+  page.selected = { layer, neuron };
+  update();
+}
+
+function showNeuron(l, j) {
+  const layer = weights[page.epoch][l];
+  const v = view(page.epoch, l);
+  const per = DATA.neighbours_per_neuron;
+  $("neuron-title").textContent = `${layerName(l)}, neuron ${j} (epoch ${DATA.epochs[page.epoch]})`;
+  const s = shape(layer.din);
+  const canvas = $("neuron-weights");
+  paintWeights(canvas, column(layer, j), s);
+  canvas.style.width = "140px";
+  canvas.style.height = `${Math.round((140 * s[0]) / s[1])}px`;
+  $("neuron-weights-caption").textContent = `its weights in the space of ${l === 0 ? "pixels" : layerName(l - 1)} (red +, blue −)`;
+  const figures = [];
+  for (let k = 0; k < per; k++) {
+    const index = v.neighbours[j * per + k];
+    const slot = train.indices.indexOf(index);
+    const figure = document.createElement("figure");
+    const c = document.createElement("canvas");
+    c.className = "pixels";
+    if (slot >= 0) paint(c, SIDE, SIDE, Array.from(train.image(slot), (b) => b / 255), grey);
+    const caption = document.createElement("figcaption");
+    caption.textContent = `#${index}: ${v.cosines[j * per + k].toFixed(3)}`;
+    c.addEventListener("click", () => { page.source = "train"; page.index = index; syncControls(); update(); });
+    figure.append(c, caption);
+    figures.push(figure);
+  }
+  $("neighbours").replaceChildren(...figures);
+  const means = Array.from(v.classMeans.filter((_, i) => i % layer.dout === j));
+  const top = Math.max(...means.map(Math.abs)) || 1;
+  $("class-means").replaceChildren(...means.map((m, c) => {
+    const bar = document.createElement("div");
+    bar.className = m < 0 ? "bar negative" : "bar";
+    const name = document.createElement("span");
+    name.textContent = c;
+    const track = document.createElement("div");
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    fill.style.width = `${(100 * Math.abs(m)) / top}%`;
+    track.append(fill);
+    const value = document.createElement("span");
+    value.textContent = m.toFixed(3);
+    bar.append(name, track, value);
+    return bar;
+  }));
+  drawHistogram(v, j, layer.dout, per);
+}
+
+// Every neuron's best-match cosine in the layer, this neuron's bin marked.
+function drawHistogram(v, j, n, per) {
+  const canvas = $("histogram");
+  const ctx = canvas.getContext("2d");
+  const bins = 20;
+  const best = Array.from({ length: n }, (_, k) => v.cosines[k * per]);
+  const counts = new Array(bins).fill(0);
+  const bin = (c) => Math.min(bins - 1, Math.max(0, Math.floor(c * bins)));
+  best.forEach((c) => counts[bin(c)]++);
+  const top = Math.max(...counts);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const w = canvas.width / bins, h = canvas.height - 20;
+  counts.forEach((count, b) => {
+    ctx.fillStyle = b === bin(best[j]) ? "#d62728" : "#9bb8d6";
+    const height = (h * count) / top;
+    ctx.fillRect(b * w + 1, h - height, w - 2, height);
+  });
+  ctx.fillStyle = "#333";
+  ctx.font = "11px sans-serif";
+  ctx.fillText("0", 0, canvas.height - 5);
+  ctx.fillText("cosine", canvas.width / 2 - 18, canvas.height - 5);
+  ctx.fillText("1", canvas.width - 8, canvas.height - 5);
+  ctx.fillText(`this neuron: ${best[j].toFixed(3)}`, 4, 12);
+}
+
+// ---- controls and the URL fragment ------------------------------------------------------
+
+function writeFragment() {
+  const parts = [`source=${page.source}`];
+  if (page.source === "draw") {
+    parts.push("stroke=" + page.strokes.map((s) => s.map((p) => p.map((c) => c.toFixed(1)).join(",")).join(",")).join(";"));
+  } else {
+    parts.push(`index=${page.index}`);
+  }
+  parts.push(`epoch=${DATA.epochs[page.epoch]}`);
+  history.replaceState(null, "", "#" + parts.join("&"));
+}
+
+function readFragment() {
+  const args = new URLSearchParams(location.hash.slice(1));
+  if (["train", "test", "draw"].includes(args.get("source"))) page.source = args.get("source");
+  if (args.has("index")) page.index = Math.max(0, parseInt(args.get("index"), 10) || 0);
+  else if (page.source === "train") page.index = DATA.probe_index;
+  if (args.has("epoch")) {
+    const e = DATA.epochs.indexOf(parseInt(args.get("epoch"), 10));
+    page.epoch = e >= 0 ? e : DATA.epochs.length - 1;
+  }
+  if (args.has("stroke")) {
+    page.strokes = args.get("stroke").split(";").filter((s) => s).map((s) => {
+      const v = s.split(",").map(Number);
+      const points = [];
+      for (let i = 0; i + 1 < v.length; i += 2) points.push([v[i], v[i + 1]]);
+      return points;
+    });
+  }
+}
+
+function syncControls() {
+  $("epoch").value = page.epoch;
+  $("epoch-label").textContent = DATA.epochs[page.epoch];
+  document.querySelectorAll("input[name=source]").forEach((r) => { r.checked = r.value === page.source; });
+  $("index").value = page.index;
+  $("picker").hidden = page.source === "draw";
+  $("draw-box").classList.toggle("active", page.source === "draw");
+  $("of").textContent = page.source === "test" ? `of ${test.count} test images` : `(${train.count} training images in this page)`;
+  if (page.source === "draw") paintPad();
+}
+
+function step(direction) {
+  if (page.source === "test") {
+    page.index = (page.index + direction + test.count) % test.count;
+  } else {
+    const k = train.indices.indexOf(page.index);
+    const next = k < 0 ? 0 : (k + direction + train.count) % train.count;
+    page.index = train.indices[next];
+  }
+  syncControls();
+  update();
+}
+
+function randomOfClass(c) {
+  const set = page.source === "train" ? train : test;
+  const candidates = [];
+  for (let k = 0; k < set.count; k++) if (set.labels[k] === c) candidates.push(k);
+  if (!candidates.length) return;
+  const k = candidates[Math.floor(Math.random() * candidates.length)];
+  page.index = page.source === "train" ? train.indices[k] : k;
+  syncControls();
+  update();
+}
+
+let padInk = null;
+
+function paintPad() {
+  const n = DATA.canvas;
+  padInk = raster(page.strokes);
+  paint($("pad"), n, n, padInk, grey);
+}
+
+function setUpPad() {
+  const pad = $("pad");
+  let stroke = null;
+  const point = (e) => {
+    const r = pad.getBoundingClientRect();
+    return [((e.clientX - r.left) * DATA.canvas) / r.width, ((e.clientY - r.top) * DATA.canvas) / r.height];
+  };
+  pad.addEventListener("pointerdown", (e) => {
+    pad.setPointerCapture(e.pointerId);
+    stroke = [point(e)];
+    page.strokes.push(stroke);
+    inkSegment(padInk, stroke[0], stroke[0]);
+    paint(pad, DATA.canvas, DATA.canvas, padInk, grey);
+  });
+  pad.addEventListener("pointermove", (e) => {
+    if (!stroke) return;
+    const p = point(e);
+    inkSegment(padInk, stroke[stroke.length - 1], p);
+    stroke.push(p);
+    paint(pad, DATA.canvas, DATA.canvas, padInk, grey);
+  });
+  const end = () => { if (stroke) { stroke = null; update(); } };
+  pad.addEventListener("pointerup", end);
+  pad.addEventListener("pointercancel", end);
+  $("clear").addEventListener("click", () => { page.strokes = []; paintPad(); update(); });
+}
+
+function setUpControls() {
+  const slider = $("epoch");
+  slider.max = DATA.epochs.length - 1;
+  slider.addEventListener("input", () => { page.epoch = Number(slider.value); $("epoch-label").textContent = DATA.epochs[page.epoch]; update(); });
+  document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", () => {
+    page.source = r.value;
+    if (page.source === "train" && train.indices.indexOf(page.index) < 0) page.index = DATA.probe_index;
+    if (page.source === "test") page.index = Math.min(page.index, test.count - 1);
+    syncControls();
+    update();
+  }));
+  $("index").addEventListener("change", () => { page.index = Math.max(0, Number($("index").value) || 0); update(); });
+  $("prev").addEventListener("click", () => step(-1));
+  $("next").addEventListener("click", () => step(1));
+  $("classes").replaceChildren(document.createTextNode("random of class "), ...Array.from({ length: CLASSES }, (_, c) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = c;
+    b.addEventListener("click", () => randomOfClass(c));
+    return b;
+  }));
+  setUpPad();
+}
+
+async function load() {
+  const pixels = DATA.widths[0];
+  weights = unpackWeights(await inflate(DATA.weights));
+  [test, train] = await Promise.all([unpackImages(DATA.test, pixels), unpackImages(DATA.train, pixels)]);
+  views = {
+    neighbours: asU32(await inflate(DATA.neighbours)),
+    cosines: asF32(await inflate(DATA.cosines)),
+    classMeans: asF32(await inflate(DATA.class_means)),
+    effective: new Int8Array((await inflate(DATA.effective)).buffer),
+  };
+  page.epoch = DATA.epochs.length - 1;
+  readFragment();
+  setUpControls();
+  syncControls();
+  page.selected = { layer: 0, neuron: winners(weights[page.epoch], currentInput()?.x ?? new Float64Array(pixels)).layers[0].winner };
+  update();
+}
+
+window.addEventListener("hashchange", () => { readFragment(); syncControls(); update(); });
+load().catch((error) => {
+  $("status").textContent = `This page could not load its data: ${error.message}. It needs a current browser (DecompressionStream).`;
+  throw error;
+});

@@ -1,0 +1,220 @@
+//! `explore.html`: one self-contained page to poke at a run. The page carries every saved
+//! epoch's weights, the test images, the training images it can show and, per epoch, what
+//! only a search over the whole training file gives (each neuron's most similar training
+//! inputs, its mean output per class, the effective templates); it runs the forward pass
+//! itself. Layout and behaviour are in `templates/explore.html` and `assets/explore.{js,css}`.
+//!
+//! Binary arrays travel as base64 of raw deflate (the browser's `DecompressionStream`
+//! inflates them). Weights, the bulk, are stored as each epoch's f32 bit patterns XOR the
+//! previous epoch's, split into byte planes, which deflate to 70% of their size where raw
+//! floats barely shrink; the page undoes both steps, so it computes with the exact weights.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::analysis::explorer::EpochView;
+use crate::analysis::pass::Snapshot;
+use crate::core::config::Activation;
+use crate::core::data::ImageSet;
+use crate::core::drawing::{CANVAS, PEN_RADIUS};
+use crate::store::atomic::write_atomic;
+
+/// Training images the page can always show, besides every neuron's most similar ones: the
+/// first ones of the file (the probe among them).
+pub const FIRST_TRAINING_IMAGES: usize = 1000;
+
+/// The run and data the page shows.
+pub struct ExplorePage<'a> {
+    pub model: &'a str,
+    pub activation: Activation,
+    pub probe_index: usize,
+    /// Epoch 0 (initial) first; only the trained weights where the initial ones are unknown.
+    pub snapshots: &'a [Snapshot],
+    pub views: &'a [EpochView],
+    pub train: &'a ImageSet,
+    pub test: &'a ImageSet,
+}
+
+#[derive(Serialize)]
+struct PageData {
+    model: String,
+    activation: String,
+    widths: Vec<usize>,
+    epochs: Vec<usize>,
+    /// Whether the first epoch holds the initial weights (imported weights may come without).
+    initial: bool,
+    probe_index: usize,
+    canvas: usize,
+    pen_radius: f64,
+    neighbours_per_neuron: usize,
+    weights: String,
+    test: Images,
+    train: Images,
+    neighbours: String,
+    cosines: String,
+    class_means: String,
+    /// Per epoch, 10 × pixels quantised to i8, and each epoch's scale back; empty for an SLP.
+    effective: String,
+    effective_scales: Vec<f32>,
+}
+
+#[derive(Serialize)]
+struct Images {
+    count: usize,
+    /// The images' indices in their file (u32), for a subset; empty when all are present.
+    indices: String,
+    labels: String,
+    /// Pixels as bytes, 0–255.
+    pixels: String,
+}
+
+fn packed(bytes: &[u8]) -> String {
+    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
+    encoder
+        .write_all(bytes)
+        .expect("deflating into memory cannot fail");
+    let deflated = encoder.finish().expect("deflating into memory cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(deflated)
+}
+
+fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
+    values.into_iter().flat_map(f32::to_le_bytes).collect()
+}
+
+/// Every epoch's weights (per layer the kernel, row-major `d_in x d_out`, then the bias), each
+/// float's bits XOR the previous epoch's, as four byte planes.
+fn packed_weights(snapshots: &[Snapshot]) -> String {
+    let epochs: Vec<Vec<u32>> = snapshots
+        .iter()
+        .map(|s| {
+            s.layers
+                .iter()
+                .flat_map(|l| l.weight.iter().chain(&l.bias).map(|v| v.to_bits()))
+                .collect()
+        })
+        .collect();
+    let mut planes: [Vec<u8>; 4] = Default::default();
+    for (e, bits) in epochs.iter().enumerate() {
+        for (i, &b) in bits.iter().enumerate() {
+            let x = if e == 0 { b } else { b ^ epochs[e - 1][i] };
+            for (p, plane) in planes.iter_mut().enumerate() {
+                plane.push((x >> (8 * p)) as u8);
+            }
+        }
+    }
+    packed(&planes.concat())
+}
+
+fn image_bytes(set: &ImageSet, indices: &[usize]) -> Vec<u8> {
+    indices
+        .iter()
+        .flat_map(|&i| set.image(i).iter().map(|&v| (v * 255.0).round() as u8))
+        .collect()
+}
+
+fn images(set: &ImageSet, indices: Option<&[usize]>) -> Images {
+    let all: Vec<usize> = (0..set.len()).collect();
+    let chosen = indices.unwrap_or(&all);
+    Images {
+        count: chosen.len(),
+        indices: indices.map_or_else(String::new, |i| {
+            packed(
+                &i.iter()
+                    .flat_map(|&v| (v as u32).to_le_bytes())
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        labels: packed(&chosen.iter().map(|&i| set.labels[i]).collect::<Vec<_>>()),
+        pixels: packed(&image_bytes(set, chosen)),
+    }
+}
+
+/// Effective templates quantised per epoch: `round(v / scale)` with `scale = max |v| / 127`.
+fn effective(views: &[EpochView]) -> (String, Vec<f32>) {
+    let mut bytes = Vec::new();
+    let mut scales = Vec::new();
+    for m in views.iter().filter_map(|v| v.effective.as_ref()) {
+        let largest = m.data.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+        bytes.extend(m.data.iter().map(|v| (v / scale).round() as i8 as u8));
+        scales.push(scale);
+    }
+    (packed(&bytes), scales)
+}
+
+fn page_data(page: &ExplorePage<'_>) -> PageData {
+    let shown: BTreeSet<usize> = (0..FIRST_TRAINING_IMAGES.min(page.train.len()))
+        .chain(std::iter::once(page.probe_index))
+        .chain(
+            page.views
+                .iter()
+                .flat_map(|v| &v.layers)
+                .flat_map(|l| l.neighbours.iter().map(|&i| i as usize)),
+        )
+        .collect();
+    let shown: Vec<usize> = shown.into_iter().collect();
+    let layers = page.views.iter().flat_map(|v| &v.layers);
+    let (effective, effective_scales) = effective(page.views);
+    let first = &page.snapshots[0].layers;
+    PageData {
+        model: page.model.to_string(),
+        activation: page.activation.to_string(),
+        widths: std::iter::once(first[0].d_in)
+            .chain(first.iter().map(|l| l.d_out))
+            .collect(),
+        epochs: page.snapshots.iter().map(|s| s.epoch).collect(),
+        initial: page.snapshots.len() > 1 && page.snapshots[0].epoch == 0,
+        probe_index: page.probe_index,
+        canvas: CANVAS,
+        pen_radius: PEN_RADIUS,
+        neighbours_per_neuron: crate::analysis::explorer::NEIGHBOURS,
+        weights: packed_weights(page.snapshots),
+        test: images(page.test, None),
+        train: images(page.train, Some(&shown)),
+        neighbours: packed(
+            &layers
+                .clone()
+                .flat_map(|l| l.neighbours.iter().flat_map(|v| v.to_le_bytes()))
+                .collect::<Vec<_>>(),
+        ),
+        cosines: packed(&f32_bytes(
+            layers.clone().flat_map(|l| l.cosines.iter().copied()),
+        )),
+        class_means: packed(&f32_bytes(
+            layers.flat_map(|l| l.class_means.data.iter().copied()),
+        )),
+        effective,
+        effective_scales,
+    }
+}
+
+/// The page as HTML.
+pub fn explore_html(page: &ExplorePage<'_>) -> Result<String> {
+    let data = serde_json::to_string(&page_data(page))?
+        // Inside a <script> element, "</" could end it early.
+        .replace("</", "<\\/");
+    let mut env = Environment::new();
+    env.add_template("explore.html", include_str!("templates/explore.html"))?;
+    let html = env.get_template("explore.html")?.render(minijinja::context! {
+        title => format!("weightscope explorer: {}", page.model),
+        data => minijinja::Value::from_safe_string(data),
+        script => minijinja::Value::from_safe_string(include_str!("assets/explore.js").to_string()),
+        style => minijinja::Value::from_safe_string(include_str!("assets/explore.css").to_string()),
+    })?;
+    Ok(html)
+}
+
+/// Writes the page to `path`, whole or not at all.
+pub fn write_explore_page(page: &ExplorePage<'_>, path: &Path) -> Result<()> {
+    let html = explore_html(page)?;
+    write_atomic(path, html.as_bytes())
+        .with_context(|| format!("could not write the explorer page {}", path.display()))
+}

@@ -1,0 +1,290 @@
+//! The explorer page in a real browser (headless Chromium): its forward pass against
+//! weightscope's on the same snapshot, a replayed drawing against weightscope's preprocessing,
+//! and a page that asks the network for nothing and logs no error.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use weightscope::analysis::forward::propagate;
+use weightscope::analysis::linalg::{Matrix, argmax};
+use weightscope::analysis::probe::winners;
+use weightscope::core::config::Activation;
+use weightscope::core::data::Mnist;
+use weightscope::core::drawing::{Stroke, drawn_input};
+use weightscope::core::weights::LayerWeights;
+use weightscope::store::{RunDir, snapshot_file};
+use weightscope::train::saved::load_layers;
+
+use crate::common::{Workspace, chromium, required_or_skip, succeeded};
+
+/// The page's `explore-state` after it opened at `fragment`, and what Chromium logged.
+fn page_state(browser: &Path, profile: &Path, page: &Path, fragment: &str) -> (Value, String) {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            // Time enough for the page to inflate its data; virtual, so no slower on a slow
+            // machine: the budget ends when the page has nothing left to do.
+            "--virtual-time-budget=60000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}#{fragment}", page.display()))
+        .output()
+        .unwrap();
+    let dom = succeeded(&out);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let start = dom
+        .find("<pre id=\"explore-state\"")
+        .unwrap_or_else(|| panic!("no explore-state in the page; Chromium said:\n{log}"));
+    let text = &dom[start..];
+    let text = &text[text.find('>').unwrap() + 1..text.find("</pre>").unwrap()];
+    let text = text
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let state = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("explore-state is not JSON ({e}): {text:?}; log:\n{log}"));
+    (state, log)
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Prediction and softmax probabilities of `layers` for one input, in f64.
+fn prediction(layers: &[LayerWeights], activation: Activation, x: &[f32]) -> (usize, Vec<f64>) {
+    let p = propagate(layers, activation, &Matrix::new(1, x.len(), x.to_vec()));
+    let logits = p.outputs.last().unwrap().row(0).to_vec();
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = logits.iter().map(|&z| f64::from(z - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    (argmax(&logits), e.iter().map(|v| v / sum).collect())
+}
+
+/// Nothing in the log from the page's console (an uncaught error lands there) and no request
+/// the page's content policy refused.
+fn assert_quiet(log: &str) {
+    for line in log.lines() {
+        assert!(
+            !line.contains("CONSOLE") && !line.contains("Refused to"),
+            "the page logged: {line}"
+        );
+    }
+}
+
+struct Run {
+    dir: std::path::PathBuf,
+    widths: Vec<usize>,
+    activation: Activation,
+    epochs: usize,
+}
+
+impl Run {
+    fn layers(&self, epoch: usize) -> Vec<LayerWeights> {
+        let dir = RunDir::open(&self.dir).unwrap();
+        load_layers(&dir, &snapshot_file(epoch), &self.widths, self.activation).unwrap()
+    }
+}
+
+fn mlp_run(ws: &Workspace) -> Run {
+    let config = ws.config("mlp", &[16]).epochs(3).build();
+    let dir = ws.path("runs/mlp");
+    crate::common::train_into(&config, &dir);
+    Run {
+        dir,
+        widths: vec![784, 16, 10],
+        activation: config.model.activation,
+        epochs: 3,
+    }
+}
+
+#[test]
+fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
+    let Some(browser) = chromium() else {
+        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+        return;
+    };
+    let ws = Workspace::new(400, 100);
+    let run = mlp_run(&ws);
+    let page = run.dir.join("explore.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://") && !html.contains("src="),
+        "the page refers to nothing outside itself"
+    );
+    let data = Mnist::load(&ws.data_dir()).unwrap();
+    let init = run.layers(0);
+    for (source, index, epoch) in [("test", 0, 0), ("test", 7, run.epochs), ("train", 1, 2)] {
+        let (state, log) = page_state(
+            &browser,
+            &ws.path("profile"),
+            &page,
+            &format!("source={source}&index={index}&epoch={epoch}"),
+        );
+        assert_quiet(&log);
+        let at = format!("{source} {index} epoch {epoch}: {state}");
+        assert_eq!(state["source"], source, "{at}");
+        assert_eq!(state["index"], index, "{at}");
+        assert_eq!(state["epoch"], epoch, "{at}");
+        let set = if source == "test" {
+            &data.test
+        } else {
+            &data.train
+        };
+        let layers = run.layers(epoch);
+        let image = set.image(index);
+        let (predicted, probabilities) = prediction(&layers, run.activation, image);
+        assert_eq!(state["prediction"], predicted, "{at}");
+        let shown = state["probabilities"].as_array().unwrap();
+        assert_eq!(shown.len(), 10, "{at}");
+        for (p, q) in shown.iter().zip(&probabilities) {
+            assert!((f(p) - q).abs() < 1e-4, "{at}: {p} against {q}");
+        }
+        let now = winners(&layers, run.activation, image);
+        let then = winners(&init, run.activation, image);
+        let shown = state["layers"].as_array().unwrap();
+        assert_eq!(shown.len(), 2, "{at}");
+        for ((layer, &(winner, cos)), &(_, cos_init)) in shown.iter().zip(&now).zip(&then) {
+            assert_eq!(layer["winner"], winner, "{at}");
+            assert!((f(&layer["cos"]) - cos).abs() < 1e-4, "{at}: cos {cos}");
+            assert!(
+                (f(&layer["cos_init"]) - cos_init).abs() < 1e-4,
+                "{at}: {cos_init}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
+    let Some(browser) = chromium() else {
+        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+        return;
+    };
+    let ws = Workspace::new(400, 100);
+    let run = mlp_run(&ws);
+    // A "7": a bar across the top, then a slanted stem, drawn off-centre and small, so the
+    // scaling and centring both have work to do.
+    let strokes: Vec<Stroke> = vec![
+        vec![(40.0, 50.0), (90.5, 48.25), (140.0, 52.0)],
+        vec![(140.0, 52.0), (110.0, 120.0), (85.75, 190.0)],
+    ];
+    let fragment = format!(
+        "source=draw&epoch={}&stroke={}",
+        run.epochs,
+        strokes
+            .iter()
+            .map(|s| s
+                .iter()
+                .map(|(x, y)| format!("{x},{y}"))
+                .collect::<Vec<_>>()
+                .join(","))
+            .collect::<Vec<_>>()
+            .join(";")
+    );
+    let (state, log) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &run.dir.join("explore.html"),
+        &fragment,
+    );
+    assert_quiet(&log);
+    let expected = drawn_input(&strokes);
+    let ink: f32 = expected.iter().sum();
+    assert!(ink > 20.0, "the drawing leaves ink ({ink})");
+    let shown = state["input"].as_array().unwrap();
+    assert_eq!(shown.len(), 784);
+    for (i, (v, e)) in shown.iter().zip(&expected).enumerate() {
+        assert!(
+            (f(v) - f64::from(*e)).abs() < 1e-6,
+            "pixel {i}: {v} against {e}"
+        );
+    }
+    let (predicted, _) = prediction(&run.layers(run.epochs), run.activation, &expected);
+    assert_eq!(state["prediction"], predicted);
+    assert_eq!(state["source"], "draw");
+}
+
+#[test]
+fn a_drawing_is_scaled_into_twenty_pixels_and_centred_by_its_mass() {
+    assert!(
+        drawn_input(&[]).iter().all(|&v| v == 0.0),
+        "no ink, no input"
+    );
+    let stroke = |dx: f64, dy: f64| vec![vec![(100.0 + dx, 40.0 + dy), (100.0 + dx, 200.0 + dy)]];
+    let input = drawn_input(&stroke(0.0, 0.0));
+    let inked = |r: usize| (0..28).any(|c| input[r * 28 + c] > 0.0);
+    assert_eq!(
+        (0..28).filter(|&r| inked(r)).count(),
+        20,
+        "the tall side becomes 20 pixels"
+    );
+    let mass: f64 = input.iter().map(|&v| f64::from(v)).sum();
+    let centre = |coordinate: fn(usize) -> usize| {
+        input
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f64::from(v) * (coordinate(i) as f64 + 0.5))
+            .sum::<f64>()
+            / mass
+    };
+    for c in [centre(|i| i % 28), centre(|i| i / 28)] {
+        assert!((c - 14.0).abs() <= 0.5, "centre of mass at {c}");
+    }
+    assert!(input.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    // Where on the canvas it was drawn does not matter.
+    assert_eq!(input, drawn_input(&stroke(60.0, 30.0)));
+}
+
+#[test]
+fn the_explore_command_writes_a_page_for_a_single_layer_network() {
+    let Some(browser) = chromium() else {
+        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+        return;
+    };
+    let ws = Workspace::new(300, 60);
+    let config = ws.config("slp", &[]).epochs(2).build();
+    let run = ws.path("runs/slp");
+    crate::common::train_into(&config, &run);
+    let page = ws.path("elsewhere.html");
+    succeeded(&crate::common::weightscope(&[
+        "explore",
+        crate::common::s(&run),
+        "--out",
+        crate::common::s(&page),
+    ]));
+    let (state, log) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &page,
+        "source=test&index=5&epoch=1",
+    );
+    assert_quiet(&log);
+    let layers = load_layers(
+        &RunDir::open(&run).unwrap(),
+        &snapshot_file(1),
+        &[784, 10],
+        config.model.activation,
+    )
+    .unwrap();
+    let data = Mnist::load(&ws.data_dir()).unwrap();
+    let (predicted, _) = prediction(&layers, config.model.activation, data.test.image(5));
+    assert_eq!(state["prediction"], predicted);
+    let shown = state["layers"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{state}");
+    assert_eq!(
+        shown[0]["winner"], predicted,
+        "an SLP's winner is its prediction"
+    );
+}
