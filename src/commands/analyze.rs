@@ -41,7 +41,7 @@ pub(crate) fn analyze_run(path: &Path, progress: &mut Progress) -> Result<Analys
     let config = dir.read_config()?;
     let metrics: Metrics = dir.read_json(METRICS_FILE)?;
     let data = RunData::load(&config)?;
-    analyze_loaded(&dir, &config, &metrics, &data, progress)
+    analyze_loaded(&dir, &config, &metrics, &data, true, progress)
 }
 
 /// The snapshots a run saved, epoch 0 (initial) to its last epoch.
@@ -60,38 +60,50 @@ pub(super) fn load_snapshots(
         .collect()
 }
 
+/// Analyses a finished run; `explorer` asks for its explorer page too.
 pub(super) fn analyze_loaded(
     dir: &RunDir,
     config: &Config,
     metrics: &Metrics,
     data: &RunData,
+    explorer: bool,
     progress: &mut Progress,
 ) -> Result<Analysis> {
     let snapshots = load_snapshots(dir, config, metrics)?;
     // Copy the images trained on only where the span test will use them.
     let trained_on = (data.train_len() <= MAX_SPAN_IMAGES).then(|| data.split().0);
-    write_analysis(
+    let run = RunParts {
         dir,
         config,
         metrics,
         data,
-        &snapshots,
-        trained_on.as_ref(),
-        progress,
-    )
+    };
+    write_analysis(&run, &snapshots, trained_on.as_ref(), explorer, progress)
 }
 
-/// Analyses `snapshots` (initial first, trained last) and writes `analysis.json` and the
-/// figures into `dir`.
+/// A run folder and what it holds, as the writers of its results need them.
+struct RunParts<'a> {
+    dir: &'a RunDir,
+    config: &'a Config,
+    metrics: &'a Metrics,
+    data: &'a RunData,
+}
+
+/// Analyses `snapshots` (initial first, trained last) and writes `analysis.json`, the
+/// figures, the explorer page where asked, and the report (last) into the run's folder.
 fn write_analysis(
-    dir: &RunDir,
-    config: &Config,
-    metrics: &Metrics,
-    data: &RunData,
+    run: &RunParts<'_>,
     snapshots: &[Snapshot],
     trained_on: Option<&ImageSet>,
+    explorer: bool,
     progress: &mut Progress,
 ) -> Result<Analysis> {
+    let RunParts {
+        dir,
+        config,
+        metrics,
+        data,
+    } = *run;
     let started = Instant::now();
     let analysis = analyze(&AnalysisInputs {
         activation: config.model.activation,
@@ -115,24 +127,20 @@ fn write_analysis(
         },
         &figures,
     )?;
-    let comparison = tensorflow_comparison(dir, config, metrics, &analysis)?;
-    write_explorer(
-        &dir.file(EXPLORE_FILE),
-        config,
-        metrics,
-        data,
-        snapshots,
-        progress,
-    )?;
-    write_run_report(dir, config, metrics, &analysis, comparison.as_ref())?;
     progress.message(&format!(
-        "analysis: {} in {:.1}s, {} figure files in {}, {}",
+        "analysis: {} in {:.1}s, {} figure files in {}",
         dir.file(ANALYSIS_FILE).display(),
         started.elapsed().as_secs_f64(),
         files.len(),
         figures.display(),
-        dir.file(REPORT_FILE).display()
     ));
+    let comparison = tensorflow_comparison(dir, config, metrics, &analysis)?;
+    if explorer {
+        let page = dir.file(EXPLORE_FILE);
+        write_explorer(&page, config, metrics, data, snapshots, progress)?;
+    }
+    write_run_report(dir, config, metrics, &analysis, comparison.as_ref())?;
+    progress.message(&format!("report: {}", dir.file(REPORT_FILE).display()));
     Ok(analysis)
 }
 
@@ -362,7 +370,13 @@ fn write_stack_analysis(
     ));
     dir.write_config(config)?;
     dir.write_json(METRICS_FILE, &metrics)?;
-    write_analysis(dir, config, &metrics, data, &snapshots, None, progress)
+    let run = RunParts {
+        dir,
+        config,
+        metrics: &metrics,
+        data,
+    };
+    write_analysis(&run, &snapshots, None, true, progress)
 }
 
 /// `analyze --run`, `--weights` or `--keras-weights`.

@@ -52,12 +52,33 @@ pub struct RunSummary {
     pub analysis: Option<Analysis>,
 }
 
+/// What a run writes besides its weights, metrics and history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// Nothing more (`--no-analysis`).
+    Results,
+    /// The analysis, its figures and the report: a sweep's runs, which are many.
+    Report,
+    /// Those and the explorer page: a run of its own.
+    Explorer,
+}
+
+impl TrainArgs {
+    fn outputs(&self) -> Outputs {
+        if self.no_analysis {
+            Outputs::Results
+        } else {
+            Outputs::Explorer
+        }
+    }
+}
+
 /// Trains as `config` says and writes the run folder `out` (default `runs/<name>`). A stop
 /// requested through `stop` saves a checkpoint and ends with an error that says how to resume.
 pub fn run_training(
     config: &Config,
     out: Option<PathBuf>,
-    with_analysis: bool,
+    outputs: Outputs,
     progress: &mut Progress,
     stop: &StopToken,
 ) -> Result<RunSummary> {
@@ -81,14 +102,14 @@ pub fn run_training(
         backend,
         widths,
     };
-    run.train(Start::Fresh(&initial), with_analysis, progress, stop)
+    run.train(Start::Fresh(&initial), outputs, progress, stop)
 }
 
 /// Continues an interrupted run from its checkpoint; it ends with the metrics an
 /// uninterrupted run would have written.
 pub(crate) fn resume_training(
     path: &Path,
-    with_analysis: bool,
+    outputs: Outputs,
     progress: &mut Progress,
     stop: &StopToken,
 ) -> Result<RunSummary> {
@@ -119,7 +140,7 @@ pub(crate) fn resume_training(
         backend,
         widths,
     };
-    run.train(Start::Resume(checkpoint), with_analysis, progress, stop)
+    run.train(Start::Resume(checkpoint), outputs, progress, stop)
 }
 
 /// Shows the loop's progress and saves a snapshot of the weights after every epoch.
@@ -168,7 +189,7 @@ impl Run<'_> {
     fn train(
         self,
         start: Start<'_>,
-        with_analysis: bool,
+        outputs: Outputs,
         progress: &mut Progress,
         stop: &StopToken,
     ) -> Result<RunSummary> {
@@ -206,9 +227,10 @@ impl Run<'_> {
             }
         };
         let metrics = self.save_results(trained, progress)?;
-        let analysis = if with_analysis {
+        let analysis = if outputs != Outputs::Results {
+            let explorer = outputs == Outputs::Explorer;
             Some(analyze_loaded(
-                &self.dir, config, &metrics, &self.data, progress,
+                &self.dir, config, &metrics, &self.data, explorer, progress,
             )?)
         } else {
             None
@@ -299,14 +321,14 @@ pub fn command(args: &TrainArgs, stop: &StopToken) -> Result<()> {
                  --seed and --out"
             );
         }
-        resume_training(dir, !args.no_analysis, &mut Progress::new(), stop)?;
+        resume_training(dir, args.outputs(), &mut Progress::new(), stop)?;
         return Ok(());
     }
     let config = args.resolve()?;
     run_training(
         &config,
         args.out.clone(),
-        !args.no_analysis,
+        args.outputs(),
         &mut Progress::new(),
         stop,
     )?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cli::SweepArgs;
 use super::progress::Progress;
-use super::run::run_training;
+use super::run::{Outputs, run_training};
 use crate::analysis::pass::Analysis;
 use crate::analysis::summary::{Cell, CellState, Summary, summarize};
 use crate::core::config::{Config, OptimizerKind};
@@ -476,7 +476,13 @@ impl Worker<'_> {
     fn train(&mut self, config: &Config, cell: &Cell, step: &str, name: &str) -> Result<()> {
         self.progress.message(&format!("{step}: {name}: training"));
         let out = Some(cell.dir.clone());
-        let result = run_training(config, out, true, &mut Progress::silent(), self.stop);
+        let result = run_training(
+            config,
+            out,
+            Outputs::Report,
+            &mut Progress::silent(),
+            self.stop,
+        );
         let error_file = cell.dir.join(ERROR_FILE);
         match result {
             Ok(_) => {

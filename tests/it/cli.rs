@@ -78,8 +78,14 @@ fn default_output_folder_is_runs_slash_config_name() {
     let ws = Workspace::new(100, 20);
     let config = ws.config("named", &[]).epochs(1).write();
     let res = weightscope(&["--config", s(&config)], ws.dir.path());
-    crate::common::succeeded(&res);
+    let stdout = crate::common::succeeded(&res);
     assert!(ws.path("runs/named/metrics.json").is_file());
+    // The last line says where to look, the explorer included.
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("runs/named/explore.html") && ws.path("runs/named/explore.html").is_file(),
+        "{stdout}"
+    );
 }
 
 /// Runs the binary with its stdout a pipe whose reader has already gone, as when the output

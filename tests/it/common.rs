@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use weightscope::commands::progress::Progress;
-use weightscope::commands::run::{RunSummary, run_training};
+use weightscope::commands::run::{Outputs, RunSummary, run_training};
 use weightscope::core::config::{Config, OptimizerKind};
 use weightscope::core::stop::StopToken;
 
@@ -206,7 +206,7 @@ pub fn try_train_into(config: &Config, out: &Path) -> anyhow::Result<RunSummary>
     run_training(
         config,
         Some(out.to_path_buf()),
-        true,
+        Outputs::Explorer,
         &mut Progress::silent(),
         &StopToken::new(),
     )

@@ -37,6 +37,10 @@ fn run_report_is_self_contained_with_every_figure_and_a_verdict() {
         !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script")
     );
     assert!(html.contains("Verdict on the article's claims"));
+    assert!(
+        html.contains("<a href=\"explore.html\">") && run.join("explore.html").is_file(),
+        "the report points to the explorer beside it"
+    );
     // The page shows the verdicts of the run's own analysis, in order, each with its label.
     let analysis: Analysis =
         serde_json::from_str(&std::fs::read_to_string(run.join("analysis.json")).unwrap()).unwrap();

@@ -3,7 +3,7 @@
 use crate::common::Workspace;
 use burn::tensor::{Device, Tensor, TensorData};
 use weightscope::commands::progress::Progress;
-use weightscope::commands::run::run_training;
+use weightscope::commands::run::{Outputs, run_training};
 use weightscope::core::config::OptimizerKind;
 use weightscope::core::config::{Activation, Config, ModelConfig};
 use weightscope::core::data::ImageSet;
@@ -294,11 +294,10 @@ fn a_new_run_into_an_old_runs_folder_leaves_none_of_its_files() {
     assert!(out.join("snapshots/epoch-003.bpk").is_file());
     std::fs::write(out.join("comparison.md"), "| an old comparison |\n").unwrap();
     let config = ws.config("b", &[8]).epochs(2).build();
-    let no_analysis = false;
     run_training(
         &config,
         Some(out.clone()),
-        no_analysis,
+        Outputs::Results,
         &mut Progress::silent(),
         &StopToken::new(),
     )
