@@ -97,9 +97,14 @@ impl Run {
     }
 }
 
-fn mlp_run(ws: &Workspace) -> Run {
-    let config = ws.config("mlp", &[16]).epochs(3).build();
-    let dir = ws.path("runs/mlp");
+fn mlp_run(ws: &Workspace, activation: Activation) -> Run {
+    let name = format!("mlp-{activation}");
+    let config = ws
+        .config(&name, &[16])
+        .epochs(3)
+        .with(|c| c.model.activation = activation)
+        .build();
+    let dir = ws.path(&format!("runs/{name}"));
     crate::common::train_into(&config, &dir);
     Run {
         dir,
@@ -116,16 +121,27 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
         return;
     };
     let ws = Workspace::new(400, 100);
-    let run = mlp_run(&ws);
-    let page = run.dir.join("explore.html");
-    let html = std::fs::read_to_string(&page).unwrap();
-    assert!(
-        !html.contains("http://") && !html.contains("https://") && !html.contains("src="),
-        "the page refers to nothing outside itself"
-    );
     let data = Mnist::load(&ws.data_dir()).unwrap();
-    let init = run.layers(0);
-    for (source, index, epoch) in [("test", 0, 0), ("test", 7, run.epochs), ("train", 1, 2)] {
+    let runs: Vec<Run> = [Activation::Relu, Activation::Tanh, Activation::Sigmoid]
+        .into_iter()
+        .map(|a| mlp_run(&ws, a))
+        .collect();
+    let views = [
+        (&runs[0], "test", 0, 0),
+        (&runs[0], "test", 7, 3),
+        (&runs[0], "train", 1, 2),
+        (&runs[1], "test", 3, 3),
+        (&runs[2], "train", 9, 1),
+    ];
+    for (run, source, index, epoch) in views {
+        let activation = run.activation;
+        let page = run.dir.join("explore.html");
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(
+            !html.contains("http://") && !html.contains("https://") && !html.contains("src="),
+            "the page refers to nothing outside itself"
+        );
+        let init = run.layers(0);
         let (state, log) = page_state(
             &browser,
             &ws.path("profile"),
@@ -133,7 +149,7 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
             &format!("source={source}&index={index}&epoch={epoch}"),
         );
         assert_quiet(&log);
-        let at = format!("{source} {index} epoch {epoch}: {state}");
+        let at = format!("{activation} {source} {index} epoch {epoch}: {state}");
         assert_eq!(state["source"], source, "{at}");
         assert_eq!(state["index"], index, "{at}");
         assert_eq!(state["epoch"], epoch, "{at}");
@@ -173,7 +189,7 @@ fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
         return;
     };
     let ws = Workspace::new(400, 100);
-    let run = mlp_run(&ws);
+    let run = mlp_run(&ws, Activation::Relu);
     // A "7": a bar across the top, then a slanted stem, drawn off-centre and small, so the
     // scaling and centring both have work to do.
     let strokes: Vec<Stroke> = vec![

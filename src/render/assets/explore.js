@@ -242,13 +242,14 @@ function paintWeights(canvas, values, shape) {
   paint(canvas, shape[1], shape[0], values, (v) => diverging(v, scale));
 }
 
-// Rows × columns to show a layer of `n` values: 28 × 28 for pixels, else a grid two rows per
-// column, as the article draws its 128 hidden neurons in 16 × 8.
+// Rows × columns to show a layer of `n` values: 28 × 28 for pixels, a strip for a few, else
+// as many columns as the largest power of two whose square fits, as the article draws its
+// 128 hidden neurons in 16 × 8 (256 in 16 × 16).
 function shape(n) {
   if (n === SIDE * SIDE) return [SIDE, SIDE];
   if (n <= 16) return [1, n];
   let cols = 1;
-  while (2 * (2 * cols) * (2 * cols) <= n) cols *= 2;
+  while (2 * cols * (2 * cols) <= n) cols *= 2;
   return [Math.ceil(n / cols), cols];
 }
 
