@@ -6,10 +6,10 @@
 //! | layer | modules | what it holds |
 //! | --- | --- | --- |
 //! | 4 | `commands` | one file per subcommand; the only layer that combines the others |
-//! | 3 | `render` | plot primitives, the figures, the report pages (templates) |
+//! | 3 | `render` | plot primitives, the figures, the report pages and the explorer page (templates) |
 //! | 2 | `train`, `interop`, `tensorflow` | the training loop, weights files of other tools, the comparison with TensorFlow |
 //! | 1 | `nn`, `analysis`, `store` | the Burn module and backends, the host-side measurements, run folders |
-//! | 0 | `core` | config, data, weights on the host, metrics, the stop token |
+//! | 0 | `core` | config, data, a drawn digit, weights on the host, metrics, the stop token |
 
 pub mod analysis;
 pub mod commands;
