@@ -52,6 +52,7 @@ struct PageData {
     /// Whether the first epoch holds the initial weights (imported weights may come without).
     initial: bool,
     probe_index: usize,
+    first_training_images: usize,
     canvas: usize,
     pen_radius: f64,
     neighbours_per_neuron: usize,
@@ -173,6 +174,7 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         epochs: page.snapshots.iter().map(|s| s.epoch).collect(),
         initial: page.snapshots.len() > 1 && page.snapshots[0].epoch == 0,
         probe_index: page.probe_index,
+        first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,
         pen_radius: PEN_RADIUS,
         neighbours_per_neuron: crate::analysis::explorer::NEIGHBOURS,

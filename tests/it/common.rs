@@ -273,9 +273,10 @@ pub fn succeeded(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A headless-capable Chromium on the PATH (`.ci/run` installs Debian's `chromium`).
-pub fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
+/// A headless-capable Chromium on the PATH (`.ci/run` installs Debian's `chromium`), or
+/// `None` where the test that needs it may be skipped (see [`required_or_skip`]).
+pub fn chromium_or_skip() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .find_map(|name| {
             std::env::var_os("PATH").and_then(|paths| {
@@ -283,5 +284,29 @@ pub fn chromium() -> Option<PathBuf> {
                     .map(|p| p.join(name))
                     .find(|p| p.is_file())
             })
-        })
+        });
+    required_or_skip(
+        found.is_some(),
+        "headless Chromium (apt-get install chromium)",
+    )
+    .then_some(found)
+    .flatten()
+}
+
+/// Headless Chromium with a fresh profile in `profile`, asking nothing of the network itself.
+pub fn headless(browser: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(browser);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
 }

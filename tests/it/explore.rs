@@ -3,7 +3,6 @@
 //! and a page that asks the network for nothing and logs no error.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 use weightscope::analysis::forward::propagate;
@@ -16,20 +15,12 @@ use weightscope::core::weights::LayerWeights;
 use weightscope::store::{RunDir, snapshot_file};
 use weightscope::train::saved::load_layers;
 
-use crate::common::{Workspace, chromium, required_or_skip, succeeded};
+use crate::common::{Workspace, chromium_or_skip, headless, succeeded};
 
 /// The page's `explore-state` after it opened at `fragment`, and what Chromium logged.
 fn page_state(browser: &Path, profile: &Path, page: &Path, fragment: &str) -> (Value, String) {
-    let out = Command::new(browser)
+    let out = headless(browser, profile)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
             // Time enough for the page to inflate its data; virtual, so no slower on a slow
@@ -37,7 +28,6 @@ fn page_state(browser: &Path, profile: &Path, page: &Path, fragment: &str) -> (V
             "--virtual-time-budget=60000",
             "--dump-dom",
         ])
-        .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("file://{}#{fragment}", page.display()))
         .output()
         .unwrap();
@@ -116,8 +106,7 @@ fn mlp_run(ws: &Workspace, activation: Activation) -> Run {
 
 #[test]
 fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
-    let Some(browser) = chromium() else {
-        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let ws = Workspace::new(400, 100);
@@ -184,8 +173,7 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
 
 #[test]
 fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
-    let Some(browser) = chromium() else {
-        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let ws = Workspace::new(400, 100);
@@ -265,8 +253,7 @@ fn a_drawing_is_scaled_into_twenty_pixels_and_centred_by_its_mass() {
 
 #[test]
 fn the_explore_command_writes_a_page_for_a_single_layer_network() {
-    let Some(browser) = chromium() else {
-        required_or_skip(false, "headless Chromium (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let ws = Workspace::new(300, 60);

@@ -2,9 +2,8 @@
 //! a real browser renders (headless Chromium; .ci/run installs Debian's chromium).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::{Workspace, required_or_skip};
+use crate::common::Workspace;
 use weightscope::analysis::pass::Analysis;
 use weightscope::analysis::verdict::run_verdicts;
 
@@ -84,29 +83,14 @@ fn ink(path: &Path) -> f64 {
 
 #[test]
 fn chromium_renders_the_report() {
-    let browser = crate::common::chromium();
-    if !required_or_skip(
-        browser.is_some(),
-        "headless Chromium (apt-get install chromium)",
-    ) {
+    let Some(browser) = crate::common::chromium_or_skip() else {
         return;
-    }
+    };
     let ws = Workspace::new(300, 60);
     let run = mlp_run(&ws);
     let shot = ws.path("shot.png");
-    let status = Command::new(browser.unwrap())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1200,2400",
-        ])
-        .arg(format!("--user-data-dir={}", ws.path("profile").display()))
+    let status = crate::common::headless(&browser, &ws.path("profile"))
+        .arg("--window-size=1200,2400")
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", run.join("report.html").display()))
         .output()

@@ -7,6 +7,7 @@ const DATA = JSON.parse(document.getElementById("explore-data").textContent);
 const $ = (id) => document.getElementById(id);
 const CLASSES = 10;
 const SIDE = 28;
+const FIRST_TRAINING = DATA.first_training_images;
 
 // ---- decoding -------------------------------------------------------------------------
 
@@ -290,9 +291,11 @@ function update() {
   const input = currentInput();
   const layers = weights[page.epoch];
   if (!input) {
-    $("status").textContent = page.source === "train"
-      ? `Training image ${page.index} is not in this page; it holds the first ${DATA.train.count} it can show (the first images and every neuron's most similar ones).`
-      : `There is no test image ${page.index}.`;
+    const error = page.source === "train"
+      ? `Training image ${page.index} is not in this page, which holds ${DATA.train.count} of them: the first ${FIRST_TRAINING} and every neuron's most similar ones.`
+      : `There is no test image ${page.index}; there are ${test.count}.`;
+    $("status").textContent = error;
+    $("explore-state").textContent = JSON.stringify({ source: page.source, index: page.index, epoch: DATA.epochs[page.epoch], error });
     return;
   }
   const now = winners(layers, input.x);
