@@ -290,4 +290,15 @@ fn the_explore_command_writes_a_page_for_a_single_layer_network() {
         shown[0]["winner"], predicted,
         "an SLP's winner is its prediction"
     );
+    // An image the page does not hold gets a message, not a stale view.
+    let (state, log) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &page,
+        "source=train&index=100000",
+    );
+    assert_quiet(&log);
+    let error = state["error"].as_str().unwrap_or_else(|| panic!("{state}"));
+    assert!(error.contains("100000 is not in this page"), "{error}");
+    assert!(state.get("prediction").is_none(), "{state}");
 }
