@@ -1,8 +1,9 @@
-//! A blend of how many inputs? For each first-layer neuron and a vector v of it (its trained
+//! A blend of how many inputs? For each neuron of a layer and a vector v of it (its trained
 //! weights, their change from the initial ones, the initial ones), the share of v that the k
-//! training images most similar to v explain: r(k) = ‖P_k v‖² / ‖v‖², P_k the projection onto
-//! their span. A neuron that "is" one image has r(1) = 1; a blend needs a large k. Chance: the
-//! trained weights on k random training images. `docs/method.md`, section 6.
+//! inputs of the layer most similar to v explain (training images for the first layer, their
+//! hidden codes for a later one): r(k) = ‖P_k v‖² / ‖v‖², P_k the projection onto their span.
+//! A neuron that "is" one input has r(1) = 1; a blend needs a large k. Chance: the trained
+//! weights on k random inputs. `docs/method.md`, section 6.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -3,9 +3,8 @@
 //! page does not carry), its mean output per class, and the effective templates.
 
 use super::blend::Candidates;
-use super::forward::kernel;
-use super::linalg::{Matrix, ProductRows};
-use super::nearest::nearest_and_activations;
+use super::linalg::Matrix;
+use super::nearest::{UnitRows, nearest_and_activations};
 use super::pass::Snapshot;
 use super::templates::{class_means_of, effective_templates};
 use crate::core::config::Activation;
@@ -14,8 +13,6 @@ use crate::core::weights::LayerWeights;
 
 /// Training inputs shown per neuron.
 pub const NEIGHBOURS: usize = 5;
-/// Rows per block when a layer's inputs are searched.
-const BLOCK_ROWS: usize = 8192;
 
 /// One layer at one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +33,12 @@ pub struct EpochView {
     pub effective: Option<Matrix>,
 }
 
-/// The training images' unit-length rows and lengths, shared by every epoch's search.
+/// The training images as unit-length rows, shared by every epoch's search.
 pub struct ExplorerInputs<'a> {
     pub activation: Activation,
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
-    unit_images: ProductRows,
-    norms: Vec<f32>,
+    images: UnitRows,
 }
 
 impl<'a> ExplorerInputs<'a> {
@@ -51,45 +47,31 @@ impl<'a> ExplorerInputs<'a> {
             activation,
             train,
             test,
-            unit_images: ProductRows::unit_rows(train.len(), train.pixels(), &train.images),
-            norms: (0..train.len())
-                .map(|i| train.image(i).iter().map(|v| v * v).sum::<f32>().sqrt())
-                .collect(),
+            images: UnitRows::of(train.len(), train.pixels(), &train.images),
         }
     }
 
-    /// Everything the page shows of one snapshot.
+    /// Everything the page shows of one snapshot. Each layer's search and outputs come from
+    /// one product of its unit-length inputs with its weights.
     pub fn epoch_view(&self, snapshot: &Snapshot) -> EpochView {
         let layers = &snapshot.layers;
         let labels = &self.train.labels;
         let mut views = Vec::with_capacity(layers.len());
-        let first = &layers[0];
-        let mut search = Candidates::keeping(first.d_out, NEIGHBOURS);
-        // The first layer's outputs come with its search (one product of the sparse images).
-        let (_, mut outputs) = nearest_and_activations(
-            &self.unit_images,
-            &self.norms,
-            labels,
-            first,
-            self.output_activation(layers, 0),
-            |start, products| search.add(start, products),
-        );
-        views.push(layer_view(search, first, &outputs, labels));
-        for (l, layer) in layers.iter().enumerate().skip(1) {
-            let inputs = outputs;
-            let unit = ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data);
+        let mut next_inputs: Option<UnitRows> = None;
+        for (l, layer) in layers.iter().enumerate() {
+            let inputs = next_inputs.as_ref().unwrap_or(&self.images);
             let mut search = Candidates::keeping(layer.d_out, NEIGHBOURS);
-            let w = kernel(layer);
-            for start in (0..inputs.rows).step_by(BLOCK_ROWS) {
-                let end = (start + BLOCK_ROWS).min(inputs.rows);
-                search.add(start, &unit.rows_matmul(start, end, &w));
-            }
-            outputs = inputs.matmul(&w);
-            outputs.add_row_vector(&layer.bias);
-            if let Some(activation) = self.output_activation(layers, l) {
-                outputs.map(|v| activation.apply(v));
-            }
+            let (_, outputs) = nearest_and_activations(
+                inputs,
+                labels,
+                layer,
+                self.output_activation(layers, l),
+                |start, products| search.add(start, products),
+            );
             views.push(layer_view(search, layer, &outputs, labels));
+            if l + 1 < layers.len() {
+                next_inputs = Some(UnitRows::of(outputs.rows, outputs.cols, &outputs.data));
+            }
         }
         EpochView {
             epoch: snapshot.epoch,

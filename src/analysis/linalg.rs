@@ -283,7 +283,8 @@ struct BlockProduct<'a> {
     rhs: &'a Matrix,
 }
 
-/// Output vectors summed in registers at once: eight AVX registers are 64 columns.
+/// Output vectors summed in registers at once: eight leave room for the loads among AVX2's
+/// sixteen registers (64 columns of f32).
 const ACCUMULATORS: usize = 8;
 
 impl pulp::WithSimd for BlockProduct<'_> {
@@ -499,11 +500,9 @@ fn skipping_cholesky(k: usize, gram: impl Fn(usize, usize) -> f64) -> Vec<f64> {
             }
         }
         let residual = gram(j, j) - dot(&row[..j], &row[..j]);
+        // A skipped vector keeps a zero pivot; its row is never read, only kept pivots' are.
         if residual > 1e-9 * gram(j, j) {
             row[j] = residual.sqrt();
-        } else {
-            // Row j stays as computed but is never read: only kept pivots' rows are.
-            row[j] = 0.0;
         }
     }
     l

@@ -11,6 +11,27 @@ use crate::core::weights::LayerWeights;
 /// Rows per block in the nearest-input search, to bound the similarity matrix's memory.
 const NEAREST_BLOCK_ROWS: usize = 8192;
 
+/// Rows (a data set's images, or a layer's inputs) scaled to unit length, and their lengths:
+/// what the nearest-input search and a layer's outputs need, built once for many weights.
+pub(crate) struct UnitRows {
+    pub rows: ProductRows,
+    /// Each row's length, to turn products with the unit rows into plain ones.
+    pub norms: Vec<f32>,
+}
+
+impl UnitRows {
+    /// The rows of `data` (`rows x cols`, row-major).
+    pub(crate) fn of(rows: usize, cols: usize, data: &[f32]) -> Self {
+        UnitRows {
+            rows: ProductRows::unit_rows(rows, cols, data),
+            norms: data
+                .par_chunks(cols.max(1))
+                .map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt())
+                .collect(),
+        }
+    }
+}
+
 /// Figure 3 for one weight matrix: each neuron's most similar input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NearestInput {
@@ -40,18 +61,18 @@ pub(crate) fn nearest_unit_inputs(
     search(unit_inputs, labels, layer, observe)
 }
 
-/// The first layer's nearest-input figure and its activations over the same images, from one
-/// product per block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j|
-/// and x_i · w_j = Z_ij |x_i|. `norms` are the images' lengths; `observe` sees each block of
-/// `Z` (row offset, products). `activation` is `None` for an output layer (its logits).
+/// A layer's nearest-input figure and its outputs over the same inputs, from one product per
+/// block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j| and
+/// x_i · w_j = Z_ij |x_i|. `observe` sees each block of `Z` (row offset, products).
+/// `activation` is `None` for an output layer (its logits).
 pub(crate) fn nearest_and_activations(
-    unit_inputs: &ProductRows,
-    norms: &[f32],
+    inputs: &UnitRows,
     labels: &[u8],
     layer: &LayerWeights,
     activation: Option<Activation>,
     mut observe: impl FnMut(usize, &Matrix),
 ) -> (NearestInput, Matrix) {
+    let (unit_inputs, norms) = (&inputs.rows, &inputs.norms);
     let k = layer.d_out;
     let mut out = Matrix::zeros(unit_inputs.rows(), k);
     let nearest = search(unit_inputs, labels, layer, |start, products| {

@@ -1,7 +1,6 @@
 //! The whole analysis of one run: every figure for the trained weights, its baseline on the
 //! initial weights, and the per-epoch dynamics. Produces `analysis.json`.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::blend::{BLEND_KS, BlendCurve, Candidates, blend_curve, blend_curve_of, random_curve};
@@ -11,7 +10,9 @@ use super::collapse::{
 use super::distributed::{Selectivity, n90, selectivity};
 use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel};
 use super::linalg::{Matrix, ProductRows, Summary};
-use super::nearest::{NearestInput, nearest_and_activations, nearest_inputs, nearest_unit_inputs};
+use super::nearest::{
+    NearestInput, UnitRows, nearest_and_activations, nearest_inputs, nearest_unit_inputs,
+};
 use super::probe::{Probe, probe, winners};
 use super::span::{SpanTest, span_test};
 use super::templates::{
@@ -140,9 +141,9 @@ pub struct LayerBlend {
     pub blend: Blend,
 }
 
-/// r(k) of the first layer's neurons: their trained weights, the change training made, the
-/// initial weights (the last two where the initial weights are known), and the trained
-/// weights on random images.
+/// r(k) of one layer's neurons against its own inputs: their trained weights, the change
+/// training made, the initial weights (the last two where the initial weights are known), and
+/// the trained weights on random inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blend {
     pub k: Vec<usize>,
@@ -204,6 +205,21 @@ struct EveryLayer {
     blend: Vec<BlendCurve>,
 }
 
+impl EveryLayer {
+    /// The dynamics' figures of a snapshot, from its every-layer figures: the same numbers
+    /// the other epochs compute one by one.
+    fn fill_dynamics(&self, figures: &mut EpochFigures) {
+        if self.collapse.is_empty() {
+            return;
+        }
+        let output = self.class_templates.last();
+        figures.output_diag_centered = output.and_then(|t| t.diag_centered).map(|d| d.diag_mean);
+        figures.nc1_layers = self.collapse.iter().map(|c| c.nc1).collect();
+        figures.nc1 = figures.nc1_layers.last().copied();
+        figures.nc3 = self.collapse.last().and_then(|c| c.nc3);
+    }
+}
+
 /// Per layer, the blend curves only the trained weights have: their change from the initial
 /// weights (where known), and the chance baseline.
 struct BlendBaselines {
@@ -237,9 +253,7 @@ struct SnapshotReadings {
 
 struct Context<'a> {
     inputs: &'a AnalysisInputs<'a>,
-    unit_images: ProductRows,
-    /// The training images' lengths, to turn products with unit rows into plain ones.
-    norms: Vec<f32>,
+    images: UnitRows,
     means: Matrix,
     global: Vec<f32>,
 }
@@ -250,11 +264,7 @@ impl<'a> Context<'a> {
         let (means, global) = class_means(train);
         Context {
             inputs,
-            unit_images: ProductRows::unit_rows(train.len(), train.pixels(), &train.images),
-            norms: (0..train.len())
-                .into_par_iter()
-                .map(|i| train.image(i).iter().map(|v| v * v).sum::<f32>().sqrt())
-                .collect(),
+            images: UnitRows::of(train.len(), train.pixels(), &train.images),
             means,
             global,
         }
@@ -263,7 +273,7 @@ impl<'a> Context<'a> {
     /// What each layer of a network with these hidden activations reads.
     fn layer_rows<'c>(&'c self, hidden: &[Matrix]) -> LayerRows<'c> {
         LayerRows {
-            images: &self.unit_images,
+            images: &self.images.rows,
             hidden: hidden
                 .iter()
                 .map(|h| ProductRows::unit_rows(h.rows, h.cols, &h.data))
@@ -272,8 +282,8 @@ impl<'a> Context<'a> {
     }
 
     /// Every layer's figures in its own input space; `hidden` are the hidden activations over
-    /// the training file and `rows` what each layer reads, which the snapshot's own figures
-    /// have already computed, `candidates` those the first layer's search gathered.
+    /// the training file (which the snapshot's own figures have already computed), `rows`
+    /// what each layer reads, `candidates` those the first layer's search gathered.
     fn every_layer(
         &self,
         layers: &[LayerWeights],
@@ -375,17 +385,11 @@ impl<'a> Context<'a> {
             }
         };
         if layers.len() == 1 {
-            let nearest = nearest_unit_inputs(&self.unit_images, labels, &layers[0], observe);
+            let nearest = nearest_unit_inputs(&self.images.rows, labels, &layers[0], observe);
             return (vec![nearest], Vec::new());
         }
-        let (first, h) = nearest_and_activations(
-            &self.unit_images,
-            &self.norms,
-            labels,
-            &layers[0],
-            Some(activation),
-            observe,
-        );
+        let (first, h) =
+            nearest_and_activations(&self.images, labels, &layers[0], Some(activation), observe);
         let hidden = continue_hidden(h, &layers[1..layers.len() - 1], activation);
         let mut nearest = vec![first];
         for (inputs, layer) in hidden.iter().zip(&layers[1..layers.len() - 1]) {
@@ -396,14 +400,15 @@ impl<'a> Context<'a> {
 
     /// One snapshot's figures for the dynamics, its nearest-input figures, its hidden
     /// activations over the training file, and where `gather` asks, the first layer's
-    /// candidates for the blend curve.
+    /// candidates for the blend curve. The collapse figures of a gathered snapshot are left
+    /// to [`Context::every_layer`], which computes them all.
     fn snapshot_figures(&self, snapshot: &Snapshot, gather: bool) -> SnapshotReadings {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
         let mut candidates = gather.then(|| Candidates::new(layers[0].d_out, train.len()));
         let (nearest, hidden) = self.nearest_and_hidden(layers, candidates.as_mut());
         let mut figures = self.epoch_figures(snapshot, &nearest);
-        if let (Some(h), Some(output)) = (hidden.last(), layers.last()) {
+        if let (Some(h), Some(output), false) = (hidden.last(), layers.last(), gather) {
             let (means, global) = class_means_of(h, &train.labels);
             let template = class_template(&means, &global, &kernel(output));
             figures.output_diag_centered = template.diag_centered.map(|d| d.diag_mean);
@@ -411,9 +416,9 @@ impl<'a> Context<'a> {
                 let reader = (l + 1 == hidden.len()).then_some(output);
                 let (nc1, nc3) = collapse_on_training_file(h, &train.labels, reader);
                 figures.nc1_layers.push(nc1);
-                figures.nc1 = Some(nc1);
                 figures.nc3 = nc3;
             }
+            figures.nc1 = figures.nc1_layers.last().copied();
         }
         SnapshotReadings {
             figures,
@@ -466,9 +471,11 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         // are needed again; the others are dropped as soon as their figures are taken.
         let (first, last) = (i == 0, i + 1 == count);
         let r = ctx.snapshot_figures(snapshot, first || last);
+        let mut figures = r.figures;
         if let Some(candidates) = r.candidates {
             let rows = ctx.layer_rows(&r.hidden);
             let every = ctx.every_layer(&snapshot.layers, &r.hidden, &rows, candidates);
+            every.fill_dynamics(&mut figures);
             if last {
                 let init = init.map(|s| s.layers.as_slice());
                 baselines = ctx.blend_baselines(&snapshot.layers, init, &rows);
@@ -477,7 +484,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
                 every_init = Some(every);
             }
         }
-        dynamics.push(r.figures);
+        dynamics.push(figures);
         nearest.push(r.nearest);
     }
     let nearest_trained = nearest.pop().expect("one snapshot at least");

@@ -42,7 +42,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
-    /// The run folder (a training run's --out, or analyze's --out).
+    /// The run folder (a training run's --out; `analyze --weights/--keras-weights` write the
+    /// page of imported weights themselves).
     #[arg(value_name = "RUN_DIR")]
     pub run: PathBuf,
     /// The file to write [default: RUN_DIR/explore.html].

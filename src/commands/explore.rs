@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::analyze::load_snapshots;
 use super::cli::ExploreArgs;
@@ -57,6 +57,13 @@ pub fn command(args: &ExploreArgs) -> Result<()> {
     let dir = RunDir::open(&args.run)?;
     let config = dir.read_config()?;
     let metrics: Metrics = dir.read_json(METRICS_FILE)?;
+    if metrics.epochs.is_empty() {
+        bail!(
+            "{} holds imported weights, not a training run's snapshots; `weightscope analyze \
+             --weights FILE --out {0}` (or --keras-weights) writes its explore.html",
+            args.run.display()
+        );
+    }
     let data = RunData::load(&config)?;
     let snapshots = load_snapshots(&dir, &config, &metrics)?;
     let out = args.out.clone().unwrap_or_else(|| dir.file(EXPLORE_FILE));

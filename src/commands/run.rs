@@ -235,13 +235,15 @@ impl Run<'_> {
         } else {
             None
         };
-        progress.message(&match &analysis {
-            Some(_) => format!(
+        progress.message(&match outputs {
+            Outputs::Explorer => format!(
                 "results in {}; explore them: open {} in a browser",
                 self.dir.path().display(),
                 self.dir.file(EXPLORE_FILE).display()
             ),
-            None => format!("results in {}", self.dir.path().display()),
+            Outputs::Report | Outputs::Results => {
+                format!("results in {}", self.dir.path().display())
+            }
         });
         Ok(RunSummary {
             dir: self.dir,

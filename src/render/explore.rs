@@ -172,7 +172,8 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
             .chain(first.iter().map(|l| l.d_out))
             .collect(),
         epochs: page.snapshots.iter().map(|s| s.epoch).collect(),
-        initial: page.snapshots.len() > 1 && page.snapshots[0].epoch == 0,
+        // As the analysis takes them: the first of several snapshots is the initial weights.
+        initial: page.snapshots.len() > 1,
         probe_index: page.probe_index,
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,

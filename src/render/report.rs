@@ -478,8 +478,7 @@ fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
     out
 }
 
-/// `"reading"` for a network with one hidden layer, else `"hidden layer 1: reading, hidden
-/// layer 2: reading"`.
+/// A single reading as it is; several as `"hidden layer 1 reading; hidden layer 2 reading"`.
 fn per_layer(analysis: &Analysis, readings: impl Iterator<Item = (usize, String)>) -> String {
     let layers = analysis.layers.len() - 1;
     let readings: Vec<(usize, String)> = readings.collect();

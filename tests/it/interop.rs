@@ -236,6 +236,14 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
         &explorer[..200]
     );
     assert!(report.contains("href=\"explore.html\""));
+    // `explore` cannot rebuild it without snapshots, and says what does.
+    let again = weightscope(&["explore", s(&out)]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && stderr.contains("holds imported weights"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(
         report.contains("No baseline:"),
         "the report says what is absent"

@@ -164,7 +164,8 @@ function raster(strokes) {
   return ink;
 }
 
-function drawnInput(strokes, ink = raster(strokes)) {
+// The network's input for the canvas's ink (`raster`), as drawing.rs's `drawn_input`.
+function drawnInput(ink) {
   const n = DATA.canvas, BOX = 20;
   const out = new Float64Array(SIDE * SIDE);
   let x0 = n, y0 = n, x1 = -1, y1 = -1;
@@ -264,7 +265,8 @@ function layerName(l) {
 }
 
 function currentInput() {
-  if (page.source === "draw") return { x: drawnInput(page.strokes), label: null };
+  // The pad's raster is kept up to date stroke by stroke; it equals raster(page.strokes).
+  if (page.source === "draw") return { x: drawnInput(padInk ?? raster(page.strokes)), label: null };
   const set = page.source === "test" ? test : train;
   const k = page.source === "test" ? page.index : train.indices.indexOf(page.index);
   if (k < 0 || k >= set.count) return null;
@@ -494,7 +496,7 @@ function drawHistogram(v, j, n, per) {
 function writeFragment() {
   const parts = [`source=${page.source}`];
   if (page.source === "draw") {
-    parts.push("stroke=" + page.strokes.map((s) => s.map((p) => p.map((c) => c.toFixed(1)).join(",")).join(",")).join(";"));
+    parts.push("stroke=" + page.strokes.map((s) => s.map((p) => p.join(",")).join(",")).join(";"));
   } else {
     parts.push(`index=${page.index}`);
   }
@@ -568,7 +570,10 @@ function setUpPad() {
   let stroke = null;
   const point = (e) => {
     const r = pad.getBoundingClientRect();
-    return [((e.clientX - r.left) * DATA.canvas) / r.width, ((e.clientY - r.top) * DATA.canvas) / r.height];
+    // Hundredths of a canvas pixel, as the URL fragment writes them, so that a shared link
+    // redraws exactly this drawing.
+    const at = (v) => Math.round(v * 100) / 100;
+    return [at(((e.clientX - r.left) * DATA.canvas) / r.width), at(((e.clientY - r.top) * DATA.canvas) / r.height)];
   };
   pad.addEventListener("pointerdown", (e) => {
     pad.setPointerCapture(e.pointerId);
