@@ -89,10 +89,10 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
             assert!(span > 1e-2, "{g}");
         }
     }
-    assert!(
-        root.join("out/other/mlp-8/sgd/seed-2/report.html")
-            .is_file()
-    );
+    let run = root.join("out/other/mlp-8/sgd/seed-2");
+    assert!(run.join("report.html").is_file());
+    // A sweep's many runs get no explorer page each (`weightscope explore` writes one).
+    assert!(!run.join("explore.html").exists());
     let report = std::fs::read_to_string(root.join("out/report.html")).unwrap();
     assert!(report.contains("Verdict on the article's claims, per group"));
     // A second call reuses the finished runs and summarises them the same way.
