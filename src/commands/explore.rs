@@ -26,6 +26,11 @@ pub(crate) fn write_explorer(
     progress: &Progress,
 ) -> Result<()> {
     let started = Instant::now();
+    // Several seconds of work for a 20-epoch run: say what it is before it starts.
+    progress.message(&format!(
+        "explorer: each neuron's most similar training inputs at {} epochs…",
+        snapshots.len()
+    ));
     let inputs = ExplorerInputs::new(config.model.activation, &data.full_train, &data.test);
     let views: Vec<_> = snapshots.iter().map(|s| inputs.epoch_view(s)).collect();
     write_explore_page(
