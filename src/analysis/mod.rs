@@ -4,6 +4,7 @@
 pub mod blend;
 pub mod collapse;
 pub mod distributed;
+mod every_layer;
 pub mod explorer;
 pub mod forward;
 pub mod linalg;

@@ -3,13 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::blend::{BLEND_KS, BlendCurve, Candidates, blend_curve, blend_curve_of, random_curve};
-use super::collapse::{
-    NeuralCollapse, collapse_on_training_file, hidden_collapse, neural_collapse, predictions,
-};
-use super::distributed::{Selectivity, n90, selectivity};
-use super::forward::{continue_hidden, hidden_activations, images_matrix, kernel};
-use super::linalg::{Matrix, ProductRows, Summary};
+use super::blend::{BlendCurve, Candidates};
+use super::collapse::{NeuralCollapse, collapse_on_training_file};
+use super::distributed::Selectivity;
+use super::every_layer::every_layer_keys;
+use super::forward::{continue_hidden, images_matrix, kernel};
+use super::linalg::{Matrix, Summary};
 use super::nearest::{
     NearestInput, UnitRows, nearest_and_activations, nearest_inputs, nearest_unit_inputs,
 };
@@ -20,7 +19,7 @@ use super::templates::{
 };
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
-use crate::core::weights::{LayerWeights, layer_name, widths};
+use crate::core::weights::{LayerWeights, widths};
 
 /// The weights after epoch `epoch` (0 = initial).
 #[derive(Debug, Clone)]
@@ -193,56 +192,6 @@ pub struct DistributedCode {
     pub selectivity: TrainedAndInit<Selectivity>,
 }
 
-/// The every-layer figures of one set of weights.
-struct EveryLayer {
-    class_templates: Vec<ClassTemplate>,
-    /// Per hidden layer.
-    collapse: Vec<NeuralCollapse>,
-    selectivity: Vec<Selectivity>,
-    /// The last hidden layer's.
-    n90: Option<Vec<usize>>,
-    /// Per layer, the blend curve of its own weights.
-    blend: Vec<BlendCurve>,
-}
-
-impl EveryLayer {
-    /// The dynamics' figures of a snapshot, from its every-layer figures: the same numbers
-    /// the other epochs compute one by one.
-    fn fill_dynamics(&self, figures: &mut EpochFigures) {
-        if self.collapse.is_empty() {
-            return;
-        }
-        let output = self.class_templates.last();
-        figures.output_diag_centered = output.and_then(|t| t.diag_centered).map(|d| d.diag_mean);
-        figures.nc1_layers = self.collapse.iter().map(|c| c.nc1).collect();
-        figures.nc1 = figures.nc1_layers.last().copied();
-        figures.nc3 = self.collapse.last().and_then(|c| c.nc3);
-    }
-}
-
-/// Per layer, the blend curves only the trained weights have: their change from the initial
-/// weights (where known), and the chance baseline.
-struct BlendBaselines {
-    delta: Option<BlendCurve>,
-    random: BlendCurve,
-}
-
-/// What each layer reads, as unit-length rows over the training file: the images, then each
-/// hidden layer's activations.
-struct LayerRows<'c> {
-    images: &'c ProductRows,
-    hidden: Vec<ProductRows>,
-}
-
-impl LayerRows<'_> {
-    fn of(&self, layer: usize) -> &ProductRows {
-        match layer {
-            0 => self.images,
-            l => &self.hidden[l - 1],
-        }
-    }
-}
-
 /// What one snapshot's pass over the training file yields.
 struct SnapshotReadings {
     figures: EpochFigures,
@@ -251,9 +200,11 @@ struct SnapshotReadings {
     candidates: Option<Candidates>,
 }
 
-struct Context<'a> {
-    inputs: &'a AnalysisInputs<'a>,
-    images: UnitRows,
+/// What every snapshot's figures share: the inputs, the training images as unit rows, and
+/// their class means.
+pub(super) struct Context<'a> {
+    pub(super) inputs: &'a AnalysisInputs<'a>,
+    pub(super) images: UnitRows,
     means: Matrix,
     global: Vec<f32>,
 }
@@ -270,102 +221,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// What each layer of a network with these hidden activations reads.
-    fn layer_rows<'c>(&'c self, hidden: &[Matrix]) -> LayerRows<'c> {
-        LayerRows {
-            images: &self.images.rows,
-            hidden: hidden
-                .iter()
-                .map(|h| ProductRows::unit_rows(h.rows, h.cols, &h.data))
-                .collect(),
-        }
-    }
-
-    /// Every layer's figures in its own input space; `hidden` are the hidden activations over
-    /// the training file (which the snapshot's own figures have already computed), `rows`
-    /// what each layer reads, `candidates` those the first layer's search gathered.
-    fn every_layer(
-        &self,
-        layers: &[LayerWeights],
-        hidden: &[Matrix],
-        rows: &LayerRows<'_>,
-        candidates: Candidates,
-    ) -> EveryLayer {
-        let (train, test) = (self.inputs.train, self.inputs.test);
-        let mut class_templates = vec![self.class_template(layers)];
-        for (h, layer) in hidden.iter().zip(&layers[1..]) {
-            let (means, global) = class_means_of(h, &train.labels);
-            class_templates.push(class_template(&means, &global, &kernel(layer)));
-        }
-        let mut blend = vec![blend_curve_of(rows.of(0), &kernel(&layers[0]), candidates)];
-        for (l, layer) in layers.iter().enumerate().skip(1) {
-            blend.push(blend_curve(rows.of(l), &kernel(layer)));
-        }
-        let test_hidden = hidden_activations(layers, self.inputs.activation, test);
-        let (Some(last_test), Some(output)) = (test_hidden.last(), layers.last()) else {
-            return EveryLayer {
-                class_templates,
-                collapse: Vec::new(),
-                selectivity: Vec::new(),
-                n90: None,
-                blend,
-            };
-        };
-        let predicted = predictions(last_test, output);
-        let last = hidden.len() - 1;
-        let collapse = hidden
-            .iter()
-            .zip(&test_hidden)
-            .enumerate()
-            .map(|(l, (h, test_h))| {
-                if l == last {
-                    neural_collapse(h, &train.labels, test_h, output)
-                } else {
-                    hidden_collapse(h, &train.labels, test_h, &predicted)
-                }
-            })
-            .collect();
-        EveryLayer {
-            class_templates,
-            collapse,
-            selectivity: test_hidden
-                .iter()
-                .map(|h| selectivity(h, &test.labels))
-                .collect(),
-            n90: Some(n90(last_test, &test.labels, output)),
-            blend,
-        }
-    }
-
-    /// Per layer, the blend curves of the trained weights' change since `init` and of the
-    /// trained weights on random rows of what the layer reads.
-    fn blend_baselines(
-        &self,
-        trained: &[LayerWeights],
-        init: Option<&[LayerWeights]>,
-        rows: &LayerRows<'_>,
-    ) -> Vec<BlendBaselines> {
-        trained
-            .iter()
-            .enumerate()
-            .map(|(l, layer)| {
-                let w = kernel(layer);
-                let delta = init.map(|i| {
-                    let mut d = w.clone();
-                    for (x, y) in d.data.iter_mut().zip(&i[l].weight) {
-                        *x -= y;
-                    }
-                    d
-                });
-                BlendBaselines {
-                    delta: delta.as_ref().map(|d| blend_curve(rows.of(l), d)),
-                    random: random_curve(rows.of(l), &w),
-                }
-            })
-            .collect()
-    }
-
-    fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
+    pub(super) fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {
         class_template(&self.means, &self.global, &kernel(&layers[0]))
     }
 
@@ -547,107 +403,4 @@ fn first_layer_span(set: &ImageSet, trained: &LayerWeights, init: &LayerWeights)
         *d -= i;
     }
     span_test(&images_matrix(set), &delta, &[1, 5, 10, 20, 50, 100])
-}
-
-/// The every-layer keys of `analysis.json`.
-struct EveryLayerKeys {
-    layer_class_templates: Vec<LayerClassTemplate>,
-    layer_collapse: Vec<LayerCollapse>,
-    layer_selectivity: Vec<LayerSelectivity>,
-    layer_blend: Vec<LayerBlend>,
-    distributed: Option<DistributedCode>,
-}
-
-/// What layer `layer` of a network of `count` layers reads.
-fn layer_input(count: usize, layer: usize) -> String {
-    if layer == 0 {
-        "pixels".into()
-    } else {
-        layer_name(count, layer - 1)
-    }
-}
-
-/// Pairs each trained figure with its initial one, where the initial weights are known.
-fn with_init<T>(trained: Vec<T>, init: Option<Vec<T>>) -> Vec<TrainedAndInit<T>> {
-    let mut init = init.map(Vec::into_iter);
-    trained
-        .into_iter()
-        .map(|trained| TrainedAndInit {
-            trained,
-            init: init.as_mut().and_then(Iterator::next),
-        })
-        .collect()
-}
-
-/// The every-layer keys from the every-layer figures of the trained and (where known) the
-/// initial weights, and the trained weights' blend baselines.
-fn every_layer_keys(
-    layers: &[LayerWeights],
-    trained: EveryLayer,
-    init: Option<EveryLayer>,
-    baselines: Vec<BlendBaselines>,
-) -> EveryLayerKeys {
-    let count = layers.len();
-    let (mut init_templates, mut init_collapse, mut init_selectivity, mut init_blend) =
-        (None, None, None, None);
-    if let Some(i) = init {
-        init_templates = Some(i.class_templates);
-        init_collapse = Some(i.collapse);
-        init_selectivity = Some(i.selectivity);
-        init_blend = Some(i.blend);
-    }
-    let layer_blend = with_init(trained.blend, init_blend)
-        .into_iter()
-        .zip(baselines)
-        .enumerate()
-        .map(|(layer, (own, baseline))| LayerBlend {
-            layer,
-            input: layer_input(count, layer),
-            blend: Blend {
-                k: BLEND_KS.to_vec(),
-                trained: own.trained,
-                delta: baseline.delta,
-                init: own.init,
-                random: baseline.random,
-            },
-        })
-        .collect();
-    // The hidden layer that feeds the output layer.
-    let last_hidden = count.saturating_sub(2);
-    let last_selectivity = trained.selectivity.last().copied();
-    let distributed = trained
-        .n90
-        .zip(last_selectivity)
-        .map(|(n90, s)| DistributedCode {
-            layer: last_hidden,
-            n90_mean: n90.iter().sum::<usize>() as f64 / n90.len().max(1) as f64,
-            n90,
-            selectivity: TrainedAndInit {
-                trained: s,
-                init: init_selectivity.as_ref().and_then(|i| i.last().copied()),
-            },
-        });
-    EveryLayerKeys {
-        layer_class_templates: with_init(trained.class_templates, init_templates)
-            .into_iter()
-            .enumerate()
-            .map(|(layer, result)| LayerClassTemplate {
-                layer,
-                input: layer_input(count, layer),
-                result,
-            })
-            .collect(),
-        layer_collapse: with_init(trained.collapse, init_collapse)
-            .into_iter()
-            .enumerate()
-            .map(|(layer, result)| LayerCollapse { layer, result })
-            .collect(),
-        layer_selectivity: with_init(trained.selectivity, init_selectivity)
-            .into_iter()
-            .enumerate()
-            .map(|(layer, result)| LayerSelectivity { layer, result })
-            .collect(),
-        layer_blend,
-        distributed,
-    }
 }
