@@ -118,19 +118,22 @@ fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
                 .zip(&b.blend.trained.mean)
                 .find(|(_, r)| **r >= 0.5)
                 .map_or_else(
-                    || format!("no k up to {}", b.blend.k.last().copied().unwrap_or(0)),
-                    |(k, _)| format!("k = {k}"),
+                    || {
+                        let k = b.blend.k.last().copied().unwrap_or(0);
+                        format!("even its {k} most similar inputs explain less than half of it")
+                    },
+                    |(k, _)| format!("its {k} most similar inputs explain half of it"),
                 );
             Verdict {
                 claim: format!(
-                    "Each neuron of {} is one of the layer's inputs rather than a blend of many.",
+                    "Each neuron of the {} is one of the layer's inputs rather than a blend of \
+                     many.",
                     layer_name(layers, b.layer)
                 ),
                 holds: Some(r1 > ONE_INPUT_SHARE),
                 evidence: format!(
                     "its most similar input explains {r1:.3} of it on average ({ONE_INPUT_SHARE:.2} \
-                     would be one input); its k most similar inputs first explain half of it \
-                     at {half}"
+                     would be one input); {half}"
                 ),
             }
         })

@@ -239,7 +239,7 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
     }
     for layer in ["hidden layer 1", "hidden layer 2", "output layer"] {
         assert!(
-            report.contains(&format!("Each neuron of {layer} is one of")),
+            report.contains(&format!("Each neuron of the {layer} is one of")),
             "{layer}"
         );
     }
