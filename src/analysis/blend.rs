@@ -133,6 +133,15 @@ impl Candidates {
     }
 }
 
+/// An `observe` hook for a search's products that feeds `candidates`, where there are any.
+pub(crate) fn feeding(candidates: &mut Option<Candidates>) -> impl FnMut(usize, &Matrix) + '_ {
+    move |start, products| {
+        if let Some(c) = candidates.as_mut() {
+            c.add(start, products);
+        }
+    }
+}
+
 /// For every column of `vectors` (`d x m`), the indices of the `k` rows of `unit_rows`
 /// (unit-length images) with the largest cosine to it, most similar first: the
 /// single-precision `candidates` re-ranked in double, as near-ties at the k-th place would

@@ -65,26 +65,25 @@ impl LayerRows<'_> {
 }
 
 impl Context<'_> {
-    /// What each layer of a network with these hidden activations reads.
-    pub(super) fn layer_rows<'c>(&'c self, hidden: &[Matrix]) -> LayerRows<'c> {
+    /// What each layer reads: the images, then `hidden_rows`, each hidden layer's activations
+    /// as unit rows.
+    pub(super) fn layer_rows(&self, hidden_rows: Vec<ProductRows>) -> LayerRows<'_> {
         LayerRows {
             images: &self.images.rows,
-            hidden: hidden
-                .iter()
-                .map(|h| ProductRows::unit_rows(h.rows, h.cols, &h.data))
-                .collect(),
+            hidden: hidden_rows,
         }
     }
 
     /// Every layer's figures in its own input space; `hidden` are the hidden activations over
     /// the training file (which the snapshot's own figures have already computed), `rows`
-    /// what each layer reads, `candidates` those the first layer's search gathered.
+    /// what each layer reads, `candidates` those the nearest-input searches gathered (every
+    /// layer's but the output layer's, in a network with a hidden layer).
     pub(super) fn every_layer(
         &self,
         layers: &[LayerWeights],
         hidden: &[Matrix],
         rows: &LayerRows<'_>,
-        candidates: Candidates,
+        candidates: Vec<Candidates>,
     ) -> EveryLayer {
         let (train, test) = (self.inputs.train, self.inputs.test);
         let mut class_templates = vec![self.class_template(layers)];
@@ -92,10 +91,15 @@ impl Context<'_> {
             let (means, global) = class_means_of(h, &train.labels);
             class_templates.push(class_template(&means, &global, &kernel(layer)));
         }
-        let mut blend = vec![blend_curve_of(rows.of(0), &kernel(&layers[0]), candidates)];
-        for (l, layer) in layers.iter().enumerate().skip(1) {
-            blend.push(blend_curve(rows.of(l), &kernel(layer)));
-        }
+        let mut candidates = candidates.into_iter();
+        let blend = layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| match candidates.next() {
+                Some(c) => blend_curve_of(rows.of(l), &kernel(layer), c),
+                None => blend_curve(rows.of(l), &kernel(layer)),
+            })
+            .collect();
         let test_hidden = hidden_activations(layers, self.inputs.activation, test);
         let (Some(last_test), Some(output)) = (test_hidden.last(), layers.last()) else {
             return EveryLayer {

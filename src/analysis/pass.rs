@@ -3,15 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::blend::{BlendCurve, Candidates};
+use super::blend::{BlendCurve, Candidates, feeding};
 use super::collapse::{NeuralCollapse, collapse_on_training_file};
 use super::distributed::Selectivity;
 use super::every_layer::every_layer_keys;
 use super::forward::{continue_hidden, images_matrix, kernel};
-use super::linalg::{Matrix, Summary};
-use super::nearest::{
-    NearestInput, UnitRows, nearest_and_activations, nearest_inputs, nearest_unit_inputs,
-};
+use super::linalg::{Matrix, ProductRows, Summary};
+use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs};
 use super::probe::{Probe, probe, winners};
 use super::span::{SpanTest, span_test};
 use super::templates::{
@@ -197,7 +195,15 @@ struct SnapshotReadings {
     figures: EpochFigures,
     nearest: Vec<NearestInput>,
     hidden: Vec<Matrix>,
-    candidates: Option<Candidates>,
+    gathered: Option<Gathered>,
+}
+
+/// What a snapshot's nearest-input searches leave for its every-layer figures: per searched
+/// layer (all but the output layer of a network with a hidden layer) the candidates for its
+/// blend curve, and what each later layer reads as unit rows.
+pub(super) struct Gathered {
+    pub(super) candidates: Vec<Candidates>,
+    pub(super) hidden_rows: Vec<ProductRows>,
 }
 
 /// What every snapshot's figures share: the inputs, the training images as unit rows, and
@@ -227,42 +233,67 @@ impl<'a> Context<'a> {
 
     /// The nearest-input figure of every hidden layer (for an SLP, its only layer), and the
     /// hidden activations over the training file. The first layer's product with the images
-    /// serves both, and feeds `candidates` where given.
+    /// serves both; where `gather` asks, every search also keeps its layer's candidates for
+    /// the blend curves.
     fn nearest_and_hidden(
         &self,
         layers: &[LayerWeights],
-        mut candidates: Option<&mut Candidates>,
-    ) -> (Vec<NearestInput>, Vec<Matrix>) {
+        gather: bool,
+    ) -> (Vec<NearestInput>, Vec<Matrix>, Option<Gathered>) {
         let labels = &self.inputs.train.labels;
         let activation = self.inputs.activation;
-        let observe = |start: usize, products: &Matrix| {
-            if let Some(c) = candidates.as_deref_mut() {
-                c.add(start, products);
-            }
-        };
+        let rows = self.inputs.train.len();
+        let mut candidates = Vec::new();
+        let mut first = gather.then(|| Candidates::new(layers[0].d_out, rows));
         if layers.len() == 1 {
-            let nearest = nearest_unit_inputs(&self.images.rows, labels, &layers[0], observe);
-            return (vec![nearest], Vec::new());
+            let nearest =
+                nearest_unit_inputs(&self.images.rows, labels, &layers[0], feeding(&mut first));
+            candidates.extend(first);
+            let gathered = gather.then(|| Gathered {
+                candidates,
+                hidden_rows: Vec::new(),
+            });
+            return (vec![nearest], Vec::new(), gathered);
         }
-        let (first, h) =
-            nearest_and_activations(&self.images, labels, &layers[0], Some(activation), observe);
-        let hidden = continue_hidden(h, &layers[1..layers.len() - 1], activation);
-        let mut nearest = vec![first];
-        for (inputs, layer) in hidden.iter().zip(&layers[1..layers.len() - 1]) {
-            nearest.push(nearest_inputs(inputs, labels, layer));
+        let (first_nearest, h) = nearest_and_activations(
+            &self.images,
+            labels,
+            &layers[0],
+            Some(activation),
+            feeding(&mut first),
+        );
+        candidates.extend(first);
+        let middle = &layers[1..layers.len() - 1];
+        let hidden = continue_hidden(h, middle, activation);
+        let mut nearest = vec![first_nearest];
+        let mut hidden_rows = Vec::new();
+        for (inputs, layer) in hidden.iter().zip(middle) {
+            let unit = ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data);
+            let mut c = gather.then(|| Candidates::new(layer.d_out, rows));
+            nearest.push(nearest_unit_inputs(&unit, labels, layer, feeding(&mut c)));
+            candidates.extend(c);
+            hidden_rows.push(unit);
         }
-        (nearest, hidden)
+        let gathered = gather.then(|| {
+            // The output layer reads the last hidden layer; no nearest-input search does.
+            let last = hidden.last().expect("a network with a hidden layer");
+            hidden_rows.push(ProductRows::unit_rows(last.rows, last.cols, &last.data));
+            Gathered {
+                candidates,
+                hidden_rows,
+            }
+        });
+        (nearest, hidden, gathered)
     }
 
     /// One snapshot's figures for the dynamics, its nearest-input figures, its hidden
     /// activations over the training file, and where `gather` asks, the first layer's
-    /// candidates for the blend curve. The collapse figures of a gathered snapshot are left
+    /// candidates for the blend curves. The collapse figures of a gathered snapshot are left
     /// to [`Context::every_layer`], which computes them all.
     fn snapshot_figures(&self, snapshot: &Snapshot, gather: bool) -> SnapshotReadings {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
-        let mut candidates = gather.then(|| Candidates::new(layers[0].d_out, train.len()));
-        let (nearest, hidden) = self.nearest_and_hidden(layers, candidates.as_mut());
+        let (nearest, hidden, gathered) = self.nearest_and_hidden(layers, gather);
         let mut figures = self.epoch_figures(snapshot, &nearest);
         if let (Some(h), Some(output), false) = (hidden.last(), layers.last(), gather) {
             let (means, global) = class_means_of(h, &train.labels);
@@ -280,7 +311,7 @@ impl<'a> Context<'a> {
             figures,
             nearest,
             hidden,
-            candidates,
+            gathered,
         }
     }
 
@@ -328,9 +359,9 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         let (first, last) = (i == 0, i + 1 == count);
         let r = ctx.snapshot_figures(snapshot, first || last);
         let mut figures = r.figures;
-        if let Some(candidates) = r.candidates {
-            let rows = ctx.layer_rows(&r.hidden);
-            let every = ctx.every_layer(&snapshot.layers, &r.hidden, &rows, candidates);
+        if let Some(gathered) = r.gathered {
+            let rows = ctx.layer_rows(gathered.hidden_rows);
+            let every = ctx.every_layer(&snapshot.layers, &r.hidden, &rows, gathered.candidates);
             every.fill_dynamics(&mut figures);
             if last {
                 let init = init.map(|s| s.layers.as_slice());
