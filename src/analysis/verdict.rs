@@ -140,20 +140,25 @@ fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         .collect()
 }
 
+/// The initial weights' diagonal figures, as a class-template verdict quotes them.
+fn initially(init: Option<Diagonal>) -> String {
+    init.map_or_else(
+        || format!("; {NO_INIT}"),
+        |i| {
+            format!(
+                " (initial: {}/10 classes, diagonal {:.3})",
+                i.rows_diag_max, i.diag_mean
+            )
+        },
+    )
+}
+
 /// The article's claims as one run's numbers bear them out.
 pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = probe_verdicts(analysis);
     let ct = &analysis.class_template;
     if let Some(t) = ct.trained.diag_centered {
-        let initially = ct.init.as_ref().and_then(|i| i.diag_centered).map_or_else(
-            || format!("; {NO_INIT}"),
-            |i| {
-                format!(
-                    " (initial: {}/10 classes, diagonal {:.3})",
-                    i.rows_diag_max, i.diag_mean
-                )
-            },
-        );
+        let initially = initially(ct.init.as_ref().and_then(|i| i.diag_centered));
         out.push(Verdict {
             claim: CLASS_TEMPLATE_CLAIM.into(),
             holds: Some(is_one_class_template(&t)),
@@ -206,17 +211,7 @@ fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = Vec::new();
     let output = analysis.output_layer_templates();
     if let Some(t) = output.and_then(|o| o.result.trained.diag_centered) {
-        let initially = output
-            .and_then(|o| o.result.init.as_ref()?.diag_centered)
-            .map_or_else(
-                || format!("; {NO_INIT}"),
-                |i| {
-                    format!(
-                        " (initial: {}/10 classes, diagonal {:.3})",
-                        i.rows_diag_max, i.diag_mean
-                    )
-                },
-            );
+        let initially = initially(output.and_then(|o| o.result.init.as_ref()?.diag_centered));
         out.push(Verdict {
             claim: SELF_DUALITY_CLAIM.into(),
             holds: Some(is_one_class_template(&t)),

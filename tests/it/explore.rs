@@ -274,13 +274,13 @@ fn the_explore_command_writes_a_page_for_a_single_layer_network() {
         "source=test&index=5&epoch=1",
     );
     assert_quiet(&log);
-    let layers = load_layers(
-        &RunDir::open(&run).unwrap(),
-        &snapshot_file(1),
-        &[784, 10],
-        config.model.activation,
-    )
-    .unwrap();
+    let slp = Run {
+        dir: run,
+        widths: vec![784, 10],
+        activation: config.model.activation,
+        epochs: 2,
+    };
+    let layers = slp.layers(1);
     let data = Mnist::load(&ws.data_dir()).unwrap();
     let (predicted, _) = prediction(&layers, config.model.activation, data.test.image(5));
     assert_eq!(state["prediction"], predicted);
