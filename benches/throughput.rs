@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use weightscope::analysis::linalg::{Matrix, ProductRows};
-use weightscope::analysis::pass::{AnalysisInputs, Snapshot, analyze};
+use weightscope::analysis::pass::analyze;
+use weightscope::analysis::results::{AnalysisInputs, Snapshot};
 use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
 use weightscope::core::stop::StopToken;

@@ -30,6 +30,14 @@ pub struct BlendCurve {
     pub median: Vec<f64>,
 }
 
+impl BlendCurve {
+    /// The mean r(k) at `k`, one of [`BLEND_KS`].
+    pub fn mean_at(&self, k: usize) -> Option<f64> {
+        let i = BLEND_KS.iter().position(|&x| x == k)?;
+        self.mean.get(i).copied()
+    }
+}
+
 /// A score that orders by value and then by lower index, so ties resolve the same way in any
 /// block order.
 struct Score(f32, Reverse<usize>);

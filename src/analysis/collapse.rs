@@ -6,8 +6,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::class_means::ClassMeans;
 use super::linalg::{Matrix, argmax, symmetric_pseudo_inverse};
-use super::templates::class_sums;
 use crate::core::weights::LayerWeights;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -31,23 +31,12 @@ pub struct NeuralCollapse {
 
 /// The centred class means `m_c = μ_c − μ_G` (K × d) and the class means `μ_c`, in f64.
 fn centred_means(h: &Matrix, labels: &[u8]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let d = h.cols;
-    let (sums, counts) = class_sums(h.rows, d, |r| h.row(r), labels);
-    let sums: Vec<&[f64]> = sums.chunks(d.max(1)).collect();
-    let n = labels.len().min(h.rows).max(1) as f64;
-    let global: Vec<f64> = (0..d)
-        .map(|j| sums.iter().map(|s| s[j]).sum::<f64>() / n)
-        .collect();
-    let means: Vec<Vec<f64>> = sums
-        .iter()
-        .zip(counts)
-        .map(|(s, c)| s.iter().map(|v| v / c.max(1) as f64).collect())
-        .collect();
-    let centred = means
+    let ClassMeans { per_class, global } = ClassMeans::of_matrix(h, labels);
+    let centred = per_class
         .iter()
         .map(|m| m.iter().zip(&global).map(|(a, g)| a - g).collect())
         .collect();
-    (centred, means)
+    (centred, per_class)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -220,28 +209,45 @@ fn collapse(
     predicted: &[usize],
     output: Option<&LayerWeights>,
 ) -> NeuralCollapse {
-    let (centred, means) = centred_means(train_h, train_labels);
+    let on_training_file = collapse_on_training_file(train_h, train_labels, output);
+    let TrainingFileCollapse {
+        nc1,
+        nc3,
+        centred,
+        means,
+    } = on_training_file;
     let (nc2_cos_mean, nc2_cos_std, nc2_norm_cv) = nc2(&centred);
     NeuralCollapse {
-        nc1: nc1(train_h, train_labels, &centred, &means),
+        nc1,
         nc2_cos_mean,
         nc2_cos_std,
         nc2_norm_cv,
-        nc3: output.map(|o| nc3(o, &centred)),
+        nc3,
         nc4: nc4(test_h, predicted, &means),
     }
 }
 
-/// NC1 of any hidden layer, and NC3 where `output` reads it: the figures the dynamics follow,
-/// which need only the training file.
+/// The figures of a hidden layer that need only the training file: NC1, and NC3 where the
+/// output layer reads the layer; with the class means they come from.
+pub struct TrainingFileCollapse {
+    pub nc1: f64,
+    pub nc3: Option<f64>,
+    centred: Vec<Vec<f64>>,
+    means: Vec<Vec<f64>>,
+}
+
+/// NC1 of any hidden layer, and NC3 where `output` reads it: the one computation of both, for
+/// the dynamics' every epoch and for the trained and initial figures alike.
 pub fn collapse_on_training_file(
     train_h: &Matrix,
     train_labels: &[u8],
     output: Option<&LayerWeights>,
-) -> (f64, Option<f64>) {
+) -> TrainingFileCollapse {
     let (centred, means) = centred_means(train_h, train_labels);
-    (
-        nc1(train_h, train_labels, &centred, &means),
-        output.map(|o| nc3(o, &centred)),
-    )
+    TrainingFileCollapse {
+        nc1: nc1(train_h, train_labels, &centred, &means),
+        nc3: output.map(|o| nc3(o, &centred)),
+        centred,
+        means,
+    }
 }

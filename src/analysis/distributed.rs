@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::class_means::ClassMeans;
 use super::linalg::{Matrix, summarize};
 use crate::core::data::NUM_CLASSES;
 use crate::core::weights::LayerWeights;
@@ -15,18 +16,7 @@ const SELECTIVE: f64 = 0.5;
 
 /// Mean activation of every neuron over the rows of each class (`NUM_CLASSES x d`).
 fn class_conditional_means(h: &Matrix, labels: &[u8]) -> Vec<Vec<f64>> {
-    let mut sums = vec![vec![0.0f64; h.cols]; NUM_CLASSES];
-    let mut counts = [0usize; NUM_CLASSES];
-    for (r, &label) in labels.iter().enumerate().take(h.rows) {
-        counts[label as usize] += 1;
-        for (s, &v) in sums[label as usize].iter_mut().zip(h.row(r)) {
-            *s += f64::from(v);
-        }
-    }
-    sums.into_iter()
-        .zip(counts)
-        .map(|(s, c)| s.into_iter().map(|v| v / c.max(1) as f64).collect())
-        .collect()
+    ClassMeans::of_matrix(h, labels).per_class
 }
 
 /// n90 per class: with `a_jc` = (mean of neuron j's activation over class c) · (its weight to

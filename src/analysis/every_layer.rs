@@ -4,11 +4,12 @@
 
 use super::blend::{BLEND_KS, BlendCurve, Candidates, blend_curve, blend_curve_of, random_curve};
 use super::collapse::{NeuralCollapse, hidden_collapse, neural_collapse, predictions};
+use super::context::Context;
 use super::distributed::{Selectivity, n90, selectivity};
 use super::forward::{hidden_activations, kernel};
 use super::linalg::{Matrix, ProductRows};
-use super::pass::{
-    Blend, Context, DistributedCode, EpochFigures, LayerBlend, LayerClassTemplate, LayerCollapse,
+use super::results::{
+    Blend, DistributedCode, EpochFigures, LayerBlend, LayerClassTemplate, LayerCollapse,
     LayerSelectivity, TrainedAndInit,
 };
 use super::templates::{ClassTemplate, class_means_of, class_template};

@@ -5,7 +5,7 @@
 use super::blend::Candidates;
 use super::linalg::Matrix;
 use super::nearest::{UnitRows, nearest_and_activations};
-use super::pass::Snapshot;
+use super::results::Snapshot;
 use super::templates::{class_means_of, effective_templates};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;

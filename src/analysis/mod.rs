@@ -2,7 +2,9 @@
 //! the host. Every function here is pure: plain arrays in, numbers out.
 
 pub mod blend;
+mod class_means;
 pub mod collapse;
+mod context;
 pub mod distributed;
 mod every_layer;
 pub mod explorer;
@@ -11,6 +13,7 @@ pub mod linalg;
 pub mod nearest;
 pub mod pass;
 pub mod probe;
+pub mod results;
 pub mod span;
 pub mod summary;
 pub mod templates;

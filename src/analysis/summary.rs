@@ -7,14 +7,11 @@ use std::path::PathBuf;
 
 use serde::{Serialize, Serializer};
 
-use super::blend::{BLEND_KS, BlendCurve};
-use super::pass::Analysis;
+use super::blend::BlendCurve;
+use super::results::Analysis;
 
-/// Where k = 10 sits in the blend curves.
-const BLEND_10: usize = 3;
-const _: () = assert!(BLEND_KS[BLEND_10] == 10);
-use crate::core::config::ArticleModel;
 use crate::core::metrics::Metrics;
+use crate::core::model_kind::ModelKind;
 
 /// Mean and standard deviation (over seeds) of one figure; a single run has `n = 1`, `std = 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -221,7 +218,7 @@ fn every_layer_figures(a: &Analysis) -> MaybeFigures {
     let output = a.output_layer_templates().map(|l| &l.result);
     let trained = output.and_then(|o| o.trained.diag_centered);
     let collapse = a.neural_collapse.as_ref().map(|c| &c.result);
-    let at_10 = |curve: &BlendCurve| curve.mean.get(BLEND_10).copied();
+    let at_10 = |curve: &BlendCurve| curve.mean_at(10);
     vec![
         (Figure::OutputDiagonalTrained, trained.map(|d| d.diag_mean)),
         (
@@ -268,10 +265,13 @@ pub struct Cell {
     pub optimizer: String,
     pub seed: u64,
     pub dir: PathBuf,
+    /// The model's hidden widths; `model` is their name.
+    #[serde(skip)]
+    pub hidden: Vec<usize>,
     /// Which of the article's models this is, where it is the article's setup (TensorFlow's
     /// reference results then apply).
     #[serde(skip)]
-    pub article: Option<ArticleModel>,
+    pub article: Option<ModelKind>,
 }
 
 /// Where one combination stands, read from its run folder.
@@ -293,8 +293,11 @@ pub struct Group {
     pub model: String,
     pub optimizer: String,
     pub seeds: Vec<u64>,
+    /// The model's hidden widths; `model` is their name.
     #[serde(skip)]
-    pub article: Option<ArticleModel>,
+    pub hidden: Vec<usize>,
+    #[serde(skip)]
+    pub article: Option<ModelKind>,
     #[serde(serialize_with = "by_name")]
     pub figures: BTreeMap<Figure, Stat>,
 }
@@ -411,6 +414,7 @@ pub fn summarize(cells: &[Cell], states: &[CellState]) -> Summary {
                     model: cell.model.clone(),
                     optimizer: cell.optimizer.clone(),
                     seeds: vec![cell.seed],
+                    hidden: cell.hidden.clone(),
                     article: cell.article,
                     figures: BTreeMap::new(),
                 },

@@ -1,9 +1,9 @@
 //! Figures 2 and 4: class templates. How each neuron of the first layer compares with the mean
 //! image of each class, and what the whole network matches each class against.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::class_means::ClassMeans;
 use super::forward::{kernel, pre_activations};
 use super::linalg::{Matrix, argmax, cosine};
 use crate::core::config::Activation;
@@ -26,61 +26,15 @@ fn class_means_of_rows<'a>(
     row: impl Fn(usize) -> &'a [f32] + Sync,
     labels: &[u8],
 ) -> (Matrix, Vec<f32>) {
-    let (sums, counts) = class_sums(rows, p, row, labels);
-    let mut global = vec![0.0f64; p];
-    let mut means = Matrix::zeros(NUM_CLASSES, p);
-    for c in 0..NUM_CLASSES {
-        for j in 0..p {
-            global[j] += sums[c * p + j];
-            if counts[c] > 0 {
-                means.data[c * p + j] = (sums[c * p + j] / counts[c] as f64) as f32;
-            }
-        }
-    }
-    let n = labels.len().max(1) as f64;
-    (means, global.iter().map(|&s| (s / n) as f32).collect())
-}
-
-/// Rows summed per block, the blocks in parallel.
-const SUM_BLOCK_ROWS: usize = 4096;
-
-/// Per class, the sum of its rows (`NUM_CLASSES x cols`, row-major, in f64) and their number,
-/// over the first `rows` rows that have a label. The blocks' sums are added in a fixed order,
-/// so the result does not depend on how the threads were scheduled.
-pub(crate) fn class_sums<'a>(
-    rows: usize,
-    cols: usize,
-    row: impl Fn(usize) -> &'a [f32] + Sync,
-    labels: &[u8],
-) -> (Vec<f64>, [usize; NUM_CLASSES]) {
-    let rows = rows.min(labels.len());
-    let starts: Vec<usize> = (0..rows).step_by(SUM_BLOCK_ROWS).collect();
-    let blocks: Vec<(Vec<f64>, [usize; NUM_CLASSES])> = starts
-        .into_par_iter()
-        .map(|start| {
-            let mut sums = vec![0.0f64; NUM_CLASSES * cols];
-            let mut counts = [0usize; NUM_CLASSES];
-            let end = (start + SUM_BLOCK_ROWS).min(rows);
-            for (r, &label) in labels.iter().enumerate().take(end).skip(start) {
-                let c = usize::from(label);
-                counts[c] += 1;
-                for (s, &v) in sums[c * cols..(c + 1) * cols].iter_mut().zip(row(r)) {
-                    *s += f64::from(v);
-                }
-            }
-            (sums, counts)
-        })
+    let class = ClassMeans::of(rows, p, row, labels);
+    let per_class = class
+        .per_class
+        .iter()
+        .flatten()
+        .map(|&m| m as f32)
         .collect();
-    let mut sums = vec![0.0f64; NUM_CLASSES * cols];
-    let mut counts = [0usize; NUM_CLASSES];
-    for (block_sums, block_counts) in blocks {
-        sums.iter_mut().zip(block_sums).for_each(|(s, b)| *s += b);
-        counts
-            .iter_mut()
-            .zip(block_counts)
-            .for_each(|(c, b)| *c += b);
-    }
-    (sums, counts)
+    let means = Matrix::new(NUM_CLASSES, p, per_class);
+    (means, class.global.iter().map(|&g| g as f32).collect())
 }
 
 /// Diagonal statistics of a square cosine matrix.

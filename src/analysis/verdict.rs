@@ -1,7 +1,7 @@
 //! The article's claims, judged. One rule per claim, with its thresholds named here, used
 //! alike for a single run (each value measured once) and for a sweep (mean ± std over seeds).
 
-use super::pass::Analysis;
+use super::results::Analysis;
 use super::summary::{Figure, Group, Stat};
 use super::templates::Diagonal;
 use crate::core::weights::layer_name;
@@ -343,8 +343,7 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 /// The same claims for one group of a sweep, over its seeds.
 pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
     let sweep = SweepGroup { group };
-    // "slp", "mlp-128", "mlp-256-128": one dense layer more than the hidden widths named.
-    let layers = group.model.split('-').count();
+    let layers = group.hidden.len() + 1;
     let templates = [
         (
             CLASS_TEMPLATE_CLAIM,

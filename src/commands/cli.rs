@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::core::config::{BackendName, Config};
+use crate::app::sweep::shard::ShardArg;
+use crate::core::config::{Activation, BackendName, Config};
+use crate::store::RUNS_DIR;
+use crate::tensorflow::REFERENCE_DIR;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,7 +81,7 @@ pub struct SweepArgs {
     /// --out folder; `auto` reads SLURM_ARRAY_TASK_ID, `auto/N` Kubernetes'
     /// JOB_COMPLETION_INDEX. See docs/cluster.md.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::commands::sweep::ShardArg>,
+    pub shard: Option<ShardArg>,
     /// Train nothing: summarise the runs already in --out and list what is missing or failed.
     #[arg(long, conflicts_with = "shard")]
     pub summarize: bool,
@@ -90,7 +93,7 @@ pub struct CompareArgs {
     #[arg(value_name = "RUN_DIR")]
     pub run: PathBuf,
     /// The TensorFlow reference folder (its results/ and lockstep/ hold seed-N.json files).
-    #[arg(long, value_name = "DIR", default_value = "reference/tensorflow")]
+    #[arg(long, value_name = "DIR", default_value = REFERENCE_DIR)]
     pub reference: PathBuf,
 }
 
@@ -103,7 +106,7 @@ pub struct ArticleArgs {
     #[arg(long, value_name = "DIR", default_value = "runs/mlp")]
     pub mlp: PathBuf,
     /// Folder for article.png and article.svg.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
+    #[arg(long, value_name = "DIR", default_value = RUNS_DIR)]
     pub out: PathBuf,
 }
 
@@ -126,7 +129,7 @@ pub struct AnalyzeArgs {
     pub init: Option<PathBuf>,
     /// With --weights: the hidden layers' activation where the file does not name it.
     #[arg(long, value_enum, requires = "weights")]
-    pub activation: Option<crate::core::config::Activation>,
+    pub activation: Option<Activation>,
     /// With --keras-weights or --weights: where to write analysis.json, figures and report.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

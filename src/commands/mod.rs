@@ -1,5 +1,5 @@
-//! The commands layer: one file per subcommand, each a thin sequence of calls into the layers
-//! below. The only layer that combines the others.
+//! The commands layer: the command line. `cli.rs` holds the flags; each other file turns one
+//! subcommand's flags into one call into the application layer (`app`) and prints its outcome.
 
 pub mod analyze;
 pub mod article;

@@ -1,15 +1,20 @@
 //! Progress reporting: a bar on stderr when it is a terminal, Keras-style epoch lines on stdout.
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::app::feedback::Feedback;
+use crate::core::hold;
 use crate::core::metrics::EpochMetrics;
 
+/// What a person at the command line sees of the application layer's work.
 pub struct Progress {
     interactive: bool,
-    quiet: bool,
     bar: Option<ProgressBar>,
+    /// Lines printed on stdout so far, for the test holds of `core::hold`.
+    lines: Cell<usize>,
 }
 
 impl Progress {
@@ -17,21 +22,20 @@ impl Progress {
     pub fn new() -> Self {
         Self {
             interactive: std::io::stderr().is_terminal(),
-            quiet: false,
             bar: None,
+            lines: Cell::new(0),
         }
     }
 
-    /// Prints nothing at all; for library callers and tests.
-    pub fn silent() -> Self {
-        Self {
-            interactive: false,
-            quiet: true,
-            bar: None,
-        }
+    fn print_line(&self, text: &str) {
+        println!("{text}");
+        self.lines.set(self.lines.get() + 1);
+        hold::after_line(self.lines.get());
     }
+}
 
-    pub(crate) fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
+impl Feedback for Progress {
+    fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
         if !self.interactive {
             return;
         }
@@ -45,37 +49,30 @@ impl Progress {
         self.bar = Some(bar);
     }
 
-    pub fn step(&mut self, step: usize) {
+    fn step(&mut self, step: usize) {
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
         }
     }
 
-    pub(crate) fn end_epoch(&mut self, m: &EpochMetrics, epochs: usize) {
+    fn end_epoch(&mut self, m: &EpochMetrics, epochs: usize) {
         self.finish();
-        if self.quiet {
-            return;
-        }
-        println!("{}", epoch_line(m, epochs));
+        self.print_line(&epoch_line(m, epochs));
     }
 
-    pub fn finish(&mut self) {
+    fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
 
     /// On stderr, so it stays visible when stdout goes to a file or a pipe.
-    pub(crate) fn warn(&self, text: &str) {
-        if !self.quiet {
-            eprintln!("{text}");
-        }
+    fn warn(&self, text: &str) {
+        eprintln!("{text}");
     }
 
-    pub fn message(&self, text: &str) {
-        if !self.quiet {
-            println!("{text}");
-        }
+    fn message(&self, text: &str) {
+        self.print_line(text);
     }
 }
 

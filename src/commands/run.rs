@@ -1,336 +1,38 @@
-//! The main command: validate everything up front, train, save the results, then analyse
-//! them. Also `--resume`, which continues an interrupted run from its checkpoint.
-
-use std::path::{Path, PathBuf};
+//! The main command: train (or resume) a run, then analyse it.
 
 use anyhow::{Result, bail};
 
-use super::analyze::analyze_loaded;
 use super::cli::TrainArgs;
 use super::progress::Progress;
-use crate::analysis::pass::Analysis;
-use crate::core::config::Config;
-use crate::core::data::{NUM_CLASSES, RunData};
-use crate::core::metrics::{EpochMetrics, Metrics};
+use crate::app::train::{Outputs, resume_training, run_training};
 use crate::core::stop::StopToken;
-use crate::core::weights::{
-    LayerWeights, initial_weights, layer_widths, model_description, widths,
-};
-use crate::interop::{ExportInfo, Format, encode};
-use crate::nn::backend::{self, Opened};
-use crate::nn::model::DenseNet;
-use crate::store::{
-    EXPLORE_FILE, INITIAL_WEIGHTS_FILE, METRICS_FILE, RunDir, SAFETENSORS_FILE, WEIGHTS_FILE,
-    snapshot_file,
-};
-use crate::train::saved::save_model;
-use crate::train::{
-    Checkpoint, Outcome, Start, TrainInputs, TrainJob, TrainObserver, Trained, train,
-};
 
-/// The seed's Keras-style draw, or TensorFlow's own initial weights in lockstep mode.
-fn initial_weights_for(config: &Config, expected: &[usize]) -> Result<Vec<LayerWeights>> {
-    let Some(dir) = &config.init.keras_weights else {
-        return Ok(initial_weights(expected, config.seed));
-    };
-    let model = crate::interop::keras::KerasModel::for_hidden_layers(config.model.hidden.len())?;
-    let layers = crate::interop::keras::load(dir, model, "init_")?;
-    let found = widths(&layers);
-    if found != expected {
-        bail!(
-            "init.keras_weights in {} holds a {found:?} network but the config describes \
-             {expected:?}: make model.hidden match the reference model",
-            dir.display()
-        );
-    }
-    Ok(layers)
-}
-
-pub struct RunSummary {
-    pub dir: RunDir,
-    pub metrics: Metrics,
-    pub analysis: Option<Analysis>,
-}
-
-/// What a run writes besides its weights, metrics and history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outputs {
-    /// Nothing more (`--no-analysis`).
-    Results,
-    /// The analysis, its figures and the report: a sweep's runs, which are many.
-    Report,
-    /// Those and the explorer page: a run of its own.
-    Explorer,
-}
-
-impl TrainArgs {
-    fn outputs(&self) -> Outputs {
-        if self.no_analysis {
-            Outputs::Results
-        } else {
-            Outputs::Explorer
-        }
-    }
-}
-
-/// Trains as `config` says and writes the run folder `out` (default `runs/<name>`). A stop
-/// requested through `stop` saves a checkpoint and ends with an error that says how to resume.
-pub fn run_training(
-    config: &Config,
-    out: Option<PathBuf>,
-    outputs: Outputs,
-    progress: &mut Progress,
-    stop: &StopToken,
-) -> Result<RunSummary> {
-    config.validate()?;
-    let data = RunData::load(config)?;
-    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
-    let initial = initial_weights_for(config, &widths)?;
-    let backend = backend::open(config.backend)?;
-    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&config.name));
-    // Only now, with every input checked, does anything get written.
-    let dir = RunDir::prepare(&out)?;
-    Checkpoint::remove(&dir)?;
-    dir.remove_previous_results()?;
-    dir.write_config(config)?;
-    let initial_model = DenseNet::from_weights(&initial, config.model.activation, &backend.device);
-    save_model(&dir, INITIAL_WEIGHTS_FILE, &initial_model)?;
-    let run = Run {
-        dir,
-        config,
-        data,
-        backend,
-        widths,
-    };
-    run.train(Start::Fresh(&initial), outputs, progress, stop)
-}
-
-/// Continues an interrupted run from its checkpoint; it ends with the metrics an
-/// uninterrupted run would have written.
-pub(crate) fn resume_training(
-    path: &Path,
-    outputs: Outputs,
-    progress: &mut Progress,
-    stop: &StopToken,
-) -> Result<RunSummary> {
-    let dir = RunDir::open(path)?;
-    let config = dir.read_config()?;
-    let checkpoint = Checkpoint::load(&dir)?;
-    let data = RunData::load(&config)?;
-    let backend = backend::open(config.backend)?;
-    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
-    if checkpoint.layers != widths {
-        bail!(
-            "the checkpoint in {} is for a {:?} network but config.toml describes {widths:?}: \
-             the run folder was changed; start the run again",
-            dir.path().display(),
-            checkpoint.layers
-        );
-    }
-    progress.message(&format!(
-        "resuming {} at epoch {}, step {}",
-        dir.path().display(),
-        checkpoint.epoch,
-        checkpoint.step
-    ));
-    let run = Run {
-        dir,
-        config: &config,
-        data,
-        backend,
-        widths,
-    };
-    run.train(Start::Resume(checkpoint), outputs, progress, stop)
-}
-
-/// Shows the loop's progress and saves a snapshot of the weights after every epoch.
-struct RunObserver<'a> {
-    progress: &'a mut Progress,
-    dir: &'a RunDir,
-    epochs: usize,
-}
-
-impl TrainObserver for RunObserver<'_> {
-    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        self.progress.start_epoch(epoch, epochs, steps);
-    }
-
-    fn step_done(&mut self, step: usize) {
-        self.progress.step(step);
-    }
-
-    fn epoch_done(
-        &mut self,
-        epoch: usize,
-        metrics: Option<&EpochMetrics>,
-        model: &DenseNet,
-    ) -> Result<()> {
-        if let Some(m) = metrics {
-            self.progress.end_epoch(m, self.epochs);
-        }
-        save_model(self.dir, &snapshot_file(epoch), model)
-    }
-
-    fn stopped(&mut self) {
-        self.progress.finish();
-    }
-}
-
-/// A run whose inputs have all been checked and whose folder is ready.
-struct Run<'a> {
-    dir: RunDir,
-    config: &'a Config,
-    data: RunData,
-    backend: Opened,
-    widths: Vec<usize>,
-}
-
-impl Run<'_> {
-    fn train(
-        self,
-        start: Start<'_>,
-        outputs: Outputs,
-        progress: &mut Progress,
-        stop: &StopToken,
-    ) -> Result<RunSummary> {
-        self.announce(progress);
-        let config = self.config;
-        let (train_set, validation) = self.data.split();
-        let job = TrainJob {
-            training: &config.training,
-            seed: config.seed,
-            activation: config.model.activation,
-            data: TrainInputs {
-                train: train_set,
-                validation,
-                max_tensor_bytes: backend::max_tensor_bytes(config.backend),
-                test: &self.data.test,
-            },
-            device: &self.backend.device,
-        };
-        let mut observer = RunObserver {
-            progress,
-            dir: &self.dir,
-            epochs: config.training.epochs,
-        };
-        let trained = match train(job, start, &mut observer, stop)? {
-            Outcome::Finished(trained) => trained,
-            Outcome::Interrupted(checkpoint) => {
-                checkpoint.save(&self.dir)?;
-                let dir = self.dir.path().display();
-                bail!(
-                    "interrupted in epoch {} at step {}; a checkpoint is saved in {dir}: continue \
-                     with `weightscope --resume {dir}`",
-                    checkpoint.epoch,
-                    checkpoint.step,
-                );
-            }
-        };
-        let metrics = self.save_results(trained, progress)?;
-        let analysis = if outputs != Outputs::Results {
-            let explorer = outputs == Outputs::Explorer;
-            Some(analyze_loaded(
-                &self.dir, config, &metrics, &self.data, explorer, progress,
-            )?)
-        } else {
-            None
-        };
-        progress.message(&match outputs {
-            Outputs::Explorer => format!(
-                "results in {}; explore them: open {} in a browser",
-                self.dir.path().display(),
-                self.dir.file(EXPLORE_FILE).display()
-            ),
-            Outputs::Report | Outputs::Results => {
-                format!("results in {}", self.dir.path().display())
-            }
-        });
-        Ok(RunSummary {
-            dir: self.dir,
-            metrics,
-            analysis,
-        })
-    }
-
-    fn announce(&self, progress: &Progress) {
-        if let Some(line) = self.backend.announcement() {
-            progress.message(&line);
-        }
-        if let Some(warning) = self.backend.warning() {
-            progress.warn(warning);
-        }
-        let config = self.config;
-        let train_len = self.data.train_len();
-        progress.message(&format!(
-            "training {} on {} ({} train, {} validation, {} test images), backend {}, seed {}",
-            model_description(&self.widths),
-            config.data.dir.display(),
-            train_len,
-            self.data.full_train.len() - train_len,
-            self.data.test.len(),
-            config.backend,
-            config.seed
-        ));
-    }
-
-    /// The trained weights (burnpack and safetensors), the history and `metrics.json`.
-    fn save_results(&self, trained: Trained, progress: &Progress) -> Result<Metrics> {
-        let config = self.config;
-        let dir = &self.dir;
-        save_model(dir, WEIGHTS_FILE, &trained.model)?;
-        let export = ExportInfo {
-            activation: config.model.activation,
-            epoch: trained.history.len(),
-            seed: config.seed,
-        };
-        let layers = trained.model.weights();
-        dir.write(
-            SAFETENSORS_FILE,
-            &encode(&layers, &export, Format::Safetensors)?,
-        )?;
-        let metrics = Metrics {
-            model: model_description(&self.widths),
-            layers: self.widths.clone(),
-            optimizer: config.training.optimizer.name().into(),
-            backend: config.backend.to_string(),
-            adapter: self.backend.adapter.clone(),
-            seed: config.seed,
-            epochs: trained.history,
-            test: trained.test,
-            train_seconds: trained.train_seconds,
-        };
-        dir.write_history(&metrics.epochs)?;
-        dir.write_json(METRICS_FILE, &metrics)?;
-        Checkpoint::remove(dir)?;
-        progress.message(&format!(
-            "test - loss: {:.4} - accuracy: {:.4}; trained in {:.1}s",
-            metrics.test.loss, metrics.test.accuracy, metrics.train_seconds,
-        ));
-        Ok(metrics)
-    }
-}
-
-/// The main command: train (or resume) a run, then analyse it.
+/// `weightscope --config FILE` or `--resume DIR`.
 pub fn command(args: &TrainArgs, stop: &StopToken) -> Result<()> {
+    let outputs = if args.no_analysis {
+        Outputs::Results
+    } else {
+        Outputs::Explorer
+    };
     if let Some(dir) = &args.resume {
         if args.backend.is_some()
             || args.epochs.is_some()
             || args.seed.is_some()
             || args.out.is_some()
         {
-            anyhow::bail!(
+            bail!(
                 "--resume continues a run exactly as it was configured: drop --backend, --epochs, \
                  --seed and --out"
             );
         }
-        resume_training(dir, args.outputs(), &mut Progress::new(), stop)?;
+        resume_training(dir, outputs, &mut Progress::new(), stop)?;
         return Ok(());
     }
     let config = args.resolve()?;
     run_training(
         &config,
         args.out.clone(),
-        args.outputs(),
+        outputs,
         &mut Progress::new(),
         stop,
     )?;

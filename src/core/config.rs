@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::core::model_kind::ModelKind;
+
 /// Everything a run needs. Unknown keys are rejected at every level so a typo never silently
 /// falls back to a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,18 +225,11 @@ impl Default for Config {
     }
 }
 
-/// The article's two networks, for which TensorFlow reference results exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArticleModel {
-    Slp,
-    Mlp,
-}
-
 impl Config {
     /// Which of the article's models this config trains, where it is the article's setup:
     /// MNIST, 784-10 or 784-128-10, Adam, batch 500, 20 epochs on the whole training file.
     /// Only such runs are compared with TensorFlow's.
-    pub(crate) fn article_model(&self) -> Option<ArticleModel> {
+    pub(crate) fn article_model(&self) -> Option<ModelKind> {
         let t = &self.training;
         let on_mnist = self.data.dir.file_name().is_some_and(|n| n == "mnist");
         let adam = matches!(t.optimizer, OptimizerKind::Adam | OptimizerKind::KerasAdam);
@@ -242,11 +237,12 @@ impl Config {
         if !(on_mnist && adam && article_training) {
             return None;
         }
-        match self.model.hidden.as_slice() {
-            [] => Some(ArticleModel::Slp),
-            [128] => Some(ArticleModel::Mlp),
-            _ => None,
-        }
+        // MNIST's 28 x 28 pixels in, its 10 classes out.
+        let widths: Vec<usize> = std::iter::once(28 * 28)
+            .chain(self.model.hidden.iter().copied())
+            .chain(std::iter::once(10))
+            .collect();
+        ModelKind::article(&widths)
     }
 
     /// A lockstep run: TensorFlow's initial weights and no shuffling, so that it can be

@@ -5,6 +5,9 @@
 pub mod config;
 pub mod data;
 pub mod drawing;
+pub mod hold;
 pub mod metrics;
+pub mod model_kind;
+pub mod provenance;
 pub mod stop;
 pub mod weights;

@@ -5,6 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::core::config::ModelConfig;
+use crate::core::model_kind::ModelKind;
 
 /// One dense layer's parameters on the host: `weight` is `[d_in, d_out]` row-major (a Keras
 /// kernel), so neuron `j`'s weights are column `j`.
@@ -77,7 +78,7 @@ pub fn widths(layers: &[LayerWeights]) -> Vec<usize> {
 
 /// "SLP 784-10", "MLP 784-128-10": the model as titles and `metrics.json` name it.
 pub(crate) fn model_description(widths: &[usize]) -> String {
-    let kind = if widths.len() > 2 { "MLP" } else { "SLP" };
+    let kind = ModelKind::of_widths(widths).title();
     let widths: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
     format!("{kind} {}", widths.join("-"))
 }

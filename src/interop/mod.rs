@@ -7,6 +7,7 @@
 //! `kernel [in, out]`.
 
 pub mod keras;
+mod npy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read, Write};
@@ -21,7 +22,7 @@ use crate::core::weights::LayerWeights;
 
 /// The file formats weights travel in, told by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     Safetensors,
     Npz,
 }
@@ -46,7 +47,7 @@ impl Format {
 }
 
 /// What an export records beside the tensors (safetensors metadata; `.npz` has none).
-pub(crate) struct ExportInfo {
+pub struct ExportInfo {
     pub activation: Activation,
     pub epoch: usize,
     pub seed: u64,
@@ -239,7 +240,7 @@ fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
         entry
             .read_to_end(&mut npy)
             .with_context(|| format!("a damaged .npz archive: {name}"))?;
-        let (shape, values) = decode_npy(&name, &npy)?;
+        let (shape, values) = npy::decode(&name, &npy)?;
         tensors.push(NamedTensor {
             name,
             shape,
@@ -247,29 +248,6 @@ fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
         });
     }
     Ok(tensors)
-}
-
-fn decode_npy(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
-    let npy = npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
-    if npy.order() != npyz::Order::C {
-        bail!("{name} is in Fortran order; save it in C order (numpy.ascontiguousarray)");
-    }
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let values = match npy.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
-            npy.into_vec::<f32>()
-        }
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
-            npy.into_vec::<f64>()
-                .map(|v| v.into_iter().map(|x| x as f32).collect())
-        }
-        other => bail!(
-            "tensor {name} holds {} values; weights must be float32 or float64",
-            other.descr()
-        ),
-    }
-    .with_context(|| format!("{name} cannot be read"))?;
-    Ok((shape, values))
 }
 
 /// Which part of a dense layer a tensor is.

@@ -21,7 +21,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::explorer::EpochView;
-use crate::analysis::pass::Snapshot;
+use crate::analysis::results::Snapshot;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::drawing::{CANVAS, PEN_RADIUS};

@@ -9,11 +9,12 @@ use plotters::prelude::*;
 use crate::analysis::distributed::selectivity_indices;
 use crate::analysis::forward::{Propagation, hidden_activations, propagate};
 use crate::analysis::linalg::Matrix;
-use crate::analysis::pass::{Analysis, EpochFigures};
+use crate::analysis::results::{Analysis, EpochFigures};
 use crate::analysis::templates::Diagonal;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
-use crate::core::metrics::{EpochMetrics, Metrics};
+use crate::core::metrics::EpochMetrics;
+use crate::core::provenance::Provenance;
 use crate::core::weights::{LayerWeights, layer_name};
 use crate::render::plot::{
     self, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar, image_shape,
@@ -154,7 +155,7 @@ impl Figure for NearestFigure<'_> {
 /// Everything the figures need besides the analysis numbers.
 pub(crate) struct FigureInputs<'a> {
     pub analysis: &'a Analysis,
-    pub metrics: &'a Metrics,
+    pub provenance: Provenance<'a>,
     pub trained: &'a [LayerWeights],
     /// Absent where the initial weights are unknown.
     pub init: Option<&'a [LayerWeights]>,
@@ -215,12 +216,12 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
         inputs.trained,
         inputs.activation,
         inputs.train.image(inputs.analysis.probe.index),
-        &inputs.metrics.model,
+        inputs.provenance.model(),
     );
     PanelGrid {
         title: format!(
             "{}: winner neurons for the probe image (viridis, each panel its own scale)",
-            inputs.metrics.model
+            inputs.provenance.model()
         ),
         grid: (panels.len() / 2, 2),
         panels,
@@ -353,7 +354,7 @@ pub(crate) fn nearest_figure<'a>(
     Some(NearestFigure {
         title: format!(
             "{}: how much does each {} neuron look like some training image?",
-            inputs.metrics.model,
+            inputs.provenance.model(),
             layer_name(inputs.trained.len(), nearest.layer)
         ),
         histogram: Histogram {
@@ -418,13 +419,9 @@ fn over_epochs(analysis: &Analysis, f: impl Fn(&EpochFigures) -> f64) -> Vec<(f6
         .collect()
 }
 
-fn history_chart(metrics: &Metrics) -> LineChart<'static> {
+fn history_chart(history: &[EpochMetrics]) -> LineChart<'static> {
     let hist = |f: fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
-        metrics
-            .epochs
-            .iter()
-            .map(|m| (m.epoch as f64, f(m)))
-            .collect()
+        history.iter().map(|m| (m.epoch as f64, f(m))).collect()
     };
     LineChart {
         x_log10: false,
@@ -543,16 +540,20 @@ fn nearest_chart(analysis: &Analysis) -> LineChart<'static> {
     }
 }
 
-pub(crate) fn dynamics_figure(analysis: &Analysis, metrics: &Metrics) -> Charts<'static> {
+pub(crate) fn dynamics_figure(
+    analysis: &Analysis,
+    model: &str,
+    history: &[EpochMetrics],
+) -> Charts<'static> {
     Charts {
         title: format!(
             "{}: training and similarity to inputs over epochs (epoch 0 = initial weights)",
-            metrics.model
+            model
         ),
         size: (1300, 900),
         grid: (2, 2),
         lines: vec![
-            history_chart(metrics),
+            history_chart(history),
             probe_chart(analysis),
             class_template_chart(analysis),
             nearest_chart(analysis),
@@ -604,7 +605,7 @@ impl FigureFile {
 
 /// Draws every figure of a run into `dir`; returns the files written.
 pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<PathBuf>> {
-    let model = &inputs.metrics.model;
+    let model = inputs.provenance.model();
     let mut files = Vec::new();
     files.extend(FigureFile::Winners.save(&winners_figure(inputs), dir)?);
     files.extend(FigureFile::Weights.save(&weights_figure(inputs.trained, model, "trained"), dir)?);
@@ -629,16 +630,16 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
     if let Some(fig) = distributed_figure(inputs) {
         files.extend(FigureFile::Distributed.save(&fig, dir)?);
     }
-    if !inputs.metrics.epochs.is_empty()
+    let history = inputs.provenance.history();
+    if !history.is_empty()
         && let Some(fig) = collapse_figure(inputs.analysis, model)
     {
         files.extend(FigureFile::Collapse.save(&fig, dir)?);
     }
     // Weights imported without their training history have no curves to draw.
-    if !inputs.metrics.epochs.is_empty() {
-        files.extend(
-            FigureFile::Dynamics.save(&dynamics_figure(inputs.analysis, inputs.metrics), dir)?,
-        );
+    if !history.is_empty() {
+        let figure = dynamics_figure(inputs.analysis, model, history);
+        files.extend(FigureFile::Dynamics.save(&figure, dir)?);
     }
     Ok(files)
 }
@@ -846,7 +847,7 @@ pub(crate) fn blend_figure(analysis: &Analysis, model: &str) -> Option<Charts<'s
     let lines: Vec<LineChart<'static>> = analysis
         .layer_blend
         .iter()
-        .map(|b| blend_chart(&b.blend, &layer_name(layers, b.layer), &b.input))
+        .map(|b| blend_chart(&b.blend, &layer_name(layers, b.layer), b.layer == 0))
         .collect();
     if lines.is_empty() {
         return None;
@@ -863,9 +864,9 @@ pub(crate) fn blend_figure(analysis: &Analysis, model: &str) -> Option<Charts<'s
 }
 
 fn blend_chart(
-    blend: &crate::analysis::pass::Blend,
+    blend: &crate::analysis::results::Blend,
     layer: &str,
-    input: &str,
+    reads_pixels: bool,
 ) -> LineChart<'static> {
     let curve = |c: &crate::analysis::blend::BlendCurve| -> Vec<(f64, f64)> {
         blend
@@ -894,7 +895,7 @@ fn blend_chart(
     LineChart {
         x_log10: true,
         title: format!("{layer}: r(k) = |P_k v|² / |v|², mean over neurons"),
-        x_label: if input == "pixels" {
+        x_label: if reads_pixels {
             "k, the most similar training images (log scale)"
         } else {
             "k, the most similar hidden codes (log scale)"
@@ -975,7 +976,7 @@ pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<Distribute
     Some(DistributedFigure {
         title: format!(
             "{}: how distributed the hidden code is ({} has {width} neurons)",
-            inputs.metrics.model,
+            inputs.provenance.model(),
             layer_name(layers, code.layer)
         ),
         n90: LineChart {

@@ -60,6 +60,7 @@ pub(crate) fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<
         .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
     tmp.persist(&png)
         .map_err(|e| anyhow!("cannot write {}: {}", png.display(), e.error))?;
+    crate::core::hold::after_file(&png);
     let svg = dir.join(format!("{name}.svg"));
     let mut text = String::new();
     {

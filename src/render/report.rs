@@ -12,11 +12,10 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::blend::BlendCurve;
-use crate::analysis::pass::{Analysis, LayerCollapse};
+use crate::analysis::results::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
-use crate::core::config::Config;
-use crate::core::metrics::Metrics;
+use crate::core::provenance::Provenance;
 use crate::core::weights::layer_name;
 use crate::render::figures::FigureFile;
 use crate::store::{EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
@@ -153,46 +152,59 @@ fn comparison_view(c: &Comparison) -> ComparisonView {
 
 /// The setup table: how the run was trained, or only what is known of weights trained
 /// elsewhere.
-fn setup_rows(config: &Config, metrics: &Metrics) -> Vec<(&'static str, String)> {
+fn setup_rows(provenance: &Provenance<'_>) -> Vec<(&'static str, String)> {
     let mut rows = vec![
-        ("model", metrics.model.clone()),
-        ("data", config.data.dir.display().to_string()),
+        ("model", provenance.model().to_string()),
+        ("data", provenance.data_dir().display().to_string()),
     ];
-    if metrics.epochs.is_empty() {
-        let by = match metrics.backend.as_str() {
-            "imported" => String::new(),
-            other => format!(" ({other})"),
-        };
-        rows.push(("trained", format!("elsewhere{by}")));
-    } else {
-        rows.push((
-            "optimiser",
-            format!(
-                "{}, learning rate {}",
-                metrics.optimizer, config.training.learning_rate
-            ),
-        ));
-        rows.push((
-            "training",
-            format!(
-                "{} epochs, batch {}, seed {}, backend {}",
-                metrics.epochs.len(),
-                config.training.batch_size,
-                metrics.seed,
-                metrics.backend
-            ),
-        ));
+    match provenance {
+        Provenance::Imported(record) => {
+            rows.push((
+                "trained",
+                format!(
+                    "elsewhere: {} ({})",
+                    record.source.display(),
+                    record.format.describe()
+                ),
+            ));
+            rows.push((
+                "initial weights",
+                record.initial.as_ref().map_or_else(
+                    || "not given, so no baselines against them".to_string(),
+                    |p| p.display().to_string(),
+                ),
+            ));
+        }
+        Provenance::Trained { config, metrics } => {
+            rows.push((
+                "optimiser",
+                format!(
+                    "{}, learning rate {}",
+                    metrics.optimizer, config.training.learning_rate
+                ),
+            ));
+            rows.push((
+                "training",
+                format!(
+                    "{} epochs, batch {}, seed {}, backend {}",
+                    metrics.epochs.len(),
+                    config.training.batch_size,
+                    metrics.seed,
+                    metrics.backend
+                ),
+            ));
+        }
     }
-    if metrics.test.accuracy.is_finite() {
+    let test = provenance.test();
+    if test.accuracy.is_finite() {
         rows.push((
             "test accuracy",
-            format!(
-                "{:.4} (loss {:.4})",
-                metrics.test.accuracy, metrics.test.loss
-            ),
+            format!("{:.4} (loss {:.4})", test.accuracy, test.loss),
         ));
     }
-    if metrics.train_seconds.is_finite() {
+    if let Provenance::Trained { metrics, .. } = provenance
+        && metrics.train_seconds.is_finite()
+    {
         rows.push(("training time", format!("{:.1} s", metrics.train_seconds)));
     }
     rows
@@ -213,16 +225,15 @@ struct RunPage {
 /// Writes `report.html` into a run folder that holds its metrics, analysis and figures.
 pub(crate) fn write_run_report(
     dir: &RunDir,
-    config: &Config,
-    metrics: &Metrics,
+    provenance: &Provenance<'_>,
     analysis: &Analysis,
     comparison: Option<&Comparison>,
 ) -> Result<()> {
     let figures = dir.file(FIGURES_DIR);
     let page = RunPage {
-        title: format!("weightscope: {}", metrics.model),
+        title: format!("weightscope: {}", provenance.model()),
         style: STYLE,
-        setup: setup_rows(config, metrics),
+        setup: setup_rows(provenance),
         verdicts: verdict_views(run_verdicts(analysis)),
         comparison: comparison.map(comparison_view),
         figures: readings(analysis)
@@ -517,7 +528,7 @@ fn collapse_reading(analysis: &Analysis, last: &LayerCollapse) -> String {
 }
 
 fn blend_reading(analysis: &Analysis) -> String {
-    let at = |c: &BlendCurve, i: usize| c.mean.get(i).copied().unwrap_or(f64::NAN);
+    let at = |c: &BlendCurve, k: usize| c.mean_at(k).unwrap_or(f64::NAN);
     let layers = analysis.layers.len() - 1;
     let parts: Vec<String> = analysis
         .layer_blend
@@ -529,13 +540,13 @@ fn blend_reading(analysis: &Analysis) -> String {
                  ten explain {:.3}{} (ten random inputs: {:.3})",
                 layer_name(layers, b.layer),
                 b.input,
-                at(&blend.trained, 0),
-                at(&blend.trained, 3),
+                at(&blend.trained, 1),
+                at(&blend.trained, 10),
                 blend.delta.as_ref().map_or_else(String::new, |d| format!(
                     " and {:.3} of their change",
-                    at(d, 3)
+                    at(d, 10)
                 )),
-                at(&blend.random, 3),
+                at(&blend.random, 10),
             )
         })
         .collect();

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::core::hold;
+
 /// Writes to a temporary file beside `path`, flushes it to disk, then renames it over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -23,6 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    hold::after_file(path);
     Ok(())
 }
 

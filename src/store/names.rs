@@ -2,7 +2,13 @@
 
 use std::path::Path;
 
+/// The folder where runs go unless `--out` says otherwise: `runs/<name>`.
+pub const RUNS_DIR: &str = "runs";
 pub(crate) const CONFIG_FILE: &str = "config.toml";
+/// What is known of weights trained elsewhere; such a folder has no config or metrics.
+pub const IMPORT_FILE: &str = "import.json";
+/// The weights after every epoch, `epoch-NNN.bpk`.
+pub(crate) const SNAPSHOTS_DIR: &str = "snapshots";
 pub const METRICS_FILE: &str = "metrics.json";
 pub(crate) const HISTORY_FILE: &str = "history.csv";
 pub(crate) const WEIGHTS_FILE: &str = "weights.bpk";
@@ -83,5 +89,10 @@ impl FileKind {
 
 /// The weights after epoch `epoch` (0 = initial), kept so the analysis can follow training.
 pub fn snapshot_file(epoch: usize) -> String {
-    format!("snapshots/epoch-{epoch:03}.bpk")
+    format!("{SNAPSHOTS_DIR}/epoch-{epoch:03}.bpk")
+}
+
+/// A run's default folder, `runs/<name>`.
+pub fn default_run_dir(name: &str) -> std::path::PathBuf {
+    Path::new(RUNS_DIR).join(name)
 }

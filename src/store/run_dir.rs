@@ -55,7 +55,7 @@ impl RunDir {
 
     /// A run killed while writing leaves its temporary file behind; the next run sweeps it up.
     fn remove_stale_temporaries(&self) {
-        for sub in ["", "snapshots", FIGURES_DIR] {
+        for sub in ["", SNAPSHOTS_DIR, FIGURES_DIR] {
             let Ok(entries) = std::fs::read_dir(self.path.join(sub)) else {
                 continue;
             };
@@ -71,10 +71,12 @@ impl RunDir {
     /// not rewrite (a later epoch's snapshot, a comparison, a figure) must not linger beside
     /// its results. Only a weightscope run folder is cleared, and only of what a run writes.
     pub(crate) fn remove_previous_results(&self) -> Result<()> {
-        if self.read_config().is_err() {
+        let ours = self.read_config().is_ok() || self.file(IMPORT_FILE).is_file();
+        if !ours {
             return Ok(());
         }
         let mut stale: Vec<PathBuf> = [
+            IMPORT_FILE,
             METRICS_FILE,
             HISTORY_FILE,
             ANALYSIS_FILE,
@@ -89,7 +91,7 @@ impl RunDir {
         .map(|name| self.file(name))
         .collect();
         for (sub, kinds) in [
-            ("snapshots", &[FileKind::Burnpack][..]),
+            (SNAPSHOTS_DIR, &[FileKind::Burnpack][..]),
             (FIGURES_DIR, &[FileKind::Png, FileKind::Svg][..]),
         ] {
             let Ok(entries) = std::fs::read_dir(self.file(sub)) else {
@@ -116,8 +118,16 @@ impl RunDir {
         Ok(())
     }
 
-    /// An existing run folder, for reading back what a run saved.
+    /// The folder of a finished training run, for reading back what it saved.
     pub fn open(path: &Path) -> Result<Self> {
+        if path.join(IMPORT_FILE).is_file() {
+            return Err(anyhow!(
+                "{} holds imported weights ({IMPORT_FILE}), not a training run's snapshots: \
+                 `weightscope analyze --weights FILE --out {0}` (or --keras-weights) rewrites \
+                 its analysis, report and explorer",
+                path.display()
+            ));
+        }
         if !path.join(CONFIG_FILE).is_file() {
             return Err(anyhow!(
                 "{} is not a weightscope run folder (no {CONFIG_FILE}): pass the --out folder \
@@ -172,6 +182,17 @@ impl RunDir {
                 path.display()
             )
         })
+    }
+
+    /// Removes a training run's `config.toml`, which an import into its folder would
+    /// otherwise leave beside settings that never applied to the imported network.
+    pub(crate) fn remove_config(&self) -> Result<()> {
+        match std::fs::remove_file(self.file(CONFIG_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow!(
+                "cannot remove the earlier run's {CONFIG_FILE} ({e}): choose another --out"
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn write_config(&self, config: &Config) -> Result<()> {

@@ -8,10 +8,10 @@ use anyhow::{Context, Result, bail};
 
 use super::{ReferenceModel, ReferenceRun};
 use crate::analysis::linalg::Summary;
-use crate::analysis::pass::Analysis;
+use crate::analysis::results::Analysis;
 use crate::analysis::templates::{ClassTemplate, Diagonal};
-use crate::core::config::ArticleModel;
 use crate::core::metrics::{EpochMetrics, Metrics};
+use crate::core::model_kind::ModelKind;
 use crate::core::weights::layer_name;
 
 /// A figure compared: weightscope's value against TensorFlow's seeds.
@@ -275,7 +275,7 @@ fn analysis_rows(ours: &Analysis, refs: &[&ReferenceModel]) -> Vec<Row> {
 }
 
 /// The training-loss curves: weightscope's, then each TensorFlow seed's.
-fn loss_curves(metrics: &Metrics, reference: &[ReferenceRun], model: ArticleModel) -> Vec<Curve> {
+fn loss_curves(metrics: &Metrics, reference: &[ReferenceRun], model: ModelKind) -> Vec<Curve> {
     let curve = |epochs: &[EpochMetrics]| epochs.iter().map(|e| (e.epoch as f64, e.loss)).collect();
     let mut curves = vec![(
         format!("weightscope ({})", metrics.backend),
@@ -295,14 +295,19 @@ pub fn compare(
     ours: &Analysis,
     reference: &[ReferenceRun],
 ) -> Result<Comparison> {
-    let model = if metrics.layers.len() > 2 {
-        ArticleModel::Mlp
-    } else {
-        ArticleModel::Slp
+    let Some(model) = ModelKind::article(&metrics.layers) else {
+        bail!(
+            "TensorFlow's reference results cover the article's SLP 784-10 and MLP 784-128-10, \
+             not an {}: compare such a run with `weightscope analyze` figures instead",
+            metrics.model
+        );
     };
     let refs: Vec<&ReferenceModel> = reference.iter().filter_map(|r| r.model(model)).collect();
     if refs.is_empty() {
-        bail!("the TensorFlow results hold no {model:?} model: run the reference script for it");
+        bail!(
+            "the TensorFlow results hold no {} model: run the reference script for it",
+            model.title()
+        );
     }
     let mut rows = outcome_rows(metrics, &refs)?;
     let (epochs, max_relative_loss_gap) = epoch_rows(metrics, &refs);

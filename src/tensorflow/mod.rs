@@ -8,12 +8,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::analysis::pass::Analysis;
-use crate::core::config::ArticleModel;
+use crate::analysis::results::Analysis;
 use crate::core::metrics::{EpochMetrics, Evaluation};
+use crate::core::model_kind::ModelKind;
 
 /// Where the TensorFlow reference results live, relative to the project root.
-pub(crate) const REFERENCE_DIR: &str = "reference/tensorflow";
+pub const REFERENCE_DIR: &str = "reference/tensorflow";
 
 /// One model of one seed in the reference script's `results/seed-N.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,10 +34,10 @@ pub struct ReferenceRun {
 }
 
 impl ReferenceRun {
-    pub fn model(&self, model: ArticleModel) -> Option<&ReferenceModel> {
+    pub fn model(&self, model: ModelKind) -> Option<&ReferenceModel> {
         match model {
-            ArticleModel::Mlp => self.mlp.as_ref(),
-            ArticleModel::Slp => self.slp.as_ref(),
+            ModelKind::Mlp => self.mlp.as_ref(),
+            ModelKind::Slp => self.slp.as_ref(),
         }
     }
 }

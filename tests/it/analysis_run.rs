@@ -111,8 +111,7 @@ fn slp_analysis_shows_class_templates_and_input_likeness() {
 
 #[test]
 fn mlp_analysis_has_hidden_layer_figures_and_effective_templates() {
-    let ws = Workspace::new(400, 100);
-    let run = train(&ws, "mlp", &[16]);
+    let run = &crate::common::shared_mlp().dir;
     let a = json(&run.join("analysis.json"));
     assert_eq!(a["layers"], serde_json::json!([784, 16, 10]));
     assert_eq!(a["probe"]["layers"].as_array().unwrap().len(), 2);
@@ -132,9 +131,7 @@ fn mlp_analysis_has_hidden_layer_figures_and_effective_templates() {
 
 #[test]
 fn figures_are_valid_png_and_svg_files_of_the_expected_size() {
-    let ws = Workspace::new(300, 100);
-    let run = train(&ws, "mlp", &[16]);
-    let dir = run.join("figures");
+    let dir = crate::common::shared_mlp().dir.join("figures");
     let names = crate::common::MLP_FIGURES;
     for name in names {
         let png = png_size(&dir.join(format!("{name}.png")));
@@ -205,30 +202,46 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
             assert!(mean.windows(2).all(|w| f(&w[1]) >= f(&w[0]) - 1e-9), "{b}");
         }
     }
-    assert_eq!(blend[0]["trained"], a["blend"]["trained"]);
+    // r(1) is the share of a neuron its most similar image explains: its best cosine squared,
+    // which the nearest-input search finds by another path.
+    let best: Vec<f64> = array(&a["nearest_input"][0]["trained"]["cos"])
+        .iter()
+        .map(f)
+        .collect();
+    let r1 = best.iter().map(|c| c * c).sum::<f64>() / best.len() as f64;
+    let blend_r1 = f(&blend[0]["trained"]["mean"][0]);
+    assert!((r1 - blend_r1).abs() < 1e-4, "r(1) {blend_r1} against {r1}");
     // Both hidden layers collapse; only the one feeding the output layer has NC3.
     let collapse = array(&a["layer_collapse"]);
     assert_eq!(collapse.len(), 2);
     assert!(collapse[0]["trained"].get("nc3").is_none());
     assert!(collapse[1]["trained"]["nc3"].is_number());
-    assert_eq!(collapse[1], a["neural_collapse"]);
     for c in &collapse {
         assert!(f(&c["trained"]["nc1"]) < f(&c["init"]["nc1"]), "{c}");
     }
-    assert_eq!(array(&a["layer_selectivity"]).len(), 2);
-    assert_eq!(
-        a["layer_selectivity"][1]["trained"],
-        a["distributed"]["selectivity"]["trained"]
-    );
-    // The dynamics follow NC1 of every hidden layer, and end on the trained figures.
+    let selectivity = array(&a["layer_selectivity"]);
+    assert_eq!(selectivity.len(), 2);
+    for s in &selectivity {
+        for which in ["trained", "init"] {
+            let share = f(&s[which]["frac_above_half"]);
+            assert!((0.0..=1.0).contains(&share), "{s}");
+            assert!((0.0..=1.0).contains(&f(&s[which]["mean"])), "{s}");
+        }
+    }
+    // The dynamics follow NC1 of every hidden layer: both fall over training.
     let dynamics = array(&a["dynamics"]);
     for d in &dynamics {
-        let nc1 = array(&d["nc1_layers"]);
-        assert_eq!(nc1.len(), 2);
-        assert_eq!(nc1[1], d["nc1"]);
+        assert_eq!(array(&d["nc1_layers"]).len(), 2);
     }
-    let last = &dynamics[dynamics.len() - 1];
-    assert_eq!(last["nc1_layers"][0], collapse[0]["trained"]["nc1"]);
+    let (first, last) = (&dynamics[0], &dynamics[dynamics.len() - 1]);
+    for l in 0..2 {
+        let (before, after) = (f(&first["nc1_layers"][l]), f(&last["nc1_layers"][l]));
+        assert!(
+            after < before,
+            "hidden layer {}: NC1 {before} -> {after}",
+            l + 1
+        );
+    }
     // The report judges NC1 and the blend at every layer.
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     for layer in ["hidden layer 1", "hidden layer 2"] {

@@ -5,11 +5,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use weightscope::commands::progress::Progress;
-use weightscope::commands::run::{Outputs, RunSummary, run_training};
+use weightscope::app::feedback::Silent;
+use weightscope::app::train::{Outputs, RunSummary, run_training};
 use weightscope::core::config::{Config, OptimizerKind};
 use weightscope::core::stop::StopToken;
 
@@ -114,7 +115,10 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(train: usize, test: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), train, test)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, train: usize, test: usize) -> Self {
         Files::synthetic(train, test).write(&dir.path().join("data"), true);
         Self { dir }
     }
@@ -197,6 +201,47 @@ impl RunConfig<'_> {
     }
 }
 
+/// A small trained MLP that the tests which only read a finished run share.
+pub struct SharedRun {
+    pub workspace: Workspace,
+    /// The run folder: every result, the analysis, figures, explorer and report.
+    pub dir: PathBuf,
+    pub config: Config,
+}
+
+/// One MLP 784-16-10 trained for 3 epochs on 400 synthetic images (100 test images), trained
+/// once per test process, the first time a test asks. Tests must not write into its folder:
+/// copy it first. A static is never dropped, so its workspace lies in the build folder, and
+/// the next test process removes it.
+pub fn shared_mlp() -> &'static SharedRun {
+    static RUN: OnceLock<SharedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("shared-mlp")
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("shared-mlp")
+            .tempdir_in(root)
+            .unwrap();
+        let workspace = Workspace::in_dir(dir, 400, 100);
+        let config = workspace.config("mlp", &[16]).build();
+        let dir = workspace.path("runs/mlp");
+        train_into(&config, &dir);
+        SharedRun {
+            workspace,
+            dir,
+            config,
+        }
+    })
+}
+
 /// Trains `config` in-process into `out`, with its analysis, quietly.
 pub fn train_into(config: &Config, out: &Path) -> RunSummary {
     try_train_into(config, out).unwrap()
@@ -207,7 +252,7 @@ pub fn try_train_into(config: &Config, out: &Path) -> anyhow::Result<RunSummary>
         config,
         Some(out.to_path_buf()),
         Outputs::Explorer,
-        &mut Progress::silent(),
+        &mut Silent,
         &StopToken::new(),
     )
 }

@@ -87,7 +87,17 @@ impl Run {
     }
 }
 
+/// The shared MLP for ReLU; a run of the same setup with another activation in `ws`.
 fn mlp_run(ws: &Workspace, activation: Activation) -> Run {
+    let shared = crate::common::shared_mlp();
+    if activation == shared.config.model.activation {
+        return Run {
+            dir: shared.dir.clone(),
+            widths: vec![784, 16, 10],
+            activation,
+            epochs: shared.config.training.epochs,
+        };
+    }
     let name = format!("mlp-{activation}");
     let config = ws
         .config(&name, &[16])
@@ -176,8 +186,8 @@ fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
     let Some(browser) = chromium_or_skip() else {
         return;
     };
-    let ws = Workspace::new(400, 100);
-    let run = mlp_run(&ws, Activation::Relu);
+    let ws = tempfile::tempdir().unwrap();
+    let run = mlp_run(&crate::common::shared_mlp().workspace, Activation::Relu);
     // A "7": a bar across the top, then a slanted stem, drawn off-centre and small, so the
     // scaling and centring both have work to do.
     let strokes: Vec<Stroke> = vec![
@@ -199,7 +209,7 @@ fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
     );
     let (state, log) = page_state(
         &browser,
-        &ws.path("profile"),
+        &ws.path().join("profile"),
         &run.dir.join("explore.html"),
         &fragment,
     );

@@ -9,6 +9,7 @@ use serde_json::Value;
 use weightscope::analysis::forward::{images_matrix, propagate};
 use weightscope::core::config::Activation;
 use weightscope::core::data::{ImageSet, Mnist};
+use weightscope::core::provenance::{ImportFormat, ImportRecord};
 use weightscope::interop::read;
 
 fn fixture(name: &str) -> PathBuf {
@@ -111,13 +112,14 @@ fn sequential_accuracy(file: &Path, test: &ImageSet) -> f64 {
 
 #[test]
 fn an_export_round_trips_through_analyze_and_reads_back_as_pytorch_would() {
-    let ws = Workspace::new(300, 60);
-    let config = ws.config("mlp", &[16]).epochs(3).write();
-    let run = ws.path("run");
-    crate::common::succeeded(&weightscope(&["--config", s(&config), "--out", s(&run)]));
+    let shared = crate::common::shared_mlp();
+    let run = &shared.dir;
+    let data = shared.workspace.data_dir();
+    let scratch = tempfile::tempdir().unwrap();
+    let ws = scratch.path();
     let metrics = json(&run.join("metrics.json"));
     let trained = run.join("weights.safetensors");
-    let test = Mnist::load(&ws.data_dir()).unwrap().test;
+    let test = Mnist::load(&data).unwrap().test;
     let accuracy = sequential_accuracy(&trained, &test);
     // The same images counted right: equal up to how each side divides by the count.
     let reported = metrics["test"]["accuracy"].as_f64().unwrap();
@@ -126,17 +128,17 @@ fn an_export_round_trips_through_analyze_and_reads_back_as_pytorch_would() {
         "{accuracy} vs {reported}"
     );
 
-    let init = ws.path("init.safetensors");
-    let out = weightscope(&["export", s(&run), "--epoch", "0", "--to", s(&init)]);
+    let init = ws.join("init.safetensors");
+    let out = weightscope(&["export", s(run), "--epoch", "0", "--to", s(&init)]);
     assert!(crate::common::succeeded(&out).contains("wrote"));
-    let npz = ws.path("trained.npz");
-    crate::common::succeeded(&weightscope(&["export", s(&run), "--to", s(&npz)]));
+    let npz = ws.join("trained.npz");
+    crate::common::succeeded(&weightscope(&["export", s(run), "--to", s(&npz)]));
     let from_npz = read(&npz, 784).unwrap();
     let from_st = read(&trained, 784).unwrap();
     assert_eq!(from_npz.layers, from_st.layers);
     assert_eq!(from_st.activation, Some(Activation::Relu));
 
-    let imported = ws.path("imported");
+    let imported = ws.join("imported");
     crate::common::succeeded(&weightscope(&[
         "analyze",
         "--weights",
@@ -144,7 +146,7 @@ fn an_export_round_trips_through_analyze_and_reads_back_as_pytorch_would() {
         "--init",
         s(&init),
         "--data",
-        s(&ws.data_dir()),
+        s(&data),
         "--out",
         s(&imported),
     ]));
@@ -217,10 +219,15 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     assert!(stdout.contains("no --init"), "{stdout}");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("assuming relu"), "{stderr}");
-    // What it wrote reads back, unknown figures (training time) included.
-    let metrics: weightscope::core::metrics::Metrics =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    assert!(metrics.train_seconds.is_nan() && metrics.test.accuracy.is_finite());
+    // It records what is known of the network and invents no training: no config, no
+    // metrics, no initial weights.
+    let record: ImportRecord =
+        serde_json::from_str(&std::fs::read_to_string(out.join("import.json")).unwrap()).unwrap();
+    assert_eq!(record.format, ImportFormat::Npz);
+    assert_eq!(record.layers, [784, 64, 32, 10]);
+    assert_eq!(record.source, fixture("deep.npz"));
+    assert!(record.initial.is_none() && record.test.accuracy.is_finite());
+    assert!(!out.join("config.toml").exists() && !out.join("metrics.json").exists());
     let analysis = json(&out.join("analysis.json"));
     assert_eq!(analysis["layers"], serde_json::json!([784, 64, 32, 10]));
     assert_eq!(analysis["probe"]["layers"].as_array().unwrap().len(), 3);

@@ -1,23 +1,26 @@
 //! report.html: self-contained, every figure present, a verdict backed by numbers, and a page
 //! a real browser renders (headless Chromium; .ci/run installs Debian's chromium).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::common::Workspace;
-use weightscope::analysis::pass::Analysis;
-use weightscope::analysis::verdict::run_verdicts;
+use serde_json::Value;
 
-fn mlp_run(ws: &Workspace) -> PathBuf {
-    let config = ws.config("mlp", &[16]).epochs(3).build();
-    let out = ws.path("run");
-    crate::common::train_into(&config, &out);
-    out
+/// The label the page gives the verdict whose claim starts with `claim`.
+fn label_of<'h>(html: &'h str, claim: &str) -> &'h str {
+    let at = html
+        .find(&format!("</b> {claim}"))
+        .unwrap_or_else(|| panic!("no verdict on {claim:?}"));
+    let start = html[..at].rfind("<li><b class=\"").unwrap() + "<li><b class=\"".len();
+    &html[start..html[start..].find('"').unwrap() + start]
+}
+
+fn holds(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
 }
 
 #[test]
 fn run_report_is_self_contained_with_every_figure_and_a_verdict() {
-    let ws = Workspace::new(300, 60);
-    let run = mlp_run(&ws);
+    let run = &crate::common::shared_mlp().dir;
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     for name in crate::common::MLP_FIGURES {
@@ -40,26 +43,26 @@ fn run_report_is_self_contained_with_every_figure_and_a_verdict() {
         html.contains("<a href=\"explore.html\">") && run.join("explore.html").is_file(),
         "the report points to the explorer beside it"
     );
-    // The page shows the verdicts of the run's own analysis, in order, each with its label.
-    let analysis: Analysis =
+    // Each verdict's label follows from the run's own numbers by the rules the report names:
+    // a figure holds when it beats its initial baseline.
+    let a: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("analysis.json")).unwrap()).unwrap();
-    let expected: Vec<&str> = run_verdicts(&analysis)
-        .iter()
-        .map(|v| match v.holds {
-            Some(true) => "<b class=\"yes\">Holds:</b>",
-            Some(false) => "<b class=\"no\">Does not hold:</b>",
-            None => "<b class=\"open\">No baseline:</b>",
-        })
-        .collect();
-    let shown: Vec<&str> = html
-        .match_indices("<li><b class=")
-        .map(|(i, _)| {
-            let b = &html[i + 4..];
-            &b[..b.find("</b>").unwrap() + 4]
-        })
-        .collect();
-    assert!(expected.len() >= 4, "{expected:?}");
-    assert_eq!(shown, expected);
+    let number = |v: &Value| v.as_f64().unwrap();
+    for (l, name) in ["Hidden layer 1", "Output layer"].iter().enumerate() {
+        let w = &a["probe"]["layers"][l];
+        let expected = holds(number(&w["cos_trained"]) > number(&w["cos_init"]));
+        let claim = format!("{name}: the most active neuron for the probe");
+        assert_eq!(label_of(&html, &claim), expected, "{w}");
+    }
+    let c = &a["layer_collapse"][0];
+    let expected = holds(number(&c["trained"]["nc1"]) < number(&c["init"]["nc1"]));
+    let claim = "Training gathers each class around its mean in hidden layer 1";
+    assert_eq!(label_of(&html, claim), expected, "{c}");
+    let expected = holds(number(&a["distributed"]["n90_mean"]) <= 3.0);
+    let claim = "Each class is carried by a few hidden neurons";
+    assert_eq!(label_of(&html, claim), expected);
+    let labels = html.matches("<li><b class=").count();
+    assert!(labels >= 8, "{labels} verdicts");
     assert!(
         html.contains("for the initial weights"),
         "every claim names its baseline"
@@ -86,10 +89,10 @@ fn chromium_renders_the_report() {
     let Some(browser) = crate::common::chromium_or_skip() else {
         return;
     };
-    let ws = Workspace::new(300, 60);
-    let run = mlp_run(&ws);
-    let shot = ws.path("shot.png");
-    let status = crate::common::headless(&browser, &ws.path("profile"))
+    let run = &crate::common::shared_mlp().dir;
+    let scratch = tempfile::tempdir().unwrap();
+    let shot = scratch.path().join("shot.png");
+    let status = crate::common::headless(&browser, &scratch.path().join("profile"))
         .arg("--window-size=1200,2400")
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", run.join("report.html").display()))

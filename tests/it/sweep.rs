@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::Files;
 use serde_json::Value;
-use weightscope::commands::sweep::{Shard, ShardArg};
+use weightscope::app::sweep::shard::{Shard, ShardArg};
 
 #[test]
 fn sweep_runs_every_combination_and_summarises_over_seeds() {
@@ -128,7 +128,7 @@ fn sweep_file_errors_are_one_line() {
 }
 
 /// A sweep of 8 small combinations (2 seeds x SLP/MLP x Adam/SGD) in a fresh folder.
-fn small_sweep() -> tempfile::TempDir {
+pub(crate) fn small_sweep() -> tempfile::TempDir {
     let ws = tempfile::tempdir().unwrap();
     Files::synthetic(200, 40).write(&ws.path().join("digits"), true);
     std::fs::write(
@@ -142,25 +142,39 @@ fn small_sweep() -> tempfile::TempDir {
     ws
 }
 
-fn sweep_process(root: &Path, out: &str, extra: &[&str]) -> Child {
-    crate::common::binary()
+fn sweep_command(root: &Path, out: &str, extra: &[&str]) -> Command {
+    let mut command = crate::common::binary();
+    command
         .args(["sweep", "--config", "sweep.toml", "--out", out])
         .args(extra)
         .current_dir(root)
         .env_remove("SLURM_ARRAY_TASK_ID")
         .env_remove("JOB_COMPLETION_INDEX")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn sweep_process(root: &Path, out: &str, extra: &[&str]) -> Child {
+    sweep_command(root, out, extra).spawn().unwrap()
+}
+
+/// A sweep that holds after its `line`-th line of progress until the test closes its stdin
+/// (see `core::hold`), so whatever the test does to it then lands at that moment.
+fn held_sweep(root: &Path, out: &str, extra: &[&str], line: usize) -> Child {
+    sweep_command(root, out, extra)
+        .env("WEIGHTSCOPE_HOLD", format!("line:{line}"))
+        .stdin(Stdio::piped())
         .spawn()
         .unwrap()
 }
 
-fn sweep_output(root: &Path, out: &str, extra: &[&str]) -> String {
+pub(crate) fn sweep_output(root: &Path, out: &str, extra: &[&str]) -> String {
     crate::common::succeeded(&sweep_process(root, out, extra).wait_with_output().unwrap())
 }
 
 /// What a summary says, without where its runs live.
-fn summary_numbers(root: &Path, out: &str) -> Value {
+pub(crate) fn summary_numbers(root: &Path, out: &str) -> Value {
     let mut summary: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join(out).join("summary.json")).unwrap(),
     )
@@ -235,18 +249,14 @@ fn a_shard_killed_part_way_and_started_again_finishes_only_what_is_missing() {
     let ws = small_sweep();
     let root = ws.path();
     sweep_output(root, "single", &[]);
-    let mut child = sweep_process(root, "sharded", &["--shard", "1/2"]);
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Killed while its second combination trains: the first is done, the second claimed.
-    let mut seen = 0;
-    for line in lines.by_ref() {
-        if line.unwrap().ends_with(": training") {
-            seen += 1;
-            if seen == 2 {
-                break;
-            }
-        }
-    }
+    // Killed as its second combination starts training: the first is done, the second claimed.
+    let mut child = held_sweep(root, "sharded", &["--shard", "1/2"], 2);
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(2)
+        .map(Result::unwrap)
+        .collect();
+    assert!(lines[1].ends_with(": training"), "{lines:?}");
     child.kill().unwrap();
     child.wait().unwrap();
     let again = sweep_output(root, "sharded", &["--shard", "1/2"]);
@@ -352,49 +362,21 @@ fn shard_auto_reads_slurm_and_kubernetes_indices() {
     }
 }
 
-/// Submits a real job array where SLURM is installed; CI has none, so it is skipped there.
-#[test]
-fn a_slurm_job_array_runs_the_sweep_where_slurm_exists() {
-    if Command::new("sbatch").arg("--version").output().is_err() {
-        eprintln!("skipped: sbatch is not on PATH");
-        return;
-    }
-    let ws = small_sweep();
-    let root = ws.path();
-    sweep_output(root, "single", &[]);
-    let bin = env!("CARGO_BIN_EXE_weightscope");
-    let status = Command::new("sbatch")
-        .args(["--wait", "--array=1-3", "--wrap"])
-        .arg(format!(
-            "{bin} sweep --config sweep.toml --out sharded --shard auto"
-        ))
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    sweep_output(root, "sharded", &["--summarize"]);
-    assert_eq!(
-        summary_numbers(root, "sharded"),
-        summary_numbers(root, "single")
-    );
-}
-
 #[test]
 fn a_shard_stopped_by_sigterm_gives_its_run_back_and_a_rerun_finishes() {
     let ws = small_sweep();
     let root = ws.path();
     sweep_output(root, "single", &[]);
-    let mut child = sweep_process(root, "stopped", &[]);
+    // Stopped as its first combination starts training.
+    let mut child = held_sweep(root, "stopped", &[], 1);
+    // Kept open to the end: a closed pipe would end the sweep with SIGPIPE instead.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().ends_with(": training") {
-            break;
-        }
-    }
+    assert!(lines.next().unwrap().unwrap().ends_with(": training"));
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
+    drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");

@@ -7,10 +7,11 @@ use crate::common::Workspace;
 use burn::optim::Optimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
-use weightscope::analysis::pass::Analysis;
+use weightscope::analysis::results::Analysis;
 use weightscope::core::config::Config;
 use weightscope::core::metrics::Metrics;
-use weightscope::interop::keras::{KerasModel, load};
+use weightscope::core::model_kind::ModelKind;
+use weightscope::interop::keras::load;
 use weightscope::nn::optim::KerasAdam;
 use weightscope::store::{METRICS_FILE, RunDir};
 use weightscope::tensorflow::compare::compare;
@@ -117,9 +118,9 @@ fn analysis_of_tensorflow_weights_reproduces_the_reference_figures() {
 #[test]
 fn keras_weights_load_with_their_shapes() {
     let dir = Path::new(REFERENCE).join("weights");
-    let mlp = load(&dir, KerasModel::Mlp, "").unwrap();
+    let mlp = load(&dir, ModelKind::Mlp, "").unwrap();
     assert_eq!((mlp[0].d_in, mlp[0].d_out, mlp[1].d_out), (784, 128, 10));
-    let init = load(&dir, KerasModel::Slp, "init_").unwrap();
+    let init = load(&dir, ModelKind::Slp, "init_").unwrap();
     assert!(
         init[0].bias.iter().all(|&b| b == 0.0),
         "Keras biases start at zero"
@@ -128,7 +129,7 @@ fn keras_weights_load_with_their_shapes() {
     assert!(init[0].weight.iter().all(|w| w.abs() <= limit));
     let err = format!(
         "{:#}",
-        load(Path::new("nowhere"), KerasModel::Slp, "").unwrap_err()
+        load(Path::new("nowhere"), ModelKind::Slp, "").unwrap_err()
     );
     assert!(err.contains("cannot read nowhere/slp_w.npy"), "{err}");
 }
@@ -154,7 +155,7 @@ fn lockstep_config_starts_from_tensorflows_initial_weights() {
         config.model.activation,
     )
     .unwrap();
-    assert_eq!(init, load(&weights, KerasModel::Mlp, "init_").unwrap());
+    assert_eq!(init, load(&weights, ModelKind::Mlp, "init_").unwrap());
     // A width that does not match the files is refused before anything is written.
     let config = ws
         .config("bad", &[64])
@@ -263,6 +264,15 @@ fn compare_flags_figures_outside_tensorflows_range() {
             .agrees()
     );
     assert!(c.markdown().contains("**no**"));
+    // A network the reference does not cover is refused, not compared with another one's.
+    let mut wider = metrics.clone();
+    wider.layers = vec![784, 256, 10];
+    wider.model = "MLP 784-256-10".into();
+    let refused = compare(&wider, &ours, &far).err().unwrap().to_string();
+    assert!(
+        refused.contains("SLP 784-10 and MLP 784-128-10, not an MLP 784-256-10"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use crate::common::Workspace;
 use burn::tensor::{Device, Tensor, TensorData};
-use weightscope::commands::progress::Progress;
-use weightscope::commands::run::{Outputs, run_training};
+use weightscope::app::feedback::Silent;
+use weightscope::app::train::{Outputs, run_training};
 use weightscope::core::config::OptimizerKind;
 use weightscope::core::config::{Activation, Config, ModelConfig};
 use weightscope::core::data::ImageSet;
@@ -143,25 +143,27 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
-    for key in [
-        "model",
-        "backend",
-        "seed",
-        "epochs",
-        "test",
-        "train_seconds",
-    ] {
-        assert!(json.get(key).is_some(), "metrics.json lacks {key}");
-    }
-    for key in [
-        "epoch",
-        "loss",
-        "accuracy",
-        "val_loss",
-        "val_accuracy",
-        "seconds",
-    ] {
-        assert!(json["epochs"][0].get(key).is_some(), "epoch lacks {key}");
+    // Every figure is present with its type, none of them null.
+    assert_eq!(json["model"], "MLP 784-32-10");
+    assert_eq!(json["backend"], "flex");
+    assert_eq!(json["optimizer"], "adam");
+    assert_eq!(json["seed"], 7);
+    assert_eq!(json["layers"], serde_json::json!([784, 32, 10]));
+    assert!(json["train_seconds"].as_f64().unwrap() > 0.0);
+    assert!(json["test"]["loss"].as_f64().unwrap() > 0.0);
+    let epochs = json["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        for key in ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"] {
+            let value = e[key].as_f64();
+            assert!(
+                value.is_some_and(f64::is_finite),
+                "epoch {}: {key} = {}",
+                i + 1,
+                e[key]
+            );
+        }
     }
     assert!(json["test"]["accuracy"].as_f64().unwrap() >= 0.95);
     let csv = std::fs::read_to_string(dir.join("history.csv")).unwrap();
@@ -298,7 +300,7 @@ fn a_new_run_into_an_old_runs_folder_leaves_none_of_its_files() {
         &config,
         Some(out.clone()),
         Outputs::Results,
-        &mut Progress::silent(),
+        &mut Silent,
         &StopToken::new(),
     )
     .unwrap();

@@ -1,0 +1,83 @@
+//! Class means: the mean of each class's rows and of all rows, the one computation every
+//! figure that needs them uses (class templates, neural collapse, the distributed code).
+
+use rayon::prelude::*;
+
+use crate::core::data::NUM_CLASSES;
+
+/// Rows summed per block, the blocks in parallel.
+const SUM_BLOCK_ROWS: usize = 4096;
+
+/// Per class, the sum of its rows (`NUM_CLASSES x cols`, row-major, in f64) and their number,
+/// over the first `rows` rows that have a label. The blocks' sums are added in a fixed order,
+/// so the result does not depend on how the threads were scheduled.
+fn class_sums<'a>(
+    rows: usize,
+    cols: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    labels: &[u8],
+) -> (Vec<f64>, [usize; NUM_CLASSES]) {
+    let rows = rows.min(labels.len());
+    let starts: Vec<usize> = (0..rows).step_by(SUM_BLOCK_ROWS).collect();
+    let blocks: Vec<(Vec<f64>, [usize; NUM_CLASSES])> = starts
+        .into_par_iter()
+        .map(|start| {
+            let mut sums = vec![0.0f64; NUM_CLASSES * cols];
+            let mut counts = [0usize; NUM_CLASSES];
+            let end = (start + SUM_BLOCK_ROWS).min(rows);
+            for (r, &label) in labels.iter().enumerate().take(end).skip(start) {
+                let c = usize::from(label);
+                counts[c] += 1;
+                for (s, &v) in sums[c * cols..(c + 1) * cols].iter_mut().zip(row(r)) {
+                    *s += f64::from(v);
+                }
+            }
+            (sums, counts)
+        })
+        .collect();
+    let mut sums = vec![0.0f64; NUM_CLASSES * cols];
+    let mut counts = [0usize; NUM_CLASSES];
+    for (block_sums, block_counts) in blocks {
+        sums.iter_mut().zip(block_sums).for_each(|(s, b)| *s += b);
+        counts
+            .iter_mut()
+            .zip(block_counts)
+            .for_each(|(c, b)| *c += b);
+    }
+    (sums, counts)
+}
+
+/// Per class, the mean of its rows, and the mean of all rows, in f64, over the first `rows`
+/// rows that have a label. A class without rows has a mean of zeros.
+pub(crate) struct ClassMeans {
+    /// `NUM_CLASSES` rows of `cols` values.
+    pub per_class: Vec<Vec<f64>>,
+    pub global: Vec<f64>,
+}
+
+impl ClassMeans {
+    pub(crate) fn of<'a>(
+        rows: usize,
+        cols: usize,
+        row: impl Fn(usize) -> &'a [f32] + Sync,
+        labels: &[u8],
+    ) -> Self {
+        let (sums, counts) = class_sums(rows, cols, row, labels);
+        let sums: Vec<&[f64]> = sums.chunks(cols.max(1)).collect();
+        let n = labels.len().min(rows).max(1) as f64;
+        let global = (0..cols)
+            .map(|j| sums.iter().map(|s| s[j]).fold(0.0, |a, b| a + b) / n)
+            .collect();
+        let per_class = sums
+            .iter()
+            .zip(counts)
+            .map(|(s, c)| s.iter().map(|v| v / c.max(1) as f64).collect())
+            .collect();
+        Self { per_class, global }
+    }
+
+    /// The means of the rows of `h`.
+    pub(crate) fn of_matrix(h: &super::linalg::Matrix, labels: &[u8]) -> Self {
+        Self::of(h.rows, h.cols, |r| h.row(r), labels)
+    }
+}

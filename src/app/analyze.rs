@@ -1,0 +1,126 @@
+//! The analysis of a network, trained here or imported, written as a run writes it:
+//! `analysis.json`, the figures, the explorer page where asked, the TensorFlow comparison where
+//! it applies, and the report, last.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::compare::write_comparison;
+use super::explore::write_explorer;
+use super::feedback::Feedback;
+use super::finished::FinishedRun;
+use crate::analysis::pass::analyze;
+use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot};
+use crate::analysis::span::MAX_SPAN_IMAGES;
+use crate::core::data::RunData;
+use crate::core::provenance::Provenance;
+use crate::render::figures::{FigureInputs, draw_all};
+use crate::render::report::write_run_report;
+use crate::store::{ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
+use crate::tensorflow::REFERENCE_DIR;
+use crate::tensorflow::compare::Comparison;
+
+/// A network ready to be analysed: its folder, where it came from, its data and its snapshots
+/// (initial first where known, trained last).
+pub(crate) struct Subject<'a> {
+    pub dir: &'a RunDir,
+    pub provenance: Provenance<'a>,
+    pub data: &'a RunData,
+    pub snapshots: &'a [Snapshot],
+}
+
+/// Re-analyses a finished run from the weights it saved, rewriting its analysis, figures,
+/// explorer and report.
+pub fn analyze_run(path: &Path, feedback: &mut dyn Feedback) -> Result<Analysis> {
+    let run = FinishedRun::open(path)?;
+    let data = run.data()?;
+    let snapshots = run.snapshots()?;
+    write_analysis(
+        &Subject {
+            dir: &run.dir,
+            provenance: run.provenance(),
+            data: &data,
+            snapshots: &snapshots,
+        },
+        true,
+        feedback,
+    )
+}
+
+/// Analyses `subject` and writes its results; `explorer` asks for its explorer page too.
+pub(crate) fn write_analysis(
+    subject: &Subject<'_>,
+    explorer: bool,
+    feedback: &mut dyn Feedback,
+) -> Result<Analysis> {
+    let Subject {
+        dir,
+        provenance,
+        data,
+        snapshots,
+    } = *subject;
+    let started = Instant::now();
+    // The span test needs the images trained on, known only for a run trained here; they are
+    // copied only where it will use them.
+    let trained_on = match provenance {
+        Provenance::Trained { .. } if data.train_len() <= MAX_SPAN_IMAGES => Some(data.split().0),
+        _ => None,
+    };
+    let analysis = analyze(&AnalysisInputs {
+        activation: provenance.activation(),
+        train: &data.full_train,
+        test: &data.test,
+        probe_index: provenance.probe_index(),
+        snapshots,
+        trained_on: trained_on.as_ref(),
+    });
+    dir.write_json(ANALYSIS_FILE, &analysis)?;
+    let figures = dir.subdir(FIGURES_DIR)?;
+    let files = draw_all(
+        &FigureInputs {
+            analysis: &analysis,
+            provenance,
+            trained: &snapshots[snapshots.len() - 1].layers,
+            init: (snapshots.len() > 1).then(|| snapshots[0].layers.as_slice()),
+            activation: provenance.activation(),
+            train: &data.full_train,
+            test: &data.test,
+        },
+        &figures,
+    )?;
+    feedback.message(&format!(
+        "analysis: {} in {:.1}s, {} figure files in {}",
+        dir.file(ANALYSIS_FILE).display(),
+        started.elapsed().as_secs_f64(),
+        files.len(),
+        figures.display(),
+    ));
+    let comparison = tensorflow_comparison(dir, &provenance, &analysis)?;
+    if explorer {
+        let page = dir.file(EXPLORE_FILE);
+        write_explorer(&page, &provenance, data, snapshots, feedback)?;
+    }
+    write_run_report(dir, &provenance, &analysis, comparison.as_ref())?;
+    feedback.message(&format!("report: {}", dir.file(REPORT_FILE).display()));
+    Ok(analysis)
+}
+
+/// The comparison with TensorFlow for a run of the article's own setup, when the reference
+/// results are at hand (they are in the project, not necessarily elsewhere).
+fn tensorflow_comparison(
+    dir: &RunDir,
+    provenance: &Provenance<'_>,
+    analysis: &Analysis,
+) -> Result<Option<Comparison>> {
+    let Provenance::Trained { config, metrics } = *provenance else {
+        return Ok(None);
+    };
+    let reference = Path::new(REFERENCE_DIR);
+    if config.article_model().is_none() || !reference.join("results").is_dir() {
+        return Ok(None);
+    }
+    let (comparison, _) = write_comparison(dir, config, metrics, analysis, reference)?;
+    Ok(Some(comparison))
+}

@@ -1,0 +1,67 @@
+//! The interactive page of a network, `explore.html`: every snapshot's weights and what the
+//! page shows of them beyond its own forward pass.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::feedback::Feedback;
+use super::finished::FinishedRun;
+use crate::analysis::explorer::ExplorerInputs;
+use crate::analysis::results::Snapshot;
+use crate::core::data::RunData;
+use crate::core::provenance::Provenance;
+use crate::render::explore::{ExplorePage, write_explore_page};
+use crate::store::EXPLORE_FILE;
+
+/// Computes what the page needs of every snapshot and writes it to `path`.
+pub(crate) fn write_explorer(
+    path: &Path,
+    provenance: &Provenance<'_>,
+    data: &RunData,
+    snapshots: &[Snapshot],
+    feedback: &dyn Feedback,
+) -> Result<()> {
+    let started = Instant::now();
+    // Several seconds of work for a 20-epoch run: say what it is before it starts.
+    feedback.message(&format!(
+        "explorer: each neuron's most similar training inputs at {} epochs…",
+        snapshots.len()
+    ));
+    let activation = provenance.activation();
+    let inputs = ExplorerInputs::new(activation, &data.full_train, &data.test);
+    let views: Vec<_> = snapshots.iter().map(|s| inputs.epoch_view(s)).collect();
+    write_explore_page(
+        &ExplorePage {
+            model: provenance.model(),
+            activation,
+            probe_index: provenance.probe_index(),
+            snapshots,
+            views: &views,
+            train: &data.full_train,
+            test: &data.test,
+        },
+        path,
+    )?;
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    feedback.message(&format!(
+        "explorer: {} ({:.1} MB, {} epochs) in {:.1}s",
+        path.display(),
+        size as f64 / 1e6,
+        snapshots.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Writes the explorer page of a finished training run to `out` (default its
+/// `explore.html`); returns the page's path.
+pub fn explore_run(run: &Path, out: Option<&Path>, feedback: &dyn Feedback) -> Result<PathBuf> {
+    let run = FinishedRun::open(run)?;
+    let data = run.data()?;
+    let snapshots = run.snapshots()?;
+    let out = out.map_or_else(|| run.dir.file(EXPLORE_FILE), Path::to_path_buf);
+    write_explorer(&out, &run.provenance(), &data, &snapshots, feedback)?;
+    Ok(out)
+}

@@ -1,0 +1,245 @@
+//! Networks trained elsewhere (safetensors, `.npz`, or the TensorFlow reference script's
+//! `.npy` files), analysed as a run is: `import.json` says what is known of them, and the
+//! analysis, figures, explorer and report follow.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::analyze::{Subject, write_analysis};
+use super::feedback::Feedback;
+use crate::analysis::forward::evaluate_on_host;
+use crate::analysis::results::{Analysis, Snapshot};
+use crate::core::config::{Activation, Config};
+use crate::core::data::{NUM_CLASSES, RunData};
+use crate::core::model_kind::ModelKind;
+use crate::core::provenance::{ImportFormat, ImportRecord, Provenance};
+use crate::core::weights::{LayerWeights, model_description, widths};
+use crate::interop::keras::{holds, load};
+use crate::interop::{Format, read};
+use crate::store::{IMPORT_FILE, RunDir};
+
+/// The data an imported network is analysed on.
+pub struct DataChoice {
+    /// An MNIST-format data folder.
+    pub dir: PathBuf,
+    /// Use only the first N training images, as a run with `data.train_limit` does; 0 = all.
+    pub train_limit: usize,
+    /// The probe image's index in the training file.
+    pub probe_index: usize,
+}
+
+impl DataChoice {
+    fn load(&self) -> Result<RunData> {
+        let mut config = Config::default();
+        config.data.dir = self.dir.clone();
+        config.data.train_limit = self.train_limit;
+        RunData::load(&config)
+    }
+}
+
+/// Options of `analyze --keras-weights`.
+pub struct KerasImport<'a> {
+    pub weights: &'a Path,
+    pub out: &'a Path,
+    pub data: DataChoice,
+    /// The epoch the trained weights come from, to label them in the dynamics.
+    pub epochs: usize,
+}
+
+/// Analyses the weights the TensorFlow reference script saved: `<out>/<slp|mlp>/`, for each
+/// model present.
+pub fn analyze_keras(
+    options: &KerasImport<'_>,
+    feedback: &mut dyn Feedback,
+) -> Result<Vec<(ModelKind, Analysis)>> {
+    let models: Vec<ModelKind> = [ModelKind::Slp, ModelKind::Mlp]
+        .into_iter()
+        .filter(|&m| holds(options.weights, m))
+        .collect();
+    if models.is_empty() {
+        bail!(
+            "{} holds no slp_w.npy or mlp_w0.npy: pass the folder the TensorFlow reference script \
+             wrote its weights to",
+            options.weights.display()
+        );
+    }
+    let loaded = models
+        .iter()
+        .map(|&m| {
+            Ok((
+                m,
+                load(options.weights, m, "init_")?,
+                load(options.weights, m, "")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let data = options.data.load()?;
+    let root = RunDir::prepare(options.out)?;
+    let mut results = Vec::new();
+    for (model, init, trained) in loaded {
+        let dir = RunDir::prepare(&root.file(model.name()))?;
+        let network = Network {
+            trained,
+            init: Some(init),
+            trained_epoch: options.epochs,
+            source: options.weights.to_path_buf(),
+            initial_source: Some(options.weights.to_path_buf()),
+            format: ImportFormat::KerasNpy,
+            label: "trained by TensorFlow".into(),
+            activation: Activation::Relu,
+        };
+        let analysis = write_import(&dir, &options.data, &data, network, feedback)?;
+        results.push((model, analysis));
+    }
+    Ok(results)
+}
+
+/// Options of `analyze --weights`.
+pub struct WeightsImport<'a> {
+    pub weights: &'a Path,
+    pub init: Option<&'a Path>,
+    /// Used where the file's metadata names no activation.
+    pub activation: Option<Activation>,
+    pub out: &'a Path,
+    pub data: DataChoice,
+}
+
+/// Analyses a dense stack trained elsewhere (safetensors or .npz) as if weightscope had
+/// trained it: `import.json`, `analysis.json`, figures, explorer and `report.html` in `out`.
+pub fn analyze_weights(
+    options: &WeightsImport<'_>,
+    feedback: &mut dyn Feedback,
+) -> Result<Analysis> {
+    let data = options.data.load()?;
+    let pixels = data.full_train.pixels();
+    let trained = read(options.weights, pixels)?;
+    // A single layer has no activation to disagree about.
+    let hidden_layers = trained.layers.len() > 1;
+    let activation = match (trained.activation, options.activation) {
+        (Some(file), Some(flag)) if file != flag && hidden_layers => bail!(
+            "{} says its activation is {file} but --activation says {flag}: drop --activation \
+             or pass the one the network was trained with",
+            options.weights.display()
+        ),
+        (_, Some(a)) | (Some(a), None) => a,
+        (None, None) => Activation::Relu,
+    };
+    let assumed = trained.activation.is_none() && options.activation.is_none() && hidden_layers;
+    let init = options
+        .init
+        .map(|path| {
+            let init = read(path, pixels)?;
+            if widths(&init.layers) != widths(&trained.layers) {
+                bail!(
+                    "{} holds a network of another shape than {}: pass the initial weights of \
+                     the same network to --init",
+                    path.display(),
+                    options.weights.display()
+                );
+            }
+            Ok(init.layers)
+        })
+        .transpose()?;
+    if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
+        bail!(
+            "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
+            options.weights.display(),
+            trained.layers.last().map_or(0, |l| l.d_out)
+        );
+    }
+    let dir = RunDir::prepare(options.out)?;
+    if assumed {
+        feedback.warn(&format!(
+            "note: {} does not say which activation its hidden layers use; assuming relu \
+             (pass --activation sigmoid or tanh otherwise)",
+            options.weights.display()
+        ));
+    }
+    let name = options
+        .weights
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let format = match Format::of(options.weights)? {
+        Format::Safetensors => ImportFormat::Safetensors,
+        Format::Npz => ImportFormat::Npz,
+    };
+    let network = Network {
+        trained: trained.layers,
+        init,
+        trained_epoch: 1,
+        source: options.weights.to_path_buf(),
+        initial_source: options.init.map(Path::to_path_buf),
+        format,
+        label: format!("from {name}"),
+        activation,
+    };
+    write_import(&dir, &options.data, &data, network, feedback)
+}
+
+/// A dense stack trained elsewhere, ready for the analysis.
+struct Network {
+    trained: Vec<LayerWeights>,
+    init: Option<Vec<LayerWeights>>,
+    /// The epoch the trained weights come from, to label them in the dynamics.
+    trained_epoch: usize,
+    source: PathBuf,
+    initial_source: Option<PathBuf>,
+    format: ImportFormat,
+    /// What follows the model's description in titles, e.g. `from mine.safetensors`.
+    label: String,
+    activation: Activation,
+}
+
+/// The one path for weights trained elsewhere: test figures on the host, `import.json`, then
+/// the analysis as a run writes it.
+fn write_import(
+    dir: &RunDir,
+    choice: &DataChoice,
+    data: &RunData,
+    network: Network,
+    feedback: &mut dyn Feedback,
+) -> Result<Analysis> {
+    let layers = widths(&network.trained);
+    let record = ImportRecord {
+        model: format!("{} {}", model_description(&layers), network.label),
+        layers,
+        activation: network.activation,
+        source: network.source,
+        format: network.format,
+        initial: network.initial_source,
+        data: choice.dir.clone(),
+        train_limit: choice.train_limit,
+        probe_index: choice.probe_index,
+        test: evaluate_on_host(&network.trained, network.activation, &data.test),
+    };
+    let mut snapshots = Vec::new();
+    if let Some(layers) = network.init {
+        snapshots.push(Snapshot { epoch: 0, layers });
+    }
+    snapshots.push(Snapshot {
+        epoch: network.trained_epoch,
+        layers: network.trained,
+    });
+    feedback.message(&format!(
+        "analysing {} ({}, test accuracy {:.4}){}",
+        record.model,
+        record.activation,
+        record.test.accuracy,
+        if snapshots.len() == 1 {
+            "; no --init, so no baselines against initial weights"
+        } else {
+            ""
+        }
+    ));
+    dir.remove_previous_results()?;
+    dir.remove_config()?;
+    dir.write_json(IMPORT_FILE, &record)?;
+    let subject = Subject {
+        dir,
+        provenance: Provenance::Imported(&record),
+        data,
+        snapshots: &snapshots,
+    };
+    write_analysis(&subject, true, feedback)
+}

@@ -1,0 +1,110 @@
+//! Where a network's weights came from: trained here (its config and metrics), or imported
+//! from another tool's file, of which weightscope knows only what the file and the flags said.
+//! Pages, figures and messages read a network's description from here, so an import never
+//! shows a training setting that did not happen.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::{Activation, Config};
+use crate::core::metrics::{EpochMetrics, Evaluation, Metrics};
+
+/// The files weights trained elsewhere arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportFormat {
+    Safetensors,
+    Npz,
+    /// The TensorFlow reference script's folder of `.npy` files.
+    KerasNpy,
+}
+
+impl ImportFormat {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ImportFormat::Safetensors => "safetensors",
+            ImportFormat::Npz => "NumPy .npz",
+            ImportFormat::KerasNpy => "TensorFlow reference .npy files",
+        }
+    }
+}
+
+/// `import.json`: everything known of an imported network, and nothing more. Its folder has
+/// no `config.toml` or `metrics.json`, since no training happened here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRecord {
+    /// "MLP 784-128-10 from mine.safetensors".
+    pub model: String,
+    pub layers: Vec<usize>,
+    pub activation: Activation,
+    /// The trained weights' file (or folder, for the reference script's files).
+    pub source: PathBuf,
+    pub format: ImportFormat,
+    /// The same network's initial weights, where they were given; without them there is no
+    /// "against initial" baseline.
+    pub initial: Option<PathBuf>,
+    /// The data set the figures were computed on, and how much of its training file.
+    pub data: PathBuf,
+    pub train_limit: usize,
+    pub probe_index: usize,
+    /// Computed here, on the data set's test images.
+    pub test: Evaluation,
+}
+
+/// The network an analysis describes.
+#[derive(Debug, Clone, Copy)]
+pub enum Provenance<'a> {
+    Trained {
+        config: &'a Config,
+        metrics: &'a Metrics,
+    },
+    Imported(&'a ImportRecord),
+}
+
+impl<'a> Provenance<'a> {
+    /// "MLP 784-128-10", or "MLP 784-128-10 from mine.safetensors".
+    pub fn model(&self) -> &'a str {
+        match self {
+            Provenance::Trained { metrics, .. } => &metrics.model,
+            Provenance::Imported(record) => &record.model,
+        }
+    }
+
+    /// The training history, epoch by epoch; none for an import.
+    pub fn history(&self) -> &'a [EpochMetrics] {
+        match self {
+            Provenance::Trained { metrics, .. } => &metrics.epochs,
+            Provenance::Imported(_) => &[],
+        }
+    }
+
+    pub fn activation(&self) -> Activation {
+        match self {
+            Provenance::Trained { config, .. } => config.model.activation,
+            Provenance::Imported(record) => record.activation,
+        }
+    }
+
+    pub fn probe_index(&self) -> usize {
+        match self {
+            Provenance::Trained { config, .. } => config.analysis.probe_index,
+            Provenance::Imported(record) => record.probe_index,
+        }
+    }
+
+    pub fn data_dir(&self) -> &'a std::path::Path {
+        match self {
+            Provenance::Trained { config, .. } => &config.data.dir,
+            Provenance::Imported(record) => &record.data,
+        }
+    }
+
+    pub fn test(&self) -> Evaluation {
+        match self {
+            Provenance::Trained { metrics, .. } => metrics.test,
+            Provenance::Imported(record) => record.test,
+        }
+    }
+}
