@@ -9,6 +9,7 @@ mod architecture;
 mod bad_inputs;
 mod cli;
 mod config;
+mod docs;
 mod explore;
 mod fuzz;
 mod idx;
