@@ -8,6 +8,7 @@ mod analysis_run;
 mod architecture;
 mod bad_inputs;
 mod cli;
+mod cluster;
 mod config;
 mod docs;
 mod explore;
