@@ -209,13 +209,12 @@ fn collapse(
     predicted: &[usize],
     output: Option<&LayerWeights>,
 ) -> NeuralCollapse {
-    let on_training_file = collapse_on_training_file(train_h, train_labels, output);
     let TrainingFileCollapse {
         nc1,
         nc3,
         centred,
         means,
-    } = on_training_file;
+    } = collapse_on_training_file(train_h, train_labels, output);
     let (nc2_cos_mean, nc2_cos_std, nc2_norm_cv) = nc2(&centred);
     NeuralCollapse {
         nc1,

@@ -9,7 +9,8 @@ use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_un
 use super::probe::winners;
 use super::results::{AnalysisInputs, EpochFigures, Snapshot};
 use super::templates::{ClassTemplate, class_means, class_means_of, class_template};
-use crate::core::weights::LayerWeights;
+use crate::core::model_kind::ModelKind;
+use crate::core::weights::{LayerWeights, model_kind};
 
 /// What one snapshot's pass over the training file yields.
 pub(super) struct SnapshotReadings {
@@ -66,7 +67,7 @@ impl<'a> Context<'a> {
         let rows = self.inputs.train.len();
         let mut candidates = Vec::new();
         let mut first = gather.then(|| Candidates::new(layers[0].d_out, rows));
-        if layers.len() == 1 {
+        if model_kind(layers) == ModelKind::Slp {
             let nearest =
                 nearest_unit_inputs(&self.images.rows, labels, &layers[0], feeding(&mut first));
             candidates.extend(first);

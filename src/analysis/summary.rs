@@ -77,9 +77,15 @@ pub enum Figure {
     DiagonalTrained,
     DiagonalInit,
     OffDiagonalTrained,
+    OffDiagonalInit,
     RowsMatchedTrained,
+    RowsMatchedInit,
     NearestTrained,
     NearestInit,
+    NearestMedianTrained,
+    NearestMedianInit,
+    NearestMaxTrained,
+    NearestMaxInit,
     EffectiveDiagonal,
     EffectiveOffDiagonal,
     EffectiveRowsMatched,
@@ -87,7 +93,9 @@ pub enum Figure {
     OutputDiagonalTrained,
     OutputDiagonalInit,
     OutputOffDiagonalTrained,
+    OutputOffDiagonalInit,
     OutputRowsMatchedTrained,
+    OutputRowsMatchedInit,
     Nc1Trained,
     Nc1Init,
     Nc3Trained,
@@ -109,9 +117,15 @@ impl Figure {
             Figure::DiagonalTrained => "class template diagonal (centred), trained",
             Figure::DiagonalInit => "class template diagonal (centred), init",
             Figure::OffDiagonalTrained => "class template off-diagonal (centred), trained",
+            Figure::OffDiagonalInit => "class template off-diagonal (centred), init",
             Figure::RowsMatchedTrained => "class template classes matched (centred), trained",
+            Figure::RowsMatchedInit => "class template classes matched (centred), init",
             Figure::NearestTrained => "nearest input max cos, mean over neurons, trained",
             Figure::NearestInit => "nearest input max cos, mean over neurons, init",
+            Figure::NearestMedianTrained => "nearest input max cos, median over neurons, trained",
+            Figure::NearestMedianInit => "nearest input max cos, median over neurons, init",
+            Figure::NearestMaxTrained => "nearest input max cos, max over neurons, trained",
+            Figure::NearestMaxInit => "nearest input max cos, max over neurons, init",
             Figure::EffectiveDiagonal => "effective template diagonal (centred)",
             Figure::EffectiveOffDiagonal => "effective template off-diagonal (centred)",
             Figure::EffectiveRowsMatched => "effective template classes matched (centred)",
@@ -119,7 +133,9 @@ impl Figure {
             Figure::OutputDiagonalTrained => "output layer diagonal (centred), trained",
             Figure::OutputDiagonalInit => "output layer diagonal (centred), init",
             Figure::OutputOffDiagonalTrained => "output layer off-diagonal (centred), trained",
+            Figure::OutputOffDiagonalInit => "output layer off-diagonal (centred), init",
             Figure::OutputRowsMatchedTrained => "output layer classes matched (centred), trained",
+            Figure::OutputRowsMatchedInit => "output layer classes matched (centred), init",
             Figure::Nc1Trained => "NC1, trained",
             Figure::Nc1Init => "NC1, init",
             Figure::Nc3Trained => "NC3, trained",
@@ -162,6 +178,9 @@ fn first_layer_figures(a: &Analysis) -> MaybeFigures {
     let trained = ct.trained.diag_centered;
     let init = ct.init.as_ref();
     let nearest = a.nearest_input.first().map(|n| &n.result);
+    let nearest_trained = nearest.map(|n| &n.trained.summary);
+    let nearest_init = nearest.and_then(|n| n.init.as_ref()).map(|i| &i.summary);
+    let init_diagonal = init.and_then(|i| i.diag_centered);
     let effective = a
         .effective_class_template
         .as_ref()
@@ -178,25 +197,29 @@ fn first_layer_figures(a: &Analysis) -> MaybeFigures {
             init.map(|i| i.best_match_mean_centered),
         ),
         (Figure::DiagonalTrained, trained.map(|d| d.diag_mean)),
-        (
-            Figure::DiagonalInit,
-            init.and_then(|i| i.diag_centered).map(|d| d.diag_mean),
-        ),
+        (Figure::DiagonalInit, init_diagonal.map(|d| d.diag_mean)),
         (Figure::OffDiagonalTrained, trained.map(|d| d.offdiag_mean)),
+        (
+            Figure::OffDiagonalInit,
+            init_diagonal.map(|d| d.offdiag_mean),
+        ),
         (
             Figure::RowsMatchedTrained,
             trained.map(|d| d.rows_diag_max as f64),
         ),
         (
-            Figure::NearestTrained,
-            nearest.map(|n| n.trained.summary.mean),
+            Figure::RowsMatchedInit,
+            init_diagonal.map(|d| d.rows_diag_max as f64),
         ),
+        (Figure::NearestTrained, nearest_trained.map(|s| s.mean)),
+        (Figure::NearestInit, nearest_init.map(|s| s.mean)),
         (
-            Figure::NearestInit,
-            nearest
-                .and_then(|n| n.init.as_ref())
-                .map(|i| i.summary.mean),
+            Figure::NearestMedianTrained,
+            nearest_trained.map(|s| s.median),
         ),
+        (Figure::NearestMedianInit, nearest_init.map(|s| s.median)),
+        (Figure::NearestMaxTrained, nearest_trained.map(|s| s.max)),
+        (Figure::NearestMaxInit, nearest_init.map(|s| s.max)),
         (Figure::EffectiveDiagonal, effective.map(|d| d.diag_mean)),
         (
             Figure::EffectiveOffDiagonal,
@@ -217,23 +240,24 @@ fn first_layer_figures(a: &Analysis) -> MaybeFigures {
 fn every_layer_figures(a: &Analysis) -> MaybeFigures {
     let output = a.output_layer_templates().map(|l| &l.result);
     let trained = output.and_then(|o| o.trained.diag_centered);
+    let init = output.and_then(|o| o.init.as_ref()?.diag_centered);
     let collapse = a.neural_collapse.as_ref().map(|c| &c.result);
     let at_10 = |curve: &BlendCurve| curve.mean_at(10);
     vec![
         (Figure::OutputDiagonalTrained, trained.map(|d| d.diag_mean)),
-        (
-            Figure::OutputDiagonalInit,
-            output
-                .and_then(|o| o.init.as_ref()?.diag_centered)
-                .map(|d| d.diag_mean),
-        ),
+        (Figure::OutputDiagonalInit, init.map(|d| d.diag_mean)),
         (
             Figure::OutputOffDiagonalTrained,
             trained.map(|d| d.offdiag_mean),
         ),
+        (Figure::OutputOffDiagonalInit, init.map(|d| d.offdiag_mean)),
         (
             Figure::OutputRowsMatchedTrained,
             trained.map(|d| d.rows_diag_max as f64),
+        ),
+        (
+            Figure::OutputRowsMatchedInit,
+            init.map(|d| d.rows_diag_max as f64),
         ),
         (Figure::Nc1Trained, collapse.map(|c| c.trained.nc1)),
         (

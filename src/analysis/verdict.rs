@@ -1,6 +1,8 @@
-//! The article's claims, judged. One rule per claim, with its thresholds named here, used
-//! alike for a single run (each value measured once) and for a sweep (mean ± std over seeds).
+//! The article's claims, judged. One rule and one writer per claim, with its thresholds named
+//! here, used alike for a single run (each value measured once) and for a sweep group (mean ±
+//! std over seeds): the writers take any [`Measured`] value.
 
+use super::linalg::Summary;
 use super::results::Analysis;
 use super::summary::{Figure, Group, Stat};
 use super::templates::Diagonal;
@@ -41,21 +43,54 @@ pub(crate) fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diago
     classes_matched.mean - classes_matched.std >= MOST_CLASSES && improves(diagonal, off_diagonal)
 }
 
-/// [`is_class_template`] for one run's diagonal figures.
-fn is_one_class_template(d: &Diagonal) -> bool {
-    is_class_template(
-        Stat::single(d.rows_diag_max as f64),
-        Stat::single(d.diag_mean),
-        Stat::single(d.offdiag_mean),
-    )
-}
-
 pub(crate) fn looks_like_one_image(best_match: Stat) -> bool {
     best_match.mean > WHOLE_IMAGE_COSINE
 }
 
 pub(crate) fn lies_in_input_span(outside: Stat) -> bool {
     outside.mean < OUTSIDE_SPAN_MAX
+}
+
+/// A figure as a verdict reads and quotes it: one run's value, or a sweep group's mean ± std
+/// over its seeds.
+pub(crate) trait Measured: Copy {
+    fn stat(self) -> Stat;
+    /// Three decimals, and the spread where there is one.
+    fn show(self) -> String;
+    /// A count of classes.
+    fn count(self) -> String;
+    /// A tiny fraction, in scientific notation.
+    fn tiny(self) -> String;
+}
+
+impl Measured for f64 {
+    fn stat(self) -> Stat {
+        Stat::single(self)
+    }
+    fn show(self) -> String {
+        format!("{self:.3}")
+    }
+    fn count(self) -> String {
+        format!("{self:.0}")
+    }
+    fn tiny(self) -> String {
+        format!("{self:.2e}")
+    }
+}
+
+impl Measured for Stat {
+    fn stat(self) -> Stat {
+        self
+    }
+    fn show(self) -> String {
+        format!("{:.3} ± {:.3}", self.mean, self.std)
+    }
+    fn count(self) -> String {
+        format!("{:.1} ± {:.1}", self.mean, self.std)
+    }
+    fn tiny(self) -> String {
+        format!("{:.2e} ± {:.1e}", self.mean, self.std)
+    }
 }
 
 /// What a verdict says where the initial weights were not given.
@@ -70,6 +105,8 @@ const SELF_DUALITY_CLAIM: &str = "Each output neuron becomes the centred mean of
                                   hidden layer shows for its class (self-duality).";
 const SPAN_CLAIM: &str =
     "The first layer's change lies in the span of the training inputs (dW = inputs^T · dout).";
+const GRANDMOTHER_CLAIM: &str = "Each class is carried by a few hidden neurons of its own \
+                                 rather than spread over many.";
 
 pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
@@ -79,29 +116,210 @@ pub(crate) fn capitalised(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn one_image_claim(layers: usize, layer: usize) -> String {
-    format!(
-        "A single {} neuron looks like a whole training image.",
-        layer_name(layers, layer)
-    )
+/// A class-template matrix's diagonal figures: in how many classes the own neuron matches best,
+/// and the mean cosine on and off the diagonal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Template<M> {
+    pub rows: M,
+    pub diagonal: M,
+    pub off: M,
 }
 
-fn collapse_claim(layers: usize, layer: usize) -> String {
-    format!(
-        "Training gathers each class around its mean in {} (NC1 falls).",
-        layer_name(layers, layer)
-    )
+impl<M: Measured> Template<M> {
+    fn holds(self) -> bool {
+        is_class_template(self.rows.stat(), self.diagonal.stat(), self.off.stat())
+    }
+
+    /// As a class-template verdict quotes the initial weights.
+    fn initially(init: Option<Self>) -> String {
+        init.map_or_else(
+            || format!("; {NO_INIT}"),
+            |i| {
+                format!(
+                    " (initial: {}/10 classes, diagonal {})",
+                    i.rows.count(),
+                    i.diagonal.show()
+                )
+            },
+        )
+    }
 }
 
-fn pulled_claim(layers: usize, layer: usize) -> String {
-    format!(
+impl Template<f64> {
+    fn of(d: &Diagonal) -> Self {
+        Self {
+            rows: d.rows_diag_max as f64,
+            diagonal: d.diag_mean,
+            off: d.offdiag_mean,
+        }
+    }
+}
+
+fn class_template_verdict<M: Measured>(t: Template<M>, init: Option<Template<M>>) -> Verdict {
+    Verdict {
+        claim: CLASS_TEMPLATE_CLAIM.into(),
+        holds: Some(t.holds()),
+        evidence: format!(
+            "centred class means match their own neuron best in {}/10 classes; mean cosine on \
+             the diagonal {} against {} off it{}",
+            t.rows.count(),
+            t.diagonal.show(),
+            t.off.show(),
+            Template::initially(init)
+        ),
+    }
+}
+
+fn effective_verdict<M: Measured>(t: Template<M>) -> Verdict {
+    Verdict {
+        claim: EFFECTIVE_CLAIM.into(),
+        holds: Some(t.holds()),
+        evidence: format!(
+            "the effective template of class k (mean d logit_k / d input) matches the centred \
+             mean of class k best in {}/10 classes, cosine {} on the diagonal against {} off it",
+            t.rows.count(),
+            t.diagonal.show(),
+            t.off.show()
+        ),
+    }
+}
+
+fn self_duality_verdict<M: Measured>(t: Template<M>, init: Option<Template<M>>) -> Verdict {
+    Verdict {
+        claim: SELF_DUALITY_CLAIM.into(),
+        holds: Some(t.holds()),
+        evidence: format!(
+            "the centred class means of the hidden activations match their own output neuron \
+             best in {}/10 classes, cosine {} on the diagonal against {} off it{}",
+            t.rows.count(),
+            t.diagonal.show(),
+            t.off.show(),
+            Template::initially(init)
+        ),
+    }
+}
+
+/// A layer's per-neuron best cosine to any training image, over its neurons.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Nearest<M> {
+    pub mean: M,
+    pub median: M,
+    pub max: M,
+}
+
+fn pulled_verdict<M: Measured>(
+    layers: usize,
+    layer: usize,
+    t: Nearest<M>,
+    init: Option<Nearest<M>>,
+) -> Verdict {
+    let claim = format!(
         "Training pulls every {} neuron towards some training input.",
         layer_name(layers, layer)
-    )
+    );
+    let Some(i) = init else {
+        return Verdict {
+            claim,
+            holds: None,
+            evidence: format!(
+                "per-neuron max cosine to any training image: mean {}, median {}, max {}; \
+                 {NO_INIT}",
+                t.mean.show(),
+                t.median.show(),
+                t.max.show()
+            ),
+        };
+    };
+    Verdict {
+        claim,
+        holds: Some(
+            improves(t.mean.stat(), i.mean.stat()) && improves(t.median.stat(), i.median.stat()),
+        ),
+        evidence: format!(
+            "per-neuron max cosine to any training image: mean {}, median {}, max {} after \
+             training against mean {}, median {}, max {} initially; the best match stays far \
+             from an identical image (cosine 1)",
+            t.mean.show(),
+            t.median.show(),
+            t.max.show(),
+            i.mean.show(),
+            i.median.show(),
+            i.max.show()
+        ),
+    }
 }
 
-const GRANDMOTHER_CLAIM: &str = "Each class is carried by a few hidden neurons of its own \
-                                 rather than spread over many.";
+fn one_image_verdict<M: Measured>(layers: usize, layer: usize, mean: M) -> Verdict {
+    Verdict {
+        claim: format!(
+            "A single {} neuron looks like a whole training image.",
+            layer_name(layers, layer)
+        ),
+        holds: Some(looks_like_one_image(mean.stat())),
+        evidence: format!(
+            "its best match has cosine {} on average, where an identical image would give 1",
+            mean.show()
+        ),
+    }
+}
+
+/// NC1 of a hidden layer, trained and initial, and NC3 (trained, initial) where the output
+/// layer reads it.
+fn collapse_verdict<M: Measured>(
+    layers: usize,
+    layer: usize,
+    nc1: M,
+    nc1_init: Option<M>,
+    nc3: Option<(M, M)>,
+) -> Verdict {
+    let before = "(0 would be full collapse)";
+    Verdict {
+        claim: format!(
+            "Training gathers each class around its mean in {} (NC1 falls).",
+            layer_name(layers, layer)
+        ),
+        holds: nc1_init.map(|i| improves(i.stat(), nc1.stat())),
+        evidence: match (nc1_init, nc3) {
+            (Some(i), Some((t3, i3))) => format!(
+                "NC1 = {} after training against {} initially {before}; NC3 = {} against {}",
+                nc1.show(),
+                i.show(),
+                t3.show(),
+                i3.show()
+            ),
+            (Some(i), None) => format!(
+                "NC1 = {} after training against {} initially {before}",
+                nc1.show(),
+                i.show()
+            ),
+            (None, _) => format!("NC1 = {} after training; {NO_INIT}", nc1.show()),
+        },
+    }
+}
+
+/// The span test: the fraction of the first layer's change outside the inputs' span; for one
+/// run also how many images it used and the top-10 directions' energy against a random one's.
+fn span_verdict<M: Measured>(
+    outside: M,
+    images: Option<usize>,
+    top_10: Option<(f64, f64)>,
+) -> Verdict {
+    Verdict {
+        claim: SPAN_CLAIM.into(),
+        holds: Some(lies_in_input_span(outside.stat())),
+        evidence: format!(
+            "{} of ||W_final - W_init|| lies outside the span of the {}training images{}",
+            outside.tiny(),
+            images.map(|n| format!("{n} ")).unwrap_or_default(),
+            top_10
+                .map(|(energy, random)| format!(
+                    "; the top 10 principal directions of the inputs hold {energy:.3} of its \
+                     energy against {random:.3} for a random direction"
+                ))
+                .unwrap_or_default()
+        ),
+    }
+}
 
 /// Per layer: is a neuron one input of the layer, or a blend of many?
 fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
@@ -140,68 +358,33 @@ fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         .collect()
 }
 
-/// The initial weights' diagonal figures, as a class-template verdict quotes them.
-fn initially(init: Option<Diagonal>) -> String {
-    init.map_or_else(
-        || format!("; {NO_INIT}"),
-        |i| {
-            format!(
-                " (initial: {}/10 classes, diagonal {:.3})",
-                i.rows_diag_max, i.diag_mean
-            )
-        },
-    )
-}
-
 /// The article's claims as one run's numbers bear them out.
 pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = probe_verdicts(analysis);
     let ct = &analysis.class_template;
-    if let Some(t) = ct.trained.diag_centered {
-        let initially = initially(ct.init.as_ref().and_then(|i| i.diag_centered));
-        out.push(Verdict {
-            claim: CLASS_TEMPLATE_CLAIM.into(),
-            holds: Some(is_one_class_template(&t)),
-            evidence: format!(
-                "centred class means match their own neuron best in {}/10 classes; mean cosine \
-                 on the diagonal {:.3} against {:.3} off it{initially}",
-                t.rows_diag_max, t.diag_mean, t.offdiag_mean
-            ),
-        });
+    if let Some(t) = &ct.trained.diag_centered {
+        let init = ct.init.as_ref().and_then(|i| i.diag_centered.as_ref());
+        out.push(class_template_verdict(
+            Template::of(t),
+            init.map(Template::of),
+        ));
     }
     out.extend(nearest_verdicts(analysis));
     out.extend(every_layer_verdicts(analysis));
     if let Some(d) = analysis
         .effective_class_template
         .as_ref()
-        .and_then(|e| e.diag_centered)
+        .and_then(|e| e.diag_centered.as_ref())
     {
-        out.push(Verdict {
-            claim: EFFECTIVE_CLAIM.into(),
-            holds: Some(is_one_class_template(&d)),
-            evidence: format!(
-                "the effective template of class k (mean d logit_k / d input) matches the centred \
-                 mean of class k best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off it",
-                d.rows_diag_max, d.diag_mean, d.offdiag_mean
-            ),
-        });
+        out.push(effective_verdict(Template::of(d)));
     }
     if let Some(s) = &analysis.span {
-        let k10 = s.top_k.iter().find(|t| t.k == 10);
-        out.push(Verdict {
-            claim: SPAN_CLAIM.into(),
-            holds: Some(lies_in_input_span(Stat::single(s.outside_fraction))),
-            evidence: format!(
-                "{:.2e} of ||W_final - W_init|| lies outside the span of the {} training images{}",
-                s.outside_fraction,
-                s.images,
-                k10.map(|t| format!(
-                    "; the top 10 principal directions of the inputs hold {:.3} of its energy against {:.3} for a random direction",
-                    t.energy, t.random
-                ))
-                .unwrap_or_default()
-            ),
-        });
+        let top_10 = s.top_k.iter().find(|t| t.k == 10);
+        out.push(span_verdict(
+            s.outside_fraction,
+            Some(s.images),
+            top_10.map(|t| (t.energy, t.random)),
+        ));
     }
     out
 }
@@ -210,18 +393,12 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let mut out = Vec::new();
     let output = analysis.output_layer_templates();
-    if let Some(t) = output.and_then(|o| o.result.trained.diag_centered) {
-        let initially = initially(output.and_then(|o| o.result.init.as_ref()?.diag_centered));
-        out.push(Verdict {
-            claim: SELF_DUALITY_CLAIM.into(),
-            holds: Some(is_one_class_template(&t)),
-            evidence: format!(
-                "the centred class means of the hidden activations match their own output \
-                 neuron best in {}/10 classes, cosine {:.3} on the diagonal against {:.3} off \
-                 it{initially}",
-                t.rows_diag_max, t.diag_mean, t.offdiag_mean
-            ),
-        });
+    if let Some(t) = output.and_then(|o| o.result.trained.diag_centered.as_ref()) {
+        let init = output.and_then(|o| o.result.init.as_ref()?.diag_centered.as_ref());
+        out.push(self_duality_verdict(
+            Template::of(t),
+            init.map(Template::of),
+        ));
     }
     let layers = analysis.layers.len() - 1;
     out.extend(blend_verdicts(analysis));
@@ -239,30 +416,15 @@ fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     }
     for c in &analysis.layer_collapse {
         let t = c.result.trained;
-        let nc3 = |n: &crate::analysis::collapse::NeuralCollapse| n.nc3.unwrap_or(f64::NAN);
-        out.push(Verdict {
-            claim: collapse_claim(layers, c.layer),
-            holds: c
-                .result
-                .init
-                .map(|i| improves(Stat::single(i.nc1), Stat::single(t.nc1))),
-            evidence: match (c.result.init, t.nc3) {
-                (Some(i), Some(_)) => format!(
-                    "NC1 = {:.3} after training against {:.3} initially (0 would be full \
-                     collapse); NC3 = {:.3} against {:.3}",
-                    t.nc1,
-                    i.nc1,
-                    nc3(&t),
-                    nc3(&i)
-                ),
-                (Some(i), None) => format!(
-                    "NC1 = {:.3} after training against {:.3} initially (0 would be full \
-                     collapse)",
-                    t.nc1, i.nc1
-                ),
-                (None, _) => format!("NC1 = {:.3} after training; {NO_INIT}", t.nc1),
-            },
-        });
+        let init = c.result.init;
+        let nc3 = t.nc3.zip(init).map(|(n, i)| (n, i.nc3.unwrap_or(f64::NAN)));
+        out.push(collapse_verdict(
+            layers,
+            c.layer,
+            t.nc1,
+            init.map(|i| i.nc1),
+            nc3,
+        ));
     }
     out
 }
@@ -299,42 +461,16 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let layers = analysis.probe.layers.len();
     let mut out = Vec::new();
     for n in &analysis.nearest_input {
-        let t = &n.result.trained.summary;
-        let claim = pulled_claim(layers, n.layer);
-        let Some(i) = n.result.init.as_ref().map(|i| &i.summary) else {
-            out.push(Verdict {
-                claim,
-                holds: None,
-                evidence: format!(
-                    "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max \
-                     {:.3}; {NO_INIT}",
-                    t.mean, t.median, t.max
-                ),
-            });
-            continue;
+        let of = |s: &Summary| Nearest {
+            mean: s.mean,
+            median: s.median,
+            max: s.max,
         };
-        out.push(Verdict {
-            claim,
-            holds: Some(
-                improves(Stat::single(t.mean), Stat::single(i.mean))
-                    && improves(Stat::single(t.median), Stat::single(i.median)),
-            ),
-            evidence: format!(
-                "per-neuron max cosine to any training image: mean {:.3}, median {:.3}, max {:.3} \
-                 after training against mean {:.3}, median {:.3}, max {:.3} initially; the best \
-                 match stays far from an identical image (cosine 1)",
-                t.mean, t.median, t.max, i.mean, i.median, i.max
-            ),
-        });
+        let t = of(&n.result.trained.summary);
+        let init = n.result.init.as_ref().map(|i| of(&i.summary));
+        out.push(pulled_verdict(layers, n.layer, t, init));
         if n.layer + 1 < layers {
-            out.push(Verdict {
-                claim: one_image_claim(layers, n.layer),
-                holds: Some(looks_like_one_image(Stat::single(t.mean))),
-                evidence: format!(
-                    "its best match has cosine {:.3} on average, where an identical image would give 1",
-                    t.mean
-                ),
-            });
+            out.push(one_image_verdict(layers, n.layer, t.mean));
         }
     }
     out
@@ -342,129 +478,61 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 
 /// The same claims for one group of a sweep, over its seeds.
 pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
-    let sweep = SweepGroup { group };
+    let get = |f: Figure| group.figures.get(&f).copied();
     let layers = group.hidden.len() + 1;
-    let templates = [
-        (
-            CLASS_TEMPLATE_CLAIM,
-            Figure::RowsMatchedTrained,
-            Figure::DiagonalTrained,
-            Figure::OffDiagonalTrained,
-            Some(Figure::DiagonalInit),
-            "their own neuron",
-        ),
-        (
-            EFFECTIVE_CLAIM,
-            Figure::EffectiveRowsMatched,
-            Figure::EffectiveDiagonal,
-            Figure::EffectiveOffDiagonal,
-            None,
-            "their effective template",
-        ),
-        (
-            SELF_DUALITY_CLAIM,
-            Figure::OutputRowsMatchedTrained,
-            Figure::OutputDiagonalTrained,
-            Figure::OutputOffDiagonalTrained,
-            Some(Figure::OutputDiagonalInit),
-            "their own output neuron",
-        ),
-    ];
-    let mut out: Vec<Verdict> = sweep.input_likeness(layers).into_iter().collect();
-    out.extend(
-        templates
-            .into_iter()
-            .filter_map(|(claim, rows, diagonal, off, init, what)| {
-                sweep.template(claim, [rows, diagonal, off], init, what)
-            }),
-    );
-    out.extend(sweep.collapse(layers));
-    out.extend(sweep.span());
+    let template = |rows, diagonal, off| {
+        Some(Template {
+            rows: get(rows)?,
+            diagonal: get(diagonal)?,
+            off: get(off)?,
+        })
+    };
+    let mut out = Vec::new();
+    let nearest = |mean, median, max| {
+        Some(Nearest {
+            mean: get(mean)?,
+            median: get(median)?,
+            max: get(max)?,
+        })
+    };
+    use Figure::*;
+    if let Some(t) = nearest(NearestTrained, NearestMedianTrained, NearestMaxTrained) {
+        let init = nearest(NearestInit, NearestMedianInit, NearestMaxInit);
+        out.push(pulled_verdict(layers, 0, t, init));
+        if layers > 1 {
+            out.push(one_image_verdict(layers, 0, t.mean));
+        }
+    }
+    if let Some(t) = template(RowsMatchedTrained, DiagonalTrained, OffDiagonalTrained) {
+        let init = template(RowsMatchedInit, DiagonalInit, OffDiagonalInit);
+        out.push(class_template_verdict(t, init));
+    }
+    if let Some(t) = template(
+        EffectiveRowsMatched,
+        EffectiveDiagonal,
+        EffectiveOffDiagonal,
+    ) {
+        out.push(effective_verdict(t));
+    }
+    let output = |rows, diagonal, off| template(rows, diagonal, off);
+    if let Some(t) = output(
+        OutputRowsMatchedTrained,
+        OutputDiagonalTrained,
+        OutputOffDiagonalTrained,
+    ) {
+        let init = output(
+            OutputRowsMatchedInit,
+            OutputDiagonalInit,
+            OutputOffDiagonalInit,
+        );
+        out.push(self_duality_verdict(t, init));
+    }
+    if let (Some(nc1), Some(layer)) = (get(Nc1Trained), layers.checked_sub(2)) {
+        let nc3 = get(Nc3Trained).zip(get(Nc3Init));
+        out.push(collapse_verdict(layers, layer, nc1, get(Nc1Init), nc3));
+    }
+    if let Some(outside) = get(OutsideSpan) {
+        out.push(span_verdict(outside, None, None));
+    }
     out
-}
-
-/// A sweep group's figures, read for the verdicts.
-struct SweepGroup<'a> {
-    group: &'a Group,
-}
-
-fn pm(s: Stat) -> String {
-    format!("{:.3} ± {:.3}", s.mean, s.std)
-}
-
-impl SweepGroup<'_> {
-    fn get(&self, f: Figure) -> Option<Stat> {
-        self.group.figures.get(&f).copied()
-    }
-
-    /// Neurons pulled towards inputs, and (with a hidden layer) whether one is a whole image.
-    fn input_likeness(&self, layers: usize) -> Vec<Verdict> {
-        let mut out = Vec::new();
-        let trained = self.get(Figure::NearestTrained);
-        if let (Some(t), Some(i)) = (trained, self.get(Figure::NearestInit)) {
-            out.push(Verdict {
-                claim: pulled_claim(layers, 0),
-                holds: Some(improves(t, i)),
-                evidence: format!("max cosine {} against {} initially", pm(t), pm(i)),
-            });
-        }
-        if let Some(t) = trained.filter(|_| layers > 1) {
-            out.push(Verdict {
-                claim: one_image_claim(layers, 0),
-                holds: Some(looks_like_one_image(t)),
-                evidence: format!(
-                    "its best match has cosine {} on average, where an identical image would give 1",
-                    pm(t)
-                ),
-            });
-        }
-        out
-    }
-
-    /// A class-template claim from its classes matched, diagonal and off-diagonal figures.
-    fn template(
-        &self,
-        claim: &str,
-        [rows, diagonal, off]: [Figure; 3],
-        init: Option<Figure>,
-        what: &str,
-    ) -> Option<Verdict> {
-        let (rows, d, o) = (self.get(rows)?, self.get(diagonal)?, self.get(off)?);
-        let initially = init
-            .and_then(|i| self.get(i))
-            .map(|i| format!(" (initial diagonal {})", pm(i)))
-            .unwrap_or_default();
-        Some(Verdict {
-            claim: claim.into(),
-            holds: Some(is_class_template(rows, d, o)),
-            evidence: format!(
-                "classes matching {what} {}; diagonal cosine {} against {} off it{initially}",
-                pm(rows),
-                pm(d),
-                pm(o)
-            ),
-        })
-    }
-
-    /// NC1 of the last hidden layer, the one the sweep summarises.
-    fn collapse(&self, layers: usize) -> Option<Verdict> {
-        let (t, i) = (self.get(Figure::Nc1Trained)?, self.get(Figure::Nc1Init)?);
-        Some(Verdict {
-            claim: collapse_claim(layers, layers.checked_sub(2)?),
-            holds: Some(improves(i, t)),
-            evidence: format!("NC1 {} against {} initially", pm(t), pm(i)),
-        })
-    }
-
-    fn span(&self) -> Option<Verdict> {
-        let s = self.get(Figure::OutsideSpan)?;
-        Some(Verdict {
-            claim: SPAN_CLAIM.into(),
-            holds: Some(lies_in_input_span(s)),
-            evidence: format!(
-                "ΔW outside the inputs' span: {:.2e} ± {:.1e}",
-                s.mean, s.std
-            ),
-        })
-    }
 }

@@ -19,8 +19,8 @@ use crate::core::provenance::Provenance;
 use crate::render::figures::{FigureInputs, draw_all};
 use crate::render::report::write_run_report;
 use crate::store::{ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
-use crate::tensorflow::REFERENCE_DIR;
 use crate::tensorflow::compare::Comparison;
+use crate::tensorflow::{REFERENCE_DIR, RESULTS_DIR};
 
 /// A network ready to be analysed: its folder, where it came from, its data and its snapshots
 /// (initial first where known, trained last).
@@ -84,7 +84,6 @@ pub(crate) fn write_analysis(
             provenance,
             trained: &snapshots[snapshots.len() - 1].layers,
             init: (snapshots.len() > 1).then(|| snapshots[0].layers.as_slice()),
-            activation: provenance.activation(),
             train: &data.full_train,
             test: &data.test,
         },
@@ -118,7 +117,7 @@ fn tensorflow_comparison(
         return Ok(None);
     };
     let reference = Path::new(REFERENCE_DIR);
-    if config.article_model().is_none() || !reference.join("results").is_dir() {
+    if config.article_model().is_none() || !reference.join(RESULTS_DIR).is_dir() {
         return Ok(None);
     }
     let (comparison, _) = write_comparison(dir, config, metrics, analysis, reference)?;

@@ -64,14 +64,7 @@ impl FinishedRun {
 
     /// Every snapshot the run saved, epoch 0 (initial) to its last epoch.
     pub fn snapshots(&self) -> Result<Vec<Snapshot>> {
-        (0..=self.metrics.epochs.len())
-            .map(|epoch| {
-                Ok(Snapshot {
-                    epoch,
-                    layers: self.snapshot(epoch)?,
-                })
-            })
-            .collect()
+        snapshots(&self.dir, &self.config, &self.metrics)
     }
 
     fn layers(&self, file: &str) -> Result<Vec<LayerWeights>> {
@@ -82,4 +75,21 @@ impl FinishedRun {
             self.config.model.activation,
         )
     }
+}
+
+/// The snapshots of the run in `dir` with this config and these metrics, epoch 0 (initial)
+/// to its last epoch: for a run that has just finished as for one opened again.
+pub(crate) fn snapshots(dir: &RunDir, config: &Config, metrics: &Metrics) -> Result<Vec<Snapshot>> {
+    (0..=metrics.epochs.len())
+        .map(|epoch| {
+            let layers = load_layers(
+                dir,
+                &snapshot_file(epoch),
+                &metrics.layers,
+                config.model.activation,
+            )
+            .with_context(|| format!("the run in {} is incomplete", dir.path().display()))?;
+            Ok(Snapshot { epoch, layers })
+        })
+        .collect()
 }

@@ -14,10 +14,22 @@ use crate::core::config::{Activation, Config};
 use crate::core::data::{NUM_CLASSES, RunData};
 use crate::core::model_kind::ModelKind;
 use crate::core::provenance::{ImportFormat, ImportRecord, Provenance};
-use crate::core::weights::{LayerWeights, model_description, widths};
-use crate::interop::keras::{holds, load};
+use crate::core::weights::{LayerWeights, model_description, model_kind, widths};
+use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
 use crate::interop::{Format, read};
 use crate::store::{IMPORT_FILE, RunDir};
+
+/// The folder an import writes into: never a training run's, whose results it would replace.
+fn import_folder(out: &Path) -> Result<RunDir> {
+    let dir = RunDir::prepare(out)?;
+    if dir.holds_training_run() {
+        bail!(
+            "{} holds a training run, which an import would replace: choose another --out",
+            out.display()
+        );
+    }
+    Ok(dir)
+}
 
 /// The data an imported network is analysed on.
 pub struct DataChoice {
@@ -55,7 +67,7 @@ pub fn analyze_keras(
 ) -> Result<Vec<(ModelKind, Analysis)>> {
     let models: Vec<ModelKind> = [ModelKind::Slp, ModelKind::Mlp]
         .into_iter()
-        .filter(|&m| holds(options.weights, m))
+        .filter(|&m| has_weights_of(options.weights, m))
         .collect();
     if models.is_empty() {
         bail!(
@@ -69,16 +81,19 @@ pub fn analyze_keras(
         .map(|&m| {
             Ok((
                 m,
-                load(options.weights, m, "init_")?,
+                load(options.weights, m, INITIAL_PREFIX)?,
                 load(options.weights, m, "")?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
     let data = options.data.load()?;
     let root = RunDir::prepare(options.out)?;
+    let dirs = models
+        .iter()
+        .map(|m| import_folder(&root.file(m.name())))
+        .collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
-    for (model, init, trained) in loaded {
-        let dir = RunDir::prepare(&root.file(model.name()))?;
+    for ((model, init, trained), dir) in loaded.into_iter().zip(dirs) {
         let network = Network {
             trained,
             init: Some(init),
@@ -115,7 +130,7 @@ pub fn analyze_weights(
     let pixels = data.full_train.pixels();
     let trained = read(options.weights, pixels)?;
     // A single layer has no activation to disagree about.
-    let hidden_layers = trained.layers.len() > 1;
+    let hidden_layers = model_kind(&trained.layers) == ModelKind::Mlp;
     let activation = match (trained.activation, options.activation) {
         (Some(file), Some(flag)) if file != flag && hidden_layers => bail!(
             "{} says its activation is {file} but --activation says {flag}: drop --activation \
@@ -148,7 +163,7 @@ pub fn analyze_weights(
             trained.layers.last().map_or(0, |l| l.d_out)
         );
     }
-    let dir = RunDir::prepare(options.out)?;
+    let dir = import_folder(options.out)?;
     if assumed {
         feedback.warn(&format!(
             "note: {} does not say which activation its hidden layers use; assuming relu \
@@ -233,7 +248,6 @@ fn write_import(
         }
     ));
     dir.remove_previous_results()?;
-    dir.remove_config()?;
     dir.write_json(IMPORT_FILE, &record)?;
     let subject = Subject {
         dir,

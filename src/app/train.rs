@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use super::analyze::{Subject, write_analysis};
 use super::feedback::Feedback;
-use super::finished::FinishedRun;
+use super::finished::snapshots;
 use crate::analysis::results::Analysis;
 use crate::core::config::Config;
 use crate::core::data::{NUM_CLASSES, RunData};
@@ -17,7 +17,7 @@ use crate::core::stop::StopToken;
 use crate::core::weights::{
     LayerWeights, initial_weights, layer_widths, model_description, widths,
 };
-use crate::interop::keras::{load, model_for_hidden_layers};
+use crate::interop::keras::{INITIAL_PREFIX, load, model_for_hidden_layers};
 use crate::interop::{ExportInfo, Format, encode};
 use crate::nn::backend::{self, Opened};
 use crate::nn::model::DenseNet;
@@ -36,7 +36,7 @@ fn initial_weights_for(config: &Config, expected: &[usize]) -> Result<Vec<LayerW
         return Ok(initial_weights(expected, config.seed));
     };
     let model = model_for_hidden_layers(config.model.hidden.len())?;
-    let layers = load(dir, model, "init_")?;
+    let layers = load(dir, model, INITIAL_PREFIX)?;
     let found = widths(&layers);
     if found != expected {
         bail!(
@@ -248,12 +248,7 @@ impl Run<'_> {
         outputs: Outputs,
         feedback: &mut dyn Feedback,
     ) -> Result<Analysis> {
-        let finished = FinishedRun {
-            dir: self.dir.clone(),
-            config: self.config.clone(),
-            metrics: metrics.clone(),
-        };
-        let snapshots = finished.snapshots()?;
+        let snapshots = snapshots(&self.dir, self.config, metrics)?;
         let subject = Subject {
             dir: &self.dir,
             provenance: Provenance::Trained {

@@ -6,8 +6,9 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::sweep::shard::ShardArg;
-use crate::core::config::{Activation, BackendName, Config};
-use crate::store::RUNS_DIR;
+use crate::core::config::{Activation, BackendName, Config, DEFAULT_DATA_DIR};
+use crate::core::model_kind::ModelKind;
+use crate::store::{RUNS_DIR, default_run_dir};
 use crate::tensorflow::REFERENCE_DIR;
 
 #[derive(Debug, Parser)]
@@ -100,10 +101,10 @@ pub struct CompareArgs {
 #[derive(Debug, Args)]
 pub struct ArticleArgs {
     /// Run folder of the single-layer perceptron (e.g. runs/slp).
-    #[arg(long, value_name = "DIR", default_value = "runs/slp")]
+    #[arg(long, value_name = "DIR", default_value_os_t = default_run_dir(ModelKind::Slp.name()))]
     pub slp: PathBuf,
     /// Run folder of the multi-layer perceptron (e.g. runs/mlp).
-    #[arg(long, value_name = "DIR", default_value = "runs/mlp")]
+    #[arg(long, value_name = "DIR", default_value_os_t = default_run_dir(ModelKind::Mlp.name()))]
     pub mlp: PathBuf,
     /// Folder for article.png and article.svg.
     #[arg(long, value_name = "DIR", default_value = RUNS_DIR)]
@@ -134,7 +135,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// With --keras-weights or --weights: the MNIST-format data folder.
-    #[arg(long, value_name = "DIR", default_value = "data/mnist")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub data: PathBuf,
     /// With --weights: use only the first N training images, as a run with
     /// data.train_limit = N did (0 = all).

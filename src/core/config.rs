@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::model_kind::ModelKind;
 
+/// The MNIST folder that ships with the project, relative to its root.
+pub const DEFAULT_DATA_DIR: &str = "data/mnist";
+
 /// Everything a run needs. Unknown keys are rejected at every level so a typo never silently
 /// falls back to a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +185,7 @@ pub struct AnalysisConfig {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
-            dir: PathBuf::from("data/mnist"),
+            dir: PathBuf::from(DEFAULT_DATA_DIR),
             validation_split: 0.02,
             train_limit: 0,
         }

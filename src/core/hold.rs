@@ -1,8 +1,10 @@
 //! Test holds. `WEIGHTSCOPE_HOLD=line:N` stops the process right after it prints its N-th line
-//! of progress, `WEIGHTSCOPE_HOLD=file:NAME` right after it writes a file whose path ends in
-//! NAME; it then waits until its standard input closes. A test that interrupts or kills a run
-//! at such a point therefore meets the same state on any machine, however fast. Unset, as for
-//! every user, a hold costs one look at a cached value.
+//! of progress; `WEIGHTSCOPE_HOLD=file:NAME` when a new file whose path ends in NAME is
+//! complete under its temporary name but has not yet replaced the old one, the moment a
+//! non-atomic writer would leave a half-written file. The process then says so on stderr and
+//! waits until its standard input closes. A test that interrupts or kills a run at such a
+//! point therefore meets the same state on any machine, however fast. Unset, as for every
+//! user, a hold costs one look at a cached value.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,11 +23,15 @@ fn requested() -> Option<&'static Point> {
     POINT
         .get_or_init(|| {
             let value = std::env::var(VARIABLE).ok()?;
-            match value.split_once(':')? {
-                ("line", n) => n.parse().ok().map(Point::Line),
-                ("file", name) => Some(Point::File(name.to_string())),
+            let point = match value.split_once(':') {
+                Some(("line", n)) => n.parse().ok().map(Point::Line),
+                Some(("file", name)) => Some(Point::File(name.to_string())),
                 _ => None,
+            };
+            if point.is_none() {
+                eprintln!("warning: {VARIABLE}={value:?} is neither line:N nor file:NAME; ignored");
             }
+            point
         })
         .as_ref()
 }
@@ -37,8 +43,8 @@ pub fn after_line(line: usize) {
     }
 }
 
-/// Holds if the test asked to stop after `path` is written.
-pub fn after_file(path: &Path) {
+/// Holds if the test asked to stop before `path` is replaced by its new version.
+pub fn before_replacing(path: &Path) {
     if let Some(Point::File(name)) = requested()
         && path.ends_with(name)
     {

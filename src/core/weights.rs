@@ -76,6 +76,11 @@ pub fn widths(layers: &[LayerWeights]) -> Vec<usize> {
     out
 }
 
+/// The kind of network a stack of layers makes.
+pub fn model_kind(layers: &[LayerWeights]) -> ModelKind {
+    ModelKind::of_hidden_layers(layers.len().saturating_sub(1))
+}
+
 /// "SLP 784-10", "MLP 784-128-10": the model as titles and `metrics.json` name it.
 pub(crate) fn model_description(widths: &[usize]) -> String {
     let kind = ModelKind::of_widths(widths).title();

@@ -9,6 +9,9 @@ use anyhow::{Context, Result, bail};
 use crate::core::model_kind::ModelKind;
 use crate::core::weights::LayerWeights;
 
+/// The prefix of the reference script's initial weights' files, `init_mlp_w0.npy`.
+pub const INITIAL_PREFIX: &str = "init_";
+
 /// The reference script's files of each layer: `slp_w.npy`, or `mlp_w0.npy` and `mlp_w1.npy`.
 fn layer_suffixes(model: ModelKind) -> &'static [&'static str] {
     match model {
@@ -29,7 +32,7 @@ pub(crate) fn model_for_hidden_layers(hidden: usize) -> Result<ModelKind> {
 }
 
 /// Whether `dir` holds the reference script's weights of `model`.
-pub(crate) fn holds(dir: &Path, model: ModelKind) -> bool {
+pub(crate) fn has_weights_of(dir: &Path, model: ModelKind) -> bool {
     let first = layer_suffixes(model)[0];
     dir.join(format!("{}_w{first}.npy", model.name())).is_file()
 }

@@ -159,7 +159,6 @@ pub(crate) struct FigureInputs<'a> {
     pub trained: &'a [LayerWeights],
     /// Absent where the initial weights are unknown.
     pub init: Option<&'a [LayerWeights]>,
-    pub activation: Activation,
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
 }
@@ -214,7 +213,7 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
     let panels = winner_panels(
         inputs.analysis,
         inputs.trained,
-        inputs.activation,
+        inputs.provenance.activation(),
         inputs.train.image(inputs.analysis.probe.index),
         inputs.provenance.model(),
     );
@@ -951,7 +950,7 @@ pub(crate) fn distributed_figure(inputs: &FigureInputs<'_>) -> Option<Distribute
     let code = inputs.analysis.distributed.as_ref()?;
     let layers = inputs.analysis.layers.len() - 1;
     let indices = |weights: &[LayerWeights]| -> Vec<Vec<f64>> {
-        hidden_activations(weights, inputs.activation, inputs.test)
+        hidden_activations(weights, inputs.provenance.activation(), inputs.test)
             .iter()
             .map(|h| selectivity_indices(h, &inputs.test.labels))
             .collect()

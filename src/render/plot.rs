@@ -58,9 +58,9 @@ pub(crate) fn save<F: Figure>(figure: &F, dir: &Path, name: &str) -> Result<Vec<
         .sync_all()
         .and_then(|()| crate::store::atomic::make_readable(&tmp))
         .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))?;
+    crate::core::hold::before_replacing(&png);
     tmp.persist(&png)
         .map_err(|e| anyhow!("cannot write {}: {}", png.display(), e.error))?;
-    crate::core::hold::after_file(&png);
     let svg = dir.join(format!("{name}.svg"));
     let mut text = String::new();
     {

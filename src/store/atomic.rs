@@ -23,9 +23,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .and_then(|()| file.as_file().sync_all())
         .and_then(|()| make_readable(&file))
         .with_context(|| format!("cannot write {}", path.display()))?;
+    hold::before_replacing(path);
     file.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    hold::after_file(path);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use super::atomic::write_atomic;
 use super::names::*;
 use crate::core::config::Config;
 use crate::core::metrics::EpochMetrics;
+use crate::core::provenance::{ImportFormat, ImportRecord};
 
 /// A run folder that has been checked to be writable.
 #[derive(Debug, Clone)]
@@ -123,9 +124,9 @@ impl RunDir {
         if path.join(IMPORT_FILE).is_file() {
             return Err(anyhow!(
                 "{} holds imported weights ({IMPORT_FILE}), not a training run's snapshots: \
-                 `weightscope analyze --weights FILE --out {0}` (or --keras-weights) rewrites \
-                 its analysis, report and explorer",
-                path.display()
+                 `{}` rewrites its analysis, report and explorer",
+                path.display(),
+                reimport_command(path)
             ));
         }
         if !path.join(CONFIG_FILE).is_file() {
@@ -184,15 +185,9 @@ impl RunDir {
         })
     }
 
-    /// Removes a training run's `config.toml`, which an import into its folder would
-    /// otherwise leave beside settings that never applied to the imported network.
-    pub(crate) fn remove_config(&self) -> Result<()> {
-        match std::fs::remove_file(self.file(CONFIG_FILE)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow!(
-                "cannot remove the earlier run's {CONFIG_FILE} ({e}): choose another --out"
-            )),
-            _ => Ok(()),
-        }
+    /// Whether the folder holds a training run (its `config.toml` reads as one).
+    pub(crate) fn holds_training_run(&self) -> bool {
+        self.read_config().is_ok()
     }
 
     pub(crate) fn write_config(&self, config: &Config) -> Result<()> {
@@ -217,5 +212,36 @@ impl RunDir {
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
         let path = self.file(name);
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// The command that analyses the import in `folder` again, from its `import.json`.
+fn reimport_command(folder: &Path) -> String {
+    let record = std::fs::read_to_string(folder.join(IMPORT_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str::<ImportRecord>(&text).ok());
+    let Some(record) = record else {
+        return format!(
+            "weightscope analyze --weights FILE --out {}",
+            folder.display()
+        );
+    };
+    let source = record.source.display();
+    match record.format {
+        // The reference script's folder holds both models; each goes to <out>/<model>.
+        ImportFormat::KerasNpy => format!(
+            "weightscope analyze --keras-weights {source} --out {}",
+            folder.parent().unwrap_or(folder).display()
+        ),
+        ImportFormat::Safetensors | ImportFormat::Npz => {
+            let init = record
+                .initial
+                .map(|i| format!(" --init {}", i.display()))
+                .unwrap_or_default();
+            format!(
+                "weightscope analyze --weights {source}{init} --out {}",
+                folder.display()
+            )
+        }
     }
 }

@@ -14,6 +14,10 @@ use crate::core::model_kind::ModelKind;
 
 /// Where the TensorFlow reference results live, relative to the project root.
 pub const REFERENCE_DIR: &str = "reference/tensorflow";
+/// The reference folder's ordinary results (shuffled batches, the seed's own initial weights).
+pub const RESULTS_DIR: &str = "results";
+/// Its lockstep results (TensorFlow's initial weights, no shuffling).
+const LOCKSTEP_DIR: &str = "lockstep";
 
 /// One model of one seed in the reference script's `results/seed-N.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,7 +80,7 @@ pub fn load_reference(dir: &Path) -> Result<Vec<ReferenceRun>> {
 /// The reference results that apply to a run: the lockstep results for a lockstep run (same
 /// initial weights, no shuffling), the ordinary ones otherwise.
 pub(crate) fn reference_for(reference: &Path, lockstep: bool) -> Result<Vec<ReferenceRun>> {
-    let sub = if lockstep { "lockstep" } else { "results" };
+    let sub = if lockstep { LOCKSTEP_DIR } else { RESULTS_DIR };
     let folder = if reference.join(sub).is_dir() {
         reference.join(sub)
     } else {

@@ -5,6 +5,11 @@ use std::path::Path;
 
 use crate::common::Workspace;
 use serde_json::Value;
+use weightscope::analysis::forward::{images_matrix, propagate};
+use weightscope::core::config::Activation;
+use weightscope::core::data::Mnist;
+use weightscope::store::RunDir;
+use weightscope::train::saved::load_layers;
 
 fn train(ws: &Workspace, name: &str, hidden: &[usize]) -> std::path::PathBuf {
     let config = ws.config(name, hidden).epochs(4).build();
@@ -219,14 +224,48 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
     for c in &collapse {
         assert!(f(&c["trained"]["nc1"]) < f(&c["init"]["nc1"]), "{c}");
     }
+    // Class selectivity, (μ_max − μ_rest) / (μ_max + μ_rest) per neuron over the test
+    // images, recomputed here from the hidden activations of the trained weights.
     let selectivity = array(&a["layer_selectivity"]);
     assert_eq!(selectivity.len(), 2);
-    for s in &selectivity {
-        for which in ["trained", "init"] {
-            let share = f(&s[which]["frac_above_half"]);
-            assert!((0.0..=1.0).contains(&share), "{s}");
-            assert!((0.0..=1.0).contains(&f(&s[which]["mean"])), "{s}");
-        }
+    let test = Mnist::load(&ws.data_dir()).unwrap().test;
+    let dir = RunDir::open(&run).unwrap();
+    let layers = load_layers(&dir, "weights.bpk", &[784, 24, 12, 10], Activation::Relu).unwrap();
+    let hidden = propagate(&layers, Activation::Relu, &images_matrix(&test)).inputs;
+    for (l, s) in selectivity.iter().enumerate() {
+        let h = &hidden[l + 1];
+        let indices: Vec<f64> = (0..h.cols)
+            .map(|j| {
+                let mut sums = [0.0f64; 10];
+                let mut counts = [0usize; 10];
+                for (r, &label) in test.labels.iter().enumerate() {
+                    sums[label as usize] += f64::from(h.row(r)[j]);
+                    counts[label as usize] += 1;
+                }
+                let means: Vec<f64> = (0..10).map(|c| sums[c] / counts[c].max(1) as f64).collect();
+                let best = (0..10)
+                    .max_by(|&x, &y| means[x].total_cmp(&means[y]))
+                    .unwrap();
+                let rest = (0..10)
+                    .filter(|&c| c != best)
+                    .map(|c| means[c])
+                    .sum::<f64>()
+                    / 9.0;
+                let total = means[best] + rest;
+                if total == 0.0 {
+                    0.0
+                } else {
+                    (means[best] - rest) / total
+                }
+            })
+            .collect();
+        let mean = indices.iter().sum::<f64>() / indices.len() as f64;
+        let shown = f(&s["trained"]["mean"]);
+        assert!(
+            (mean - shown).abs() < 1e-9,
+            "hidden layer {}: {shown} against {mean}",
+            l + 1
+        );
     }
     // The dynamics follow NC1 of every hidden layer: both fall over training.
     let dynamics = array(&a["dynamics"]);

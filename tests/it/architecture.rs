@@ -99,20 +99,35 @@ fn imports(module: &[String], text: &str) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     // Inline modules open in this file, with the brace depth they opened at.
     let mut inline: Vec<(String, i64)> = Vec::new();
+    // Child modules this file declares (`mod name;`), which its `use name::…` imports name.
+    let mut children: Vec<String> = Vec::new();
     let mut depth = 0i64;
     for line in text.lines() {
         let code = line.split("//").next().unwrap_or_default();
-        let trimmed = code.trim_start().trim_start_matches("pub ");
-        if let Some(rest) = trimmed.strip_prefix("mod ")
-            && let Some(name) = rest.trim_end().strip_suffix('{')
-        {
-            inline.push((name.trim().to_string(), depth));
+        let item = without_visibility(code.trim_start());
+        if let Some(rest) = item.strip_prefix("mod ") {
+            let rest = rest.trim_end();
+            if let Some(name) = rest.strip_suffix('{') {
+                inline.push((name.trim().to_string(), depth));
+            } else if let Some(name) = rest.strip_suffix(';') {
+                children.push(name.trim().to_string());
+            }
         }
         let here: Vec<String> = module
             .iter()
             .cloned()
             .chain(inline.iter().map(|(n, _)| n.clone()))
             .collect();
+        if let Some(path) = item.strip_prefix("use ")
+            && let Some(child) = children
+                .iter()
+                .find(|c| path.starts_with(&format!("{c}::")))
+        {
+            let chars: Vec<char> = path[child.len() + 2..].chars().collect();
+            let mut base = here.clone();
+            base.push(child.clone());
+            expand(&chars, base, &mut found);
+        }
         let mut rest = code;
         while let Some(at) = [rest.find("crate::"), rest.find("super::")]
             .into_iter()
@@ -156,6 +171,18 @@ fn imports(module: &[String], text: &str) -> Vec<Vec<String>> {
         }
     }
     found
+}
+
+/// An item's text without its `pub`, `pub(crate)` or `pub(super)`.
+fn without_visibility(item: &str) -> &str {
+    let Some(rest) = item.strip_prefix("pub") else {
+        return item;
+    };
+    match rest.strip_prefix('(') {
+        Some(scoped) => scoped.split_once(')').map_or(item, |(_, r)| r.trim_start()),
+        None if rest.starts_with(' ') => rest.trim_start(),
+        None => item,
+    }
 }
 
 /// The module an imported path lands in: as far down `src/` as its segments name files or
@@ -399,6 +426,19 @@ fn the_check_finds_a_cycle_between_files_of_one_folder() {
     assert_eq!(app["c"], BTreeSet::from(["a".to_string()]), "{app:?}");
     assert_eq!(app["deep"], BTreeSet::from(["b".to_string()]));
     assert_eq!(cycles(&folders), vec!["app: a -> b -> c -> a"]);
+    // A folder's mod.rs that uses a child by its bare name, and a child that imports an item
+    // of mod.rs, form a cycle too; so does a `pub(crate)` inline module's import.
+    let dir = tree(&[
+        ("store/mod.rs", "pub mod a;\nmod b;\npub use a::Thing;\n"),
+        ("store/a.rs", "use super::Other;\n"),
+        (
+            "store/b.rs",
+            "pub(crate) mod inner {\n    use crate::store::mod_item;\n}\n",
+        ),
+    ]);
+    let folders = folder_graphs(dir.path());
+    assert_eq!(cycles(&folders), vec!["store: a -> mod -> a"]);
+    assert_eq!(folders["store"]["b"], BTreeSet::from(["mod".to_string()]));
     // Without c's import of a, the folder is a tree again.
     let dir = tree(&[
         ("app/a.rs", "use super::b::One;\n"),

@@ -211,23 +211,24 @@ pub struct SharedRun {
 
 /// One MLP 784-16-10 trained for 3 epochs on 400 synthetic images (100 test images), trained
 /// once per test process, the first time a test asks. Tests must not write into its folder:
-/// copy it first. A static is never dropped, so its workspace lies in the build folder, and
-/// the next test process removes it.
+/// copy it first. A static is never dropped, so its workspace lies in the build folder, and a
+/// later test process removes it.
 pub fn shared_mlp() -> &'static SharedRun {
     static RUN: OnceLock<SharedRun> = OnceLock::new();
     RUN.get_or_init(|| {
+        // Named by the process, so a test process removes only what finished ones left.
         let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
         for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with("shared-mlp")
-            {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name
+                .strip_prefix("shared-mlp-")
+                .and_then(|n| n.split('-').next());
+            if owner.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
         let dir = tempfile::Builder::new()
-            .prefix("shared-mlp")
+            .prefix(&format!("shared-mlp-{}-", std::process::id()))
             .tempdir_in(root)
             .unwrap();
         let workspace = Workspace::in_dir(dir, 400, 100);
@@ -255,6 +256,42 @@ pub fn try_train_into(config: &Config, out: &Path) -> anyhow::Result<RunSummary>
         &mut Silent,
         &StopToken::new(),
     )
+}
+
+/// The line a held process prints on stderr once it stands at its hold (`core::hold`).
+pub const HELD: &str = "held (WEIGHTSCOPE_HOLD)";
+
+/// Sends `signal` (INT or TERM) to a child that stands at a hold, waits until its handler has
+/// said it will stop, then lets it go on; returns its stderr and exit status. So the stop is
+/// requested before the child moves a step, however the threads are scheduled.
+pub fn interrupt_held(
+    mut child: std::process::Child,
+    signal: &str,
+) -> (String, std::process::ExitStatus) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.starts_with(HELD) {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no hold: {seen}");
+        seen.push_str(&line);
+    }
+    Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    while !line.starts_with("interrupted:") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no interrupt: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    drop(child.stdin.take());
+    stderr.read_to_string(&mut seen).unwrap();
+    (seen, child.wait().unwrap())
 }
 
 /// Runs the weightscope binary in the current folder (the project root).

@@ -75,6 +75,8 @@ fn assert_quiet(log: &str) {
 
 struct Run {
     dir: std::path::PathBuf,
+    /// The data set the run trained on.
+    data: std::path::PathBuf,
     widths: Vec<usize>,
     activation: Activation,
     epochs: usize,
@@ -93,6 +95,7 @@ fn mlp_run(ws: &Workspace, activation: Activation) -> Run {
     if activation == shared.config.model.activation {
         return Run {
             dir: shared.dir.clone(),
+            data: shared.workspace.data_dir(),
             widths: vec![784, 16, 10],
             activation,
             epochs: shared.config.training.epochs,
@@ -108,6 +111,7 @@ fn mlp_run(ws: &Workspace, activation: Activation) -> Run {
     crate::common::train_into(&config, &dir);
     Run {
         dir,
+        data: ws.data_dir(),
         widths: vec![784, 16, 10],
         activation: config.model.activation,
         epochs: 3,
@@ -120,7 +124,6 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
         return;
     };
     let ws = Workspace::new(400, 100);
-    let data = Mnist::load(&ws.data_dir()).unwrap();
     let runs: Vec<Run> = [Activation::Relu, Activation::Tanh, Activation::Sigmoid]
         .into_iter()
         .map(|a| mlp_run(&ws, a))
@@ -133,6 +136,7 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
         (&runs[2], "train", 9, 1),
     ];
     for (run, source, index, epoch) in views {
+        let data = Mnist::load(&run.data).unwrap();
         let activation = run.activation;
         let page = run.dir.join("explore.html");
         let html = std::fs::read_to_string(&page).unwrap();
@@ -187,7 +191,7 @@ fn a_replayed_drawing_becomes_the_input_weightscope_makes_of_it() {
         return;
     };
     let ws = tempfile::tempdir().unwrap();
-    let run = mlp_run(&crate::common::shared_mlp().workspace, Activation::Relu);
+    let run = mlp_run(&Workspace::new(1, 1), Activation::Relu);
     // A "7": a bar across the top, then a slanted stem, drawn off-centre and small, so the
     // scaling and centring both have work to do.
     let strokes: Vec<Stroke> = vec![
@@ -285,6 +289,7 @@ fn the_explore_command_writes_a_page_for_a_single_layer_network() {
     );
     assert_quiet(&log);
     let slp = Run {
+        data: ws.data_dir(),
         dir: run,
         widths: vec![784, 10],
         activation: config.model.activation,

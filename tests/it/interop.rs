@@ -250,6 +250,12 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
         !again.status.success() && stderr.contains("holds imported weights"),
         "{stderr}"
     );
+    let command = format!(
+        "`weightscope analyze --weights {} --out {}`",
+        fixture("deep.npz").display(),
+        out.display()
+    );
+    assert!(stderr.contains(&command), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(
         report.contains("No baseline:"),
@@ -257,4 +263,34 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     );
     assert!(!out.join("figures/weights_init.png").exists());
     assert!(out.join("figures/weights.png").is_file());
+}
+
+#[test]
+fn an_import_never_replaces_a_training_run() {
+    let ws = Workspace::new(100, 20);
+    let config = ws.config("slp", &[]).epochs(1).build();
+    let run = crate::common::train_into(&config, &ws.path("run")).dir;
+    let weights = run.file("weights.safetensors");
+    let out = weightscope(&[
+        "analyze",
+        "--weights",
+        s(&weights),
+        "--data",
+        s(&ws.data_dir()),
+        "--out",
+        s(run.path()),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("holds a training run"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for kept in [
+        "config.toml",
+        "metrics.json",
+        "weights.bpk",
+        "weights.safetensors",
+    ] {
+        assert!(run.file(kept).is_file(), "{kept} was removed");
+    }
+    assert!(!run.file("import.json").exists());
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::common::{Workspace, binary, s};
 use serde_json::Value;
@@ -47,18 +47,10 @@ fn ctrl_c_checkpoints_and_resume_ends_with_the_uninterrupted_metrics() {
         &["--no-analysis"],
         &format!("line:{epoch_3}"),
     );
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref().take(epoch_3) {
-        line.unwrap();
-    }
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    // Kept open to the end: a closed pipe would end the run with SIGPIPE instead.
+    let _stdout = child.stdout.take();
+    let (stderr, status) = crate::common::interrupt_held(child, "INT");
+    assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("interrupted in epoch"), "{stderr}");
     assert!(
         stderr.contains(&format!("--resume {}", run.display())),
@@ -159,8 +151,9 @@ fn assert_all_complete(dir: &Path) -> BTreeSet<String> {
 enum Moment {
     /// Right after the run prints its n-th line (1 = the training header, 2 = epoch 1, …).
     Line(usize),
-    /// Right after the run replaces this file of the previous run with its own.
-    Replaced(&'static str),
+    /// When the run has written its new version of this file under a temporary name, before
+    /// it replaces the previous run's: the moment a non-atomic writer would be half-way.
+    Writing(&'static str),
 }
 
 /// Starts a run into `run` (with `extra` flags) that holds at `point` (see `core::hold`) until
@@ -181,17 +174,30 @@ fn held(config: &Path, run: &Path, extra: &[&str], point: &str) -> std::process:
 fn kill_at(config: &Path, run: &Path, moment: Moment) {
     let point = match moment {
         Moment::Line(n) => format!("line:{n}"),
-        Moment::Replaced(name) => format!("file:{name}"),
+        Moment::Writing(name) => format!("file:{name}"),
     };
     let mut child = held(config, run, &[], &point);
     // The run announces the hold on stderr once it stands there.
     let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
-    let announced = errors.any(|l| l.unwrap().starts_with("held (WEIGHTSCOPE_HOLD)"));
+    let announced = errors.any(|l| l.unwrap().starts_with(crate::common::HELD));
     assert!(announced, "the run ended before {moment:?}");
     child.kill().unwrap();
     let status = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(9), "at {moment:?}");
+    if let Moment::Writing(name) = moment {
+        // The kill met the new version still under its temporary name.
+        let folder = run.join(name).parent().unwrap().to_path_buf();
+        let temporary = std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp"));
+        assert!(
+            temporary,
+            "no temporary file in {} at {moment:?}",
+            folder.display()
+        );
+    }
 }
 
 #[test]
@@ -228,11 +234,11 @@ fn kill_9_at_every_stage_leaves_only_complete_files() {
         Moment::Line(13),
         Moment::Line(16),
         Moment::Line(17),
-        Moment::Replaced("analysis.json"),
-        Moment::Replaced("figures/winners.png"),
-        Moment::Replaced("figures/weights.svg"),
-        Moment::Replaced("figures/class_template.png"),
-        Moment::Replaced("figures/effective_templates.png"),
+        Moment::Writing("analysis.json"),
+        Moment::Writing("figures/winners.png"),
+        Moment::Writing("figures/weights.svg"),
+        Moment::Writing("figures/class_template.png"),
+        Moment::Writing("figures/effective_templates.png"),
     ];
     assert!(lines > 17, "the run printed only {lines} lines");
     for moment in moments {

@@ -372,14 +372,8 @@ fn a_shard_stopped_by_sigterm_gives_its_run_back_and_a_rerun_finishes() {
     // Kept open to the end: a closed pipe would end the sweep with SIGPIPE instead.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert!(lines.next().unwrap().unwrap().ends_with(": training"));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let (stderr, status) = crate::common::interrupt_held(child, "TERM");
+    assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("run the same command again to continue"),
         "{stderr}"

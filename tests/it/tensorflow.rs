@@ -11,7 +11,7 @@ use weightscope::analysis::results::Analysis;
 use weightscope::core::config::Config;
 use weightscope::core::metrics::Metrics;
 use weightscope::core::model_kind::ModelKind;
-use weightscope::interop::keras::load;
+use weightscope::interop::keras::{INITIAL_PREFIX, load};
 use weightscope::nn::optim::KerasAdam;
 use weightscope::store::{METRICS_FILE, RunDir};
 use weightscope::tensorflow::compare::compare;
@@ -120,7 +120,7 @@ fn keras_weights_load_with_their_shapes() {
     let dir = Path::new(REFERENCE).join("weights");
     let mlp = load(&dir, ModelKind::Mlp, "").unwrap();
     assert_eq!((mlp[0].d_in, mlp[0].d_out, mlp[1].d_out), (784, 128, 10));
-    let init = load(&dir, ModelKind::Slp, "init_").unwrap();
+    let init = load(&dir, ModelKind::Slp, INITIAL_PREFIX).unwrap();
     assert!(
         init[0].bias.iter().all(|&b| b == 0.0),
         "Keras biases start at zero"
@@ -155,7 +155,10 @@ fn lockstep_config_starts_from_tensorflows_initial_weights() {
         config.model.activation,
     )
     .unwrap();
-    assert_eq!(init, load(&weights, ModelKind::Mlp, "init_").unwrap());
+    assert_eq!(
+        init,
+        load(&weights, ModelKind::Mlp, INITIAL_PREFIX).unwrap()
+    );
     // A width that does not match the files is refused before anything is written.
     let config = ws
         .config("bad", &[64])

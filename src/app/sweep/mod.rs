@@ -21,7 +21,7 @@ use crate::store::{
     ANALYSIS_FILE, ERROR_FILE, METRICS_FILE, REPORT_FILE, RunDir, SUMMARY_JSON, SUMMARY_MD,
     default_run_dir, write_atomic,
 };
-use crate::tensorflow::{REFERENCE_DIR, load_reference};
+use crate::tensorflow::{REFERENCE_DIR, RESULTS_DIR, load_reference};
 use plan::{load, plan};
 use shard::Shard;
 
@@ -259,7 +259,7 @@ impl Worker<'_> {
 fn write_summary(root: &RunDir, summary: &Summary) -> Result<()> {
     root.write_json(SUMMARY_JSON, summary)?;
     root.write(SUMMARY_MD, summary.markdown().as_bytes())?;
-    let reference = Path::new(REFERENCE_DIR).join("results");
+    let reference = Path::new(REFERENCE_DIR).join(RESULTS_DIR);
     let tensorflow = if reference.is_dir() {
         Some(load_reference(&reference)?)
     } else {
