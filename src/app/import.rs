@@ -10,13 +10,13 @@ use super::analyze::{Subject, write_analysis};
 use super::feedback::Feedback;
 use crate::analysis::forward::evaluate_on_host;
 use crate::analysis::results::{Analysis, Snapshot};
-use crate::core::config::{Activation, Config};
+use crate::core::config::{Activation, Config, data_folder};
 use crate::core::data::{NUM_CLASSES, RunData};
 use crate::core::model_kind::ModelKind;
 use crate::core::provenance::{ImportFormat, ImportRecord, Provenance};
 use crate::core::weights::{LayerWeights, model_description, model_kind, widths};
 use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
-use crate::interop::{Format, read};
+use crate::interop::{Format, Imported, read};
 use crate::store::{IMPORT_FILE, RunDir};
 
 /// The folder an import writes into: never a training run's, whose results it would replace.
@@ -43,6 +43,13 @@ pub struct DataChoice {
 
 impl DataChoice {
     fn load(&self) -> Result<RunData> {
+        if !data_folder(&self.dir).is_dir() {
+            bail!(
+                "data folder {} does not exist: pass --data DIR, a folder with the four \
+                 MNIST-format IDX files the network was trained on",
+                self.dir.display()
+            );
+        }
         let mut config = Config::default();
         config.data.dir = self.dir.clone();
         config.data.train_limit = self.train_limit;
@@ -87,6 +94,15 @@ pub fn analyze_keras(
         })
         .collect::<Result<Vec<_>>>()?;
     let data = options.data.load()?;
+    for (model, init, trained) in &loaded {
+        check_keras_shapes(
+            options.weights,
+            *model,
+            init,
+            trained,
+            data.full_train.pixels(),
+        )?;
+    }
     let root = RunDir::prepare(options.out)?;
     let dirs = models
         .iter()
@@ -110,6 +126,34 @@ pub fn analyze_keras(
     Ok(results)
 }
 
+/// The reference script's weights must fit the data, and their initial weights the trained.
+fn check_keras_shapes(
+    folder: &Path,
+    model: ModelKind,
+    init: &[LayerWeights],
+    trained: &[LayerWeights],
+    pixels: usize,
+) -> Result<()> {
+    let found = widths(trained);
+    let name = model.name();
+    if widths(init) != found {
+        bail!(
+            "{}: the {name} model's initial weights are {:?} but its trained weights {found:?}: \
+             save both from the same network",
+            folder.display(),
+            widths(init)
+        );
+    }
+    if found.first() != Some(&pixels) || found.last() != Some(&NUM_CLASSES) {
+        bail!(
+            "{}: the {name} model is {found:?} but the data has {pixels} inputs and \
+             {NUM_CLASSES} classes: pass the --data it was trained on",
+            folder.display()
+        );
+    }
+    Ok(())
+}
+
 /// Options of `analyze --weights`.
 pub struct WeightsImport<'a> {
     pub weights: &'a Path,
@@ -129,33 +173,11 @@ pub fn analyze_weights(
     let data = options.data.load()?;
     let pixels = data.full_train.pixels();
     let trained = read(options.weights, pixels)?;
-    // A single layer has no activation to disagree about.
-    let hidden_layers = model_kind(&trained.layers) == ModelKind::Mlp;
-    let activation = match (trained.activation, options.activation) {
-        (Some(file), Some(flag)) if file != flag && hidden_layers => bail!(
-            "{} says its activation is {file} but --activation says {flag}: drop --activation \
-             or pass the one the network was trained with",
-            options.weights.display()
-        ),
-        (_, Some(a)) | (Some(a), None) => a,
-        (None, None) => Activation::Relu,
-    };
-    let assumed = trained.activation.is_none() && options.activation.is_none() && hidden_layers;
     let init = options
         .init
-        .map(|path| {
-            let init = read(path, pixels)?;
-            if widths(&init.layers) != widths(&trained.layers) {
-                bail!(
-                    "{} holds a network of another shape than {}: pass the initial weights of \
-                     the same network to --init",
-                    path.display(),
-                    options.weights.display()
-                );
-            }
-            Ok(init.layers)
-        })
+        .map(|path| initial_weights_of(path, options.weights, &trained.layers, pixels))
         .transpose()?;
+    let activation = activation_of(options.weights, &trained, options.activation)?;
     if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
         bail!(
             "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
@@ -164,13 +186,6 @@ pub fn analyze_weights(
         );
     }
     let dir = import_folder(options.out)?;
-    if assumed {
-        feedback.warn(&format!(
-            "note: {} does not say which activation its hidden layers use; assuming relu \
-             (pass --activation sigmoid or tanh otherwise)",
-            options.weights.display()
-        ));
-    }
     let name = options
         .weights
         .file_name()
@@ -190,6 +205,48 @@ pub fn analyze_weights(
         activation,
     };
     write_import(&dir, &options.data, &data, network, feedback)
+}
+
+/// The initial weights in `path`, which must be those of the network in `trained_file`.
+fn initial_weights_of(
+    path: &Path,
+    trained_file: &Path,
+    trained: &[LayerWeights],
+    pixels: usize,
+) -> Result<Vec<LayerWeights>> {
+    let init = read(path, pixels)?;
+    if widths(&init.layers) != widths(trained) {
+        bail!(
+            "{} holds a network of another shape than {}: pass the initial weights of the same \
+             network to --init",
+            path.display(),
+            trained_file.display()
+        );
+    }
+    Ok(init.layers)
+}
+
+/// The hidden layers' activation: the file's, or the flag's where the file names none; never
+/// a guess.
+fn activation_of(file: &Path, trained: &Imported, flag: Option<Activation>) -> Result<Activation> {
+    // A single layer has no activation to disagree about.
+    let hidden_layers = model_kind(&trained.layers) == ModelKind::Mlp;
+    match (trained.activation, flag) {
+        (Some(recorded), Some(flag)) if recorded != flag && hidden_layers => bail!(
+            "{} says its activation is {recorded} but --activation says {flag}: drop \
+             --activation or pass the one the network was trained with",
+            file.display()
+        ),
+        (_, Some(a)) | (Some(a), None) => Ok(a),
+        // Guessing would score the network with a function it never used.
+        (None, None) if hidden_layers => bail!(
+            "{} does not record which activation its hidden layers use: pass it with \
+             --activation relu, --activation sigmoid or --activation tanh",
+            file.display()
+        ),
+        // A single layer applies none before its softmax.
+        (None, None) => Ok(Activation::Relu),
+    }
 }
 
 /// A dense stack trained elsewhere, ready for the analysis.
@@ -223,7 +280,7 @@ fn write_import(
         source: network.source,
         format: network.format,
         initial: network.initial_source,
-        data: choice.dir.clone(),
+        data: data_folder(&choice.dir),
         train_limit: choice.train_limit,
         probe_index: choice.probe_index,
         test: evaluate_on_host(&network.trained, network.activation, &data.test),

@@ -10,6 +10,19 @@ use crate::core::model_kind::ModelKind;
 /// The MNIST folder that ships with the project, relative to its root.
 pub const DEFAULT_DATA_DIR: &str = "data/mnist";
 
+/// The data folder `dir` names: itself, except that the default, where the working directory
+/// has no `data/mnist`, is the copy in the project this binary was built from. So the main job
+/// and `analyze` find MNIST from any folder.
+pub fn data_folder(dir: &Path) -> PathBuf {
+    if dir == Path::new(DEFAULT_DATA_DIR) && !dir.is_dir() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_DATA_DIR);
+        if shipped.is_dir() {
+            return shipped;
+        }
+    }
+    dir.to_path_buf()
+}
+
 /// Everything a run needs. Unknown keys are rejected at every level so a typo never silently
 /// falls back to a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

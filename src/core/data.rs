@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::core::config::Config;
+use crate::core::config::{Config, data_folder};
 use flate2::read::GzDecoder;
 
 /// Number of classes the labels may take (digits 0-9, or Fashion-MNIST's ten articles).
@@ -260,7 +260,7 @@ pub struct RunData {
 
 impl RunData {
     pub fn load(config: &Config) -> Result<Self> {
-        let mnist = Mnist::load(&config.data.dir)?;
+        let mnist = Mnist::load(&data_folder(&config.data.dir))?;
         let full_train = if config.data.train_limit > 0 {
             mnist.train.head(config.data.train_limit)
         } else {

@@ -45,7 +45,10 @@ fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
             path.display()
         )
     })?;
-    super::npy::decode(&path.display().to_string(), &bytes)
+    let name = path.display().to_string();
+    let (shape, values) = super::npy::decode(&name, &bytes)?;
+    super::finite::check(&name, &values)?;
+    Ok((shape, values))
 }
 
 /// One model's weights, `prefix` being `""` (trained) or `"init_"`.

@@ -6,6 +6,7 @@
 //! Imports recognise that layout, nested prefixes (`net.0.weight`, `fc1.weight`) and Keras's
 //! `kernel [in, out]`.
 
+mod finite;
 pub mod keras;
 mod npy;
 
@@ -185,6 +186,9 @@ pub fn read(path: &Path, input_width: usize) -> Result<Imported> {
                 .map_err(|e| anyhow!("{}: metadata activation {a:?}: {e}", path.display()))
         })
         .transpose()?;
+    for t in &tensors {
+        finite::check(&format!("{}: tensor {}", path.display(), t.name), &t.values)?;
+    }
     let layers = assemble(tensors, input_width)
         .with_context(|| format!("{} does not hold a dense stack", path.display()))?;
     Ok(Imported { layers, activation })
@@ -195,7 +199,12 @@ fn decode_safetensors(bytes: &[u8]) -> Result<(Vec<NamedTensor>, HashMap<String,
     let (_, header) = SafeTensors::read_metadata(bytes).context("not safetensors")?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let mut tensors = Vec::new();
-    for (name, view) in st.tensors() {
+    let mut views = st.tensors();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in &views {
+        refuse_other_layers(name, Some(view.shape()))?;
+    }
+    for (name, view) in views {
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
             Dtype::F32 => data
@@ -236,11 +245,13 @@ fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
         let Some(name) = entry.name().strip_suffix(".npy").map(String::from) else {
             continue;
         };
+        refuse_other_layers(&name, None)?;
         let mut npy = Vec::new();
         entry
             .read_to_end(&mut npy)
             .with_context(|| format!("a damaged .npz archive: {name}"))?;
         let (shape, values) = npy::decode(&name, &npy)?;
+        refuse_other_layers(&name, Some(&shape))?;
         tensors.push(NamedTensor {
             name,
             shape,
@@ -248,6 +259,43 @@ fn decode_npz(bytes: &[u8]) -> Result<Vec<NamedTensor>> {
         });
     }
     Ok(tensors)
+}
+
+/// The kind of layer other than a dense one that a tensor of this name and shape belongs to.
+fn other_layer_kind(name: &str, shape: Option<&[usize]>) -> Option<&'static str> {
+    let name = name.strip_suffix(":0").unwrap_or(name);
+    let leaf = name.rsplit(['.', '/']).next().unwrap_or(name);
+    let batch_norm = [
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "moving_mean",
+        "moving_variance",
+    ];
+    if batch_norm.contains(&leaf) {
+        return Some("BatchNorm");
+    }
+    if ["gamma", "beta"].contains(&leaf) {
+        return Some("normalisation (BatchNorm or LayerNorm)");
+    }
+    let weight = ["weight", "kernel"].contains(&leaf);
+    match shape.map(<[usize]>::len) {
+        Some(1) if weight => Some("normalisation (LayerNorm or BatchNorm)"),
+        Some(3..) if weight => Some("convolution"),
+        _ => None,
+    }
+}
+
+/// Refuses, naming the layer kind, a tensor of a layer weightscope does not analyse.
+fn refuse_other_layers(name: &str, shape: Option<&[usize]>) -> Result<()> {
+    if let Some(kind) = other_layer_kind(name, shape) {
+        bail!(
+            "tensor {name} belongs to a {kind} layer, and weightscope analyses stacks of dense \
+             (Linear) layers only: save the dense layers alone, folding an eval-mode BatchNorm \
+             into the Linear layer before it"
+        );
+    }
+    Ok(())
 }
 
 /// Which part of a dense layer a tensor is.

@@ -206,19 +206,28 @@ fn assert_close(a: &Value, b: &Value, at: &str) {
 fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     let ws = Workspace::new(200, 40);
     let out = ws.path("deep");
-    let run = weightscope(&[
-        "analyze",
-        "--weights",
-        s(&fixture("deep.npz")),
-        "--data",
-        s(&ws.data_dir()),
-        "--out",
-        s(&out),
-    ]);
+    let analyze = |extra: &[&str]| {
+        let fixture = fixture("deep.npz");
+        let mut args = vec!["analyze", "--weights", s(&fixture), "--data"];
+        let data = ws.data_dir();
+        args.extend([s(&data), "--out", s(&out)]);
+        args.extend(extra);
+        weightscope(&args)
+    };
+    // An .npz records no activation, and weightscope does not guess one.
+    let refused = analyze(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("does not record which activation"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--activation relu"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+    let run = analyze(&["--activation", "relu"]);
     let stdout = crate::common::succeeded(&run);
     assert!(stdout.contains("no --init"), "{stdout}");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("assuming relu"), "{stderr}");
     // It records what is known of the network and invents no training: no config, no
     // metrics, no initial weights.
     let record: ImportRecord =
@@ -293,4 +302,172 @@ fn an_import_never_replaces_a_training_run() {
         assert!(run.file(kept).is_file(), "{kept} was removed");
     }
     assert!(!run.file("import.json").exists());
+}
+
+/// A safetensors file of these float32 tensors (name, shape, values).
+fn safetensors_file(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b);
+            (name.to_string(), view.unwrap())
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+#[test]
+fn weights_that_are_not_a_dense_stack_of_numbers_get_one_line_naming_the_problem() {
+    let ws = Workspace::new(50, 10);
+    let dense = |name: &str, d_in: usize, d_out: usize| {
+        vec![
+            (
+                format!("{name}.weight"),
+                vec![d_out, d_in],
+                vec![0.01f32; d_in * d_out],
+            ),
+            (format!("{name}.bias"), vec![d_out], vec![0.0f32; d_out]),
+        ]
+    };
+    let mut nan = dense("0", 784, 16);
+    nan[0].2[5] = f32::NAN;
+    nan.extend(dense("2", 16, 10));
+    let mut infinite = dense("0", 784, 10);
+    infinite[1].2[3] = f32::INFINITY;
+    let mut batch_norm = dense("0", 784, 16);
+    batch_norm.push(("1.running_mean".into(), vec![16], vec![0.0; 16]));
+    batch_norm.extend(dense("2", 16, 10));
+    let mut conv = dense("0", 784, 16);
+    conv.push(("conv.weight".into(), vec![8, 1, 3, 3], vec![0.0; 72]));
+    let mut layer_norm = dense("0", 784, 16);
+    layer_norm.push(("1.weight".into(), vec![16], vec![1.0; 16]));
+    layer_norm.push(("1.bias".into(), vec![16], vec![0.0; 16]));
+    layer_norm.extend(dense("2", 16, 10));
+    let cases = [
+        (
+            "nan",
+            nan,
+            "tensor 0.weight holds 1 values that are not finite numbers, the first (NaN) at index 5",
+        ),
+        (
+            "inf",
+            infinite,
+            "tensor 0.bias holds 1 values that are not finite numbers, the first (inf) at index 3",
+        ),
+        (
+            "bn",
+            batch_norm,
+            "tensor 1.running_mean belongs to a BatchNorm layer",
+        ),
+        (
+            "conv",
+            conv,
+            "tensor conv.weight belongs to a convolution layer",
+        ),
+        (
+            "ln",
+            layer_norm,
+            "tensor 1.weight belongs to a normalisation (LayerNorm or BatchNorm) layer",
+        ),
+    ];
+    for (name, tensors, expected) in cases {
+        let file = ws.path(&format!("{name}.safetensors"));
+        let tensors: Vec<(&str, Vec<usize>, Vec<f32>)> = tensors
+            .iter()
+            .map(|(n, shape, v)| (n.as_str(), shape.clone(), v.clone()))
+            .collect();
+        safetensors_file(&file, &tensors);
+        let out = ws.path(&format!("out-{name}"));
+        let run = weightscope(&[
+            "analyze",
+            "--weights",
+            s(&file),
+            "--activation",
+            "relu",
+            "--data",
+            s(&ws.data_dir()),
+            "--out",
+            s(&out),
+        ]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: nothing is written");
+    }
+}
+
+#[test]
+fn reference_weights_that_do_not_fit_the_data_are_refused() {
+    let ws = Workspace::new(50, 10);
+    let folder = ws.path("keras");
+    std::fs::create_dir_all(&folder).unwrap();
+    let npy = |name: &str, shape: &[u64], values: Vec<f32>| {
+        use npyz::WriterBuilder;
+        let mut bytes = Vec::new();
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(&mut bytes)
+            .begin_nd()
+            .unwrap();
+        writer.extend(values).unwrap();
+        writer.finish().unwrap();
+        std::fs::write(folder.join(name), bytes).unwrap();
+    };
+    for prefix in ["", "init_"] {
+        npy(&format!("{prefix}slp_w.npy"), &[100, 10], vec![0.1; 1000]);
+        npy(&format!("{prefix}slp_b.npy"), &[10], vec![0.0; 10]);
+    }
+    let out = ws.path("out");
+    let run = weightscope(&[
+        "analyze",
+        "--keras-weights",
+        s(&folder),
+        "--data",
+        s(&ws.data_dir()),
+        "--out",
+        s(&out),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the slp model is [100, 10] but the data has 784 inputs and 10 classes"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
+fn analyze_finds_the_projects_mnist_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = elsewhere.path().join("out");
+    let run = crate::common::weightscope_in(
+        elsewhere.path(),
+        &[
+            "analyze",
+            "--weights",
+            s(&fixture("deep.npz")),
+            "--activation",
+            "relu",
+            "--train-limit",
+            "100",
+            "--out",
+            s(&out),
+        ],
+    );
+    crate::common::succeeded(&run);
+    let record = json(&out.join("import.json"));
+    // The folder actually read is recorded: the project's copy.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    assert_eq!(record["data"], s(&data));
+    let analysis = json(&out.join("analysis.json"));
+    assert_eq!(analysis["layers"], serde_json::json!([784, 64, 32, 10]));
 }
