@@ -5,7 +5,7 @@ use super::context::Context;
 use super::every_layer::every_layer_keys;
 use super::forward::{images_matrix, kernel};
 use super::probe::probe;
-use super::results::{Analysis, AnalysisInputs, LayerNearest, TrainedAndInit};
+use super::results::{Analysis, AnalysisInputs, LayerNearest, TrainedAndInit, initial_and_trained};
 use super::span::{SpanTest, span_test};
 use super::templates::{class_template, effective_templates};
 use crate::core::data::ImageSet;
@@ -14,11 +14,7 @@ use crate::core::weights::{LayerWeights, widths};
 /// Runs every analysis; every "against initial" figure needs the initial weights as the
 /// first of at least two snapshots.
 pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
-    let (init, trained) = match inputs.snapshots {
-        [first, .., last] => (Some(first), last),
-        [only] => (None, only),
-        [] => panic!("the analysis needs the trained weights"),
-    };
+    let (init, trained) = initial_and_trained(inputs.snapshots);
     let ctx = Context::new(inputs);
     let activation = inputs.activation;
     // The costliest figure, computed once per snapshot and shared by the dynamics and the

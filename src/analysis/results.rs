@@ -21,6 +21,17 @@ pub struct Snapshot {
     pub layers: Vec<LayerWeights>,
 }
 
+/// The initial weights and the trained ones among `snapshots`, which run from the first epoch
+/// to the last: the first of several is the initial weights; a single one is the trained
+/// weights alone, their start unknown.
+pub fn initial_and_trained(snapshots: &[Snapshot]) -> (Option<&Snapshot>, &Snapshot) {
+    match snapshots {
+        [first, .., last] => (Some(first), last),
+        [only] => (None, only),
+        [] => panic!("the analysis needs the trained weights"),
+    }
+}
+
 pub struct AnalysisInputs<'a> {
     pub activation: Activation,
     /// The whole training file: class means and the nearest-input search use all of it.

@@ -12,7 +12,7 @@ use super::explore::write_explorer;
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
 use crate::analysis::pass::analyze;
-use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot};
+use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot, initial_and_trained};
 use crate::analysis::span::MAX_SPAN_IMAGES;
 use crate::core::data::RunData;
 use crate::core::provenance::Provenance;
@@ -77,13 +77,14 @@ pub(crate) fn write_analysis(
         trained_on: trained_on.as_ref(),
     });
     dir.write_json(ANALYSIS_FILE, &analysis)?;
+    let (init, trained) = initial_and_trained(snapshots);
     let figures = dir.subdir(FIGURES_DIR)?;
     let files = draw_all(
         &FigureInputs {
             analysis: &analysis,
             provenance,
-            trained: &snapshots[snapshots.len() - 1].layers,
-            init: (snapshots.len() > 1).then(|| snapshots[0].layers.as_slice()),
+            trained: &trained.layers,
+            init: init.map(|s| s.layers.as_slice()),
             train: &data.full_train,
             test: &data.test,
         },

@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
 use crate::analysis::explorer::ExplorerInputs;
-use crate::analysis::results::Snapshot;
+use crate::analysis::results::{Snapshot, initial_and_trained};
 use crate::core::data::RunData;
 use crate::core::provenance::Provenance;
 use crate::render::explore::{ExplorePage, write_explore_page};
@@ -24,10 +24,10 @@ pub(crate) fn write_explorer(
     feedback: &dyn Feedback,
 ) -> Result<()> {
     let started = Instant::now();
+    let what = snapshots_described(provenance, snapshots);
     // Several seconds of work for a 20-epoch run: say what it is before it starts.
     feedback.message(&format!(
-        "explorer: each neuron's most similar training inputs at {} epochs…",
-        snapshots.len()
+        "explorer: each neuron's most similar training inputs for {what}…"
     ));
     let activation = provenance.activation();
     let inputs = ExplorerInputs::new(activation, &data.full_train, &data.test);
@@ -46,13 +46,24 @@ pub(crate) fn write_explorer(
     )?;
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     feedback.message(&format!(
-        "explorer: {} ({:.1} MB, {} epochs) in {:.1}s",
+        "explorer: {} ({:.1} MB, {what}) in {:.1}s",
         path.display(),
         size as f64 / 1e6,
-        snapshots.len(),
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// "21 epochs" of a training run; an import's "initial and trained weights", since it has no
+/// epochs of its own.
+fn snapshots_described(provenance: &Provenance<'_>, snapshots: &[Snapshot]) -> String {
+    match provenance {
+        Provenance::Trained { .. } => format!("{} epochs", snapshots.len()),
+        Provenance::Imported(_) if initial_and_trained(snapshots).0.is_some() => {
+            "the initial and trained weights".into()
+        }
+        Provenance::Imported(_) => "the trained weights".into(),
+    }
 }
 
 /// Writes the explorer page of a finished training run to `out` (default its

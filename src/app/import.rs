@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use super::analyze::{Subject, write_analysis};
 use super::feedback::Feedback;
 use crate::analysis::forward::evaluate_on_host;
-use crate::analysis::results::{Analysis, Snapshot};
+use crate::analysis::results::{Analysis, Snapshot, initial_and_trained};
 use crate::core::config::{Activation, Config, data_folder};
 use crate::core::data::{NUM_CLASSES, RunData};
 use crate::core::model_kind::ModelKind;
@@ -298,7 +298,7 @@ fn write_import(
         record.model,
         record.activation,
         record.test.accuracy,
-        if snapshots.len() == 1 {
+        if initial_and_trained(&snapshots).0.is_none() {
             "; no --init, so no baselines against initial weights"
         } else {
             ""

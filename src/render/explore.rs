@@ -21,7 +21,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::explorer::EpochView;
-use crate::analysis::results::Snapshot;
+use crate::analysis::results::{Snapshot, initial_and_trained};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::drawing::{CANVAS, PEN_RADIUS};
@@ -172,8 +172,7 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
             .chain(first.iter().map(|l| l.d_out))
             .collect(),
         epochs: page.snapshots.iter().map(|s| s.epoch).collect(),
-        // As the analysis takes them: the first of several snapshots is the initial weights.
-        initial: page.snapshots.len() > 1,
+        initial: initial_and_trained(page.snapshots).0.is_some(),
         probe_index: page.probe_index,
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,
