@@ -169,28 +169,28 @@ pub struct Imported {
 pub fn read(path: &Path, input_width: usize) -> Result<Imported> {
     let format = Format::of(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse(&bytes, format, &path.display().to_string(), input_width)
+}
+
+/// The dense stack in the bytes of a file in `format`; `name` names the file in errors.
+pub fn parse(bytes: &[u8], format: Format, name: &str, input_width: usize) -> Result<Imported> {
     let (tensors, metadata) = match format {
-        Format::Safetensors => decode_safetensors(&bytes),
-        Format::Npz => decode_npz(&bytes).map(|t| (t, HashMap::new())),
+        Format::Safetensors => decode_safetensors(bytes),
+        Format::Npz => decode_npz(bytes).map(|t| (t, HashMap::new())),
     }
-    .with_context(|| {
-        format!(
-            "{} is not a weights file weightscope can read",
-            path.display()
-        )
-    })?;
+    .with_context(|| format!("{name} is not a weights file weightscope can read"))?;
     let activation = metadata
         .get("activation")
         .map(|a| {
             a.parse::<Activation>()
-                .map_err(|e| anyhow!("{}: metadata activation {a:?}: {e}", path.display()))
+                .map_err(|e| anyhow!("{name}: metadata activation {a:?}: {e}"))
         })
         .transpose()?;
     for t in &tensors {
-        finite::check(&format!("{}: tensor {}", path.display(), t.name), &t.values)?;
+        finite::check(&format!("{name}: tensor {}", t.name), &t.values)?;
     }
     let layers = assemble(tensors, input_width)
-        .with_context(|| format!("{} does not hold a dense stack", path.display()))?;
+        .with_context(|| format!("{name} does not hold a dense stack"))?;
     Ok(Imported { layers, activation })
 }
 

@@ -1,5 +1,6 @@
-//! Randomised fuzzing of the two parsers that read user files: the IDX reader and the config
-//! loader. Every input must give Ok or an error, never a panic. The mutations are structured
+//! Randomised fuzzing of the parsers that read user files: the IDX reader, the config loader
+//! and the weights readers (safetensors, `.npz` and the `.npy` arrays inside). Every input
+//! must give Ok or an error, never a panic. The mutations are structured
 //! (header fields, truncations, bit flips, spliced TOML keys and values) so most inputs get
 //! past the first check. A plain seeded loop rather than proptest: adding proptest would change
 //! shared dependencies' features and make the tests build Burn a second time.
@@ -184,5 +185,36 @@ fn config_loader_never_panics() {
     assert!(
         accepted > 100,
         "the fuzzer should also reach valid configs ({accepted})"
+    );
+}
+
+#[test]
+fn weights_readers_never_panic() {
+    use weightscope::interop::{Format, parse};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let bases: Vec<(Vec<u8>, Format)> = [
+        ("torch_layout.safetensors", Format::Safetensors),
+        ("keras_layout.safetensors", Format::Safetensors),
+        ("deep.npz", Format::Npz),
+    ]
+    .into_iter()
+    .map(|(name, format)| (std::fs::read(fixtures.join(name)).unwrap(), format))
+    .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    for _ in 0..10_000 {
+        for (base, format) in &bases {
+            let input = mutate(&mut rng, base);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                parse(&input, *format, "fuzzed", 784).is_ok()
+            }));
+            let ok = result.unwrap_or_else(|_| panic!("panic on a mutated {format:?} file"));
+            if ok { accepted += 1 } else { refused += 1 }
+        }
+    }
+    // Both outcomes occur: the mutations neither all break the file nor all miss it.
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
     );
 }
