@@ -118,6 +118,7 @@ pub fn analyze_keras(
             initial_source: Some(options.weights.to_path_buf()),
             format: ImportFormat::KerasNpy,
             label: "trained by TensorFlow".into(),
+            // The reference script builds its hidden layers with ReLU, as the article does.
             activation: Activation::Relu,
         };
         let analysis = write_import(&dir, &options.data, &data, network, feedback)?;
