@@ -38,6 +38,7 @@ pub(crate) fn write_explorer(
             activation,
             probe_index: provenance.probe_index(),
             snapshots,
+            snapshot_names: snapshot_names(provenance, snapshots),
             views: &views,
             train: &data.full_train,
             test: &data.test,
@@ -52,6 +53,20 @@ pub(crate) fn write_explorer(
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// An import's snapshots by name, since it has no epochs of its own; none for a training run.
+fn snapshot_names(
+    provenance: &Provenance<'_>,
+    snapshots: &[Snapshot],
+) -> Option<Vec<&'static str>> {
+    match provenance {
+        Provenance::Trained { .. } => None,
+        Provenance::Imported(_) if initial_and_trained(snapshots).0.is_some() => {
+            Some(vec!["initial", "trained"])
+        }
+        Provenance::Imported(_) => Some(vec!["trained"]),
+    }
 }
 
 /// "21 epochs" of a training run; an import's "initial and trained weights", since it has no

@@ -38,6 +38,9 @@ pub struct ExplorePage<'a> {
     pub probe_index: usize,
     /// Epoch 0 (initial) first; only the trained weights where the initial ones are unknown.
     pub snapshots: &'a [Snapshot],
+    /// What to call each snapshot where it is no epoch of a training run ("initial",
+    /// "trained" for an import); epochs otherwise.
+    pub snapshot_names: Option<Vec<&'static str>>,
     pub views: &'a [EpochView],
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
@@ -51,6 +54,8 @@ struct PageData {
     epochs: Vec<usize>,
     /// Whether the first epoch holds the initial weights (imported weights may come without).
     initial: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_names: Option<Vec<&'static str>>,
     probe_index: usize,
     first_training_images: usize,
     canvas: usize,
@@ -173,6 +178,7 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
             .collect(),
         epochs: page.snapshots.iter().map(|s| s.epoch).collect(),
         initial: initial_and_trained(page.snapshots).0.is_some(),
+        snapshot_names: page.snapshot_names.clone(),
         probe_index: page.probe_index,
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,

@@ -317,3 +317,47 @@ fn the_explore_command_writes_a_page_for_a_single_layer_network() {
     assert!(error.contains("100000 is not in this page"), "{error}");
     assert!(state.get("prediction").is_none(), "{state}");
 }
+
+#[test]
+fn an_imported_networks_page_names_its_weights_not_epochs() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let shared = crate::common::shared_mlp();
+    let ws = tempfile::tempdir().unwrap();
+    let out = ws.path().join("imported");
+    let trained = shared.dir.join("weights.safetensors");
+    succeeded(&crate::common::weightscope(&[
+        "analyze",
+        "--weights",
+        crate::common::s(&trained),
+        "--data",
+        crate::common::s(&shared.workspace.data_dir()),
+        "--out",
+        crate::common::s(&out),
+    ]));
+    let page = out.join("explore.html");
+    let (state, log) = page_state(
+        &browser,
+        &ws.path().join("profile"),
+        &page,
+        "source=test&index=2",
+    );
+    assert_quiet(&log);
+    assert_eq!(state["snapshot"], "trained", "{state}");
+    // The same weights as the run's last epoch, so the same prediction.
+    let (run_state, _) = page_state(
+        &browser,
+        &ws.path().join("profile"),
+        &shared.dir.join("explore.html"),
+        &format!(
+            "source=test&index=2&epoch={}",
+            shared.config.training.epochs
+        ),
+    );
+    assert_eq!(state["prediction"], run_state["prediction"]);
+    assert!(
+        run_state.get("snapshot").is_none(),
+        "a run's state names epochs"
+    );
+}

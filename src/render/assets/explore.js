@@ -322,8 +322,10 @@ function update() {
     layers: now.layers.map((l, i) => ({ winner: l.winner, cos: l.cos, cos_init: init ? init.layers[i].cos : null })),
   };
   if (page.source === "draw") state.input = Array.from(input.x);
+  if (DATA.snapshot_names) state.snapshot = DATA.snapshot_names[page.epoch];
   $("explore-state").textContent = JSON.stringify(state);
-  $("status").textContent = `Epoch ${DATA.epochs[page.epoch]}: updated in ${(performance.now() - started).toFixed(1)} ms.`;
+  const name = snapshotName(page.epoch);
+  $("status").textContent = `${name[0].toUpperCase()}${name.slice(1)}: updated in ${(performance.now() - started).toFixed(1)} ms.`;
   writeFragment();
 }
 
@@ -428,7 +430,7 @@ function showNeuron(l, j) {
   const layer = weights[page.epoch][l];
   const v = view(page.epoch, l);
   const per = DATA.neighbours_per_neuron;
-  $("neuron-title").textContent = `${layerName(l)}, neuron ${j} (epoch ${DATA.epochs[page.epoch]})`;
+  $("neuron-title").textContent = `${layerName(l)}, neuron ${j} (${snapshotName(page.epoch)})`;
   const s = shape(layer.din);
   const canvas = $("neuron-weights");
   paintWeights(canvas, column(layer, j), s);
@@ -527,9 +529,18 @@ function readFragment() {
   }
 }
 
+// A training run's snapshots are its epochs; an import's are named, having no epochs.
+function snapshotName(e) {
+  return DATA.snapshot_names ? `${DATA.snapshot_names[e]} weights` : `epoch ${DATA.epochs[e]}`;
+}
+
+function snapshotLabel(e) {
+  return DATA.snapshot_names ? DATA.snapshot_names[e] : DATA.epochs[e];
+}
+
 function syncControls() {
   $("epoch").value = page.epoch;
-  $("epoch-label").textContent = DATA.epochs[page.epoch];
+  $("epoch-label").textContent = snapshotLabel(page.epoch);
   document.querySelectorAll("input[name=source]").forEach((r) => { r.checked = r.value === page.source; });
   $("index").value = page.index;
   $("picker").hidden = page.source === "draw";
@@ -602,7 +613,8 @@ function setUpPad() {
 function setUpControls() {
   const slider = $("epoch");
   slider.max = DATA.epochs.length - 1;
-  slider.addEventListener("input", () => { page.epoch = Number(slider.value); $("epoch-label").textContent = DATA.epochs[page.epoch]; update(); });
+  if (DATA.snapshot_names) $("epoch-word").textContent = "weights";
+  slider.addEventListener("input", () => { page.epoch = Number(slider.value); $("epoch-label").textContent = snapshotLabel(page.epoch); update(); });
   document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", () => {
     page.source = r.value;
     if (page.source === "train" && train.indices.indexOf(page.index) < 0) page.index = DATA.probe_index;
