@@ -13,7 +13,7 @@ use crate::analysis::results::{Analysis, Snapshot, initial_and_trained};
 use crate::core::config::{Activation, Config, data_folder};
 use crate::core::data::{NUM_CLASSES, RunData};
 use crate::core::model_kind::ModelKind;
-use crate::core::provenance::{ImportFormat, ImportRecord, Provenance};
+use crate::core::provenance::{ActivationSource, ImportFormat, ImportRecord, Provenance};
 use crate::core::weights::{LayerWeights, model_description, model_kind, widths};
 use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
 use crate::interop::{Format, Imported, read};
@@ -120,6 +120,7 @@ pub fn analyze_keras(
             label: "trained by TensorFlow".into(),
             // The reference script builds its hidden layers with ReLU, as the article does.
             activation: Activation::Relu,
+            activation_source: ActivationSource::ReferenceScript,
         };
         let analysis = write_import(&dir, &options.data, &data, network, feedback)?;
         results.push((model, analysis));
@@ -178,7 +179,8 @@ pub fn analyze_weights(
         .init
         .map(|path| initial_weights_of(path, options.weights, &trained.layers, pixels))
         .transpose()?;
-    let activation = activation_of(options.weights, &trained, options.activation)?;
+    let (activation, activation_source) =
+        activation_of(options.weights, &trained, options.activation)?;
     if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
         bail!(
             "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
@@ -204,6 +206,7 @@ pub fn analyze_weights(
         format,
         label: format!("from {name}"),
         activation,
+        activation_source,
     };
     write_import(&dir, &options.data, &data, network, feedback)
 }
@@ -229,7 +232,11 @@ fn initial_weights_of(
 
 /// The hidden layers' activation: the file's, or the flag's where the file names none; never
 /// a guess.
-fn activation_of(file: &Path, trained: &Imported, flag: Option<Activation>) -> Result<Activation> {
+fn activation_of(
+    file: &Path,
+    trained: &Imported,
+    flag: Option<Activation>,
+) -> Result<(Activation, ActivationSource)> {
     // A single layer has no activation to disagree about.
     let hidden_layers = model_kind(&trained.layers) == ModelKind::Mlp;
     match (trained.activation, flag) {
@@ -238,15 +245,19 @@ fn activation_of(file: &Path, trained: &Imported, flag: Option<Activation>) -> R
              --activation or pass the one the network was trained with",
             file.display()
         ),
-        (_, Some(a)) | (Some(a), None) => Ok(a),
+        // Recorded as given, though a single layer applies none.
+        (recorded, flag) if !hidden_layers => Ok((
+            flag.or(recorded).unwrap_or(Activation::Relu),
+            ActivationSource::SingleLayer,
+        )),
+        (_, Some(a)) => Ok((a, ActivationSource::Flag)),
+        (Some(a), None) => Ok((a, ActivationSource::FileMetadata)),
         // Guessing would score the network with a function it never used.
-        (None, None) if hidden_layers => bail!(
+        (None, None) => bail!(
             "{} does not record which activation its hidden layers use: pass it with \
              --activation relu, --activation sigmoid or --activation tanh",
             file.display()
         ),
-        // A single layer applies none before its softmax.
-        (None, None) => Ok(Activation::Relu),
     }
 }
 
@@ -262,6 +273,7 @@ struct Network {
     /// What follows the model's description in titles, e.g. `from mine.safetensors`.
     label: String,
     activation: Activation,
+    activation_source: ActivationSource,
 }
 
 /// The one path for weights trained elsewhere: test figures on the host, `import.json`, then
@@ -278,6 +290,7 @@ fn write_import(
         model: format!("{} {}", model_description(&layers), network.label),
         layers,
         activation: network.activation,
+        activation_source: network.activation_source,
         source: network.source,
         format: network.format,
         initial: network.initial_source,

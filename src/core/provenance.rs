@@ -30,6 +30,31 @@ impl ImportFormat {
     }
 }
 
+/// Where an import's activation comes from, for the report to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivationSource {
+    /// The weights file's own metadata.
+    FileMetadata,
+    /// `--activation`.
+    Flag,
+    /// The TensorFlow reference script, which builds its hidden layers with it.
+    ReferenceScript,
+    /// A single layer, which applies none before its softmax.
+    SingleLayer,
+}
+
+impl ActivationSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ActivationSource::FileMetadata => "from the file's metadata",
+            ActivationSource::Flag => "from --activation",
+            ActivationSource::ReferenceScript => "as the TensorFlow reference script builds it",
+            ActivationSource::SingleLayer => "none is applied: a single layer",
+        }
+    }
+}
+
 /// `import.json`: everything known of an imported network, and nothing more. Its folder has
 /// no `config.toml` or `metrics.json`, since no training happened here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +64,7 @@ pub struct ImportRecord {
     pub model: String,
     pub layers: Vec<usize>,
     pub activation: Activation,
+    pub activation_source: ActivationSource,
     /// The trained weights' file (or folder, for the reference script's files).
     pub source: PathBuf,
     pub format: ImportFormat,

@@ -15,7 +15,7 @@ use crate::analysis::blend::BlendCurve;
 use crate::analysis::results::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
-use crate::core::provenance::Provenance;
+use crate::core::provenance::{ActivationSource, Provenance};
 use crate::core::weights::layer_name;
 use crate::render::figures::FigureFile;
 use crate::store::{EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
@@ -166,6 +166,13 @@ fn setup_rows(provenance: &Provenance<'_>) -> Vec<(&'static str, String)> {
                     record.source.display(),
                     record.format.describe()
                 ),
+            ));
+            rows.push((
+                "activation",
+                match record.activation_source {
+                    ActivationSource::SingleLayer => record.activation_source.describe().into(),
+                    source => format!("{} ({})", record.activation, source.describe()),
+                },
             ));
             rows.push((
                 "initial weights",

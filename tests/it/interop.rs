@@ -9,7 +9,7 @@ use serde_json::Value;
 use weightscope::analysis::forward::{images_matrix, propagate};
 use weightscope::core::config::Activation;
 use weightscope::core::data::{ImageSet, Mnist};
-use weightscope::core::provenance::{ImportFormat, ImportRecord};
+use weightscope::core::provenance::{ActivationSource, ImportFormat, ImportRecord};
 use weightscope::interop::read;
 
 fn fixture(name: &str) -> PathBuf {
@@ -173,6 +173,11 @@ fn an_export_round_trips_through_analyze_and_reads_back_as_pytorch_would() {
         !report.contains("No baseline"),
         "--init gives every baseline"
     );
+    // weightscope's own export records its activation, and the import says it read it there.
+    assert_eq!(
+        json(&imported.join("import.json"))["activation_source"],
+        "file-metadata"
+    );
 }
 
 /// Equal structure, numbers within 1e-6.
@@ -233,6 +238,7 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     let record: ImportRecord =
         serde_json::from_str(&std::fs::read_to_string(out.join("import.json")).unwrap()).unwrap();
     assert_eq!(record.format, ImportFormat::Npz);
+    assert_eq!(record.activation_source, ActivationSource::Flag);
     assert_eq!(record.layers, [784, 64, 32, 10]);
     assert_eq!(record.source, fixture("deep.npz"));
     assert!(record.initial.is_none() && record.test.accuracy.is_finite());
@@ -244,6 +250,10 @@ fn a_deeper_stack_from_numpy_analyses_end_to_end_without_made_up_baselines() {
     assert!(analysis["probe"]["layers"][0].get("cos_init").is_none());
     assert_eq!(analysis["nearest_input"].as_array().unwrap().len(), 2);
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("relu (from --activation)"),
+        "the report says where it came from"
+    );
     // The explorer holds the one set of weights there is, and says it has no initial ones.
     let explorer = std::fs::read_to_string(out.join("explore.html")).unwrap();
     assert!(
