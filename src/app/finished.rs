@@ -58,8 +58,7 @@ impl FinishedRun {
 
     /// The weights of snapshot `epoch` (0 = initial).
     pub fn snapshot(&self, epoch: usize) -> Result<Vec<LayerWeights>> {
-        self.layers(&snapshot_file(epoch))
-            .with_context(|| format!("the run in {} is incomplete", self.dir.path().display()))
+        snapshot(&self.dir, &self.config, &self.metrics, epoch)
     }
 
     /// Every snapshot the run saved, epoch 0 (initial) to its last epoch.
@@ -82,14 +81,24 @@ impl FinishedRun {
 pub(crate) fn snapshots(dir: &RunDir, config: &Config, metrics: &Metrics) -> Result<Vec<Snapshot>> {
     (0..=metrics.epochs.len())
         .map(|epoch| {
-            let layers = load_layers(
-                dir,
-                &snapshot_file(epoch),
-                &metrics.layers,
-                config.model.activation,
-            )
-            .with_context(|| format!("the run in {} is incomplete", dir.path().display()))?;
+            let layers = snapshot(dir, config, metrics, epoch)?;
             Ok(Snapshot { epoch, layers })
         })
         .collect()
+}
+
+/// The weights of snapshot `epoch` (0 = initial) of the run in `dir`.
+fn snapshot(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+    epoch: usize,
+) -> Result<Vec<LayerWeights>> {
+    load_layers(
+        dir,
+        &snapshot_file(epoch),
+        &metrics.layers,
+        config.model.activation,
+    )
+    .with_context(|| format!("the run in {} is incomplete", dir.path().display()))
 }
