@@ -10,8 +10,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use weightscope::analysis::forward::images_matrix;
 use weightscope::analysis::linalg::{Matrix, ProductRows};
 use weightscope::analysis::pass::analyze;
+use weightscope::analysis::pixel_templates::pixel_templates;
 use weightscope::analysis::results::{AnalysisInputs, Snapshot};
 use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
@@ -167,6 +169,26 @@ fn main() {
                 t.elapsed().as_secs_f64()
             });
             println!("{name}: {secs:.3} s");
+        }
+    }
+
+    if selected(&filter, "pixel_templates") {
+        // Every layer's pixel templates of one snapshot over the 10,000 test images: the
+        // closed forms for the article's MLP and the deep MLP, the per-image chain beyond.
+        let test = images_matrix(&mnist.test);
+        for widths in [
+            &[784, 128, 10][..],
+            &[784, 256, 128, 10],
+            &[784, 128, 64, 32, 10],
+        ] {
+            let layers = initial_weights(widths, 7);
+            let secs = time_it(3, || {
+                let t = Instant::now();
+                std::hint::black_box(pixel_templates(&layers, Activation::Relu, &test));
+                t.elapsed().as_secs_f64()
+            });
+            let name: Vec<String> = widths.iter().map(ToString::to_string).collect();
+            println!("pixel_templates/{}: {secs:.3} s", name.join("-"));
         }
     }
 }

@@ -10,7 +10,7 @@ use super::forward::{hidden_activations, kernel};
 use super::linalg::{Matrix, ProductRows};
 use super::results::{
     Blend, DistributedCode, EpochFigures, LayerBlend, LayerClassTemplate, LayerCollapse,
-    LayerSelectivity, TrainedAndInit,
+    LayerSelectivity, TrainedAndInit, with_init,
 };
 use super::templates::{ClassTemplate, class_means_of, class_template};
 use crate::core::weights::{LayerWeights, layer_name};
@@ -182,18 +182,6 @@ fn layer_input(count: usize, layer: usize) -> String {
     } else {
         layer_name(count, layer - 1)
     }
-}
-
-/// Pairs each trained figure with its initial one, where the initial weights are known.
-fn with_init<T>(trained: Vec<T>, init: Option<Vec<T>>) -> Vec<TrainedAndInit<T>> {
-    let mut init = init.map(Vec::into_iter);
-    trained
-        .into_iter()
-        .map(|trained| TrainedAndInit {
-            trained,
-            init: init.as_mut().and_then(Iterator::next),
-        })
-        .collect()
 }
 
 /// The every-layer keys from the every-layer figures of the trained and (where known) the

@@ -1,10 +1,13 @@
 //! What the explorer page shows beyond its own forward pass, for every saved epoch: each
 //! neuron's most similar training inputs (searched over the whole training file, which the
-//! page does not carry), its mean output per class, and the effective templates.
+//! page does not carry), its mean output per class, the effective templates and every deeper
+//! neuron's pixel template.
 
 use super::blend::Candidates;
+use super::forward::images_matrix;
 use super::linalg::Matrix;
 use super::nearest::{UnitRows, nearest_and_activations};
+use super::pixel_templates::pixel_templates;
 use super::results::Snapshot;
 use super::templates::{class_means_of, effective_templates};
 use crate::core::config::Activation;
@@ -25,12 +28,14 @@ pub struct LayerView {
     pub class_means: Matrix,
 }
 
-/// Every layer at one epoch, and the network's effective templates (with a hidden layer).
+/// Every layer at one epoch, the network's effective templates (with a hidden layer) and
+/// the pixel templates of every layer after the first (`neurons x pixels` each).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochView {
     pub epoch: usize,
     pub layers: Vec<LayerView>,
     pub effective: Option<Matrix>,
+    pub pixel_templates: Vec<Matrix>,
 }
 
 /// The training images as unit-length rows, shared by every epoch's search.
@@ -39,6 +44,7 @@ pub struct ExplorerInputs<'a> {
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
     images: UnitRows,
+    test_images: Matrix,
 }
 
 impl<'a> ExplorerInputs<'a> {
@@ -48,6 +54,7 @@ impl<'a> ExplorerInputs<'a> {
             train,
             test,
             images: UnitRows::of(train.len(), train.pixels(), &train.images),
+            test_images: images_matrix(test),
         }
     }
 
@@ -77,6 +84,8 @@ impl<'a> ExplorerInputs<'a> {
             epoch: snapshot.epoch,
             layers: views,
             effective: effective_templates(layers, self.activation, self.test),
+            pixel_templates: pixel_templates(layers, self.activation, &self.test_images)
+                .split_off(1),
         }
     }
 

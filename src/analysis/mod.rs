@@ -12,6 +12,7 @@ pub mod forward;
 pub mod linalg;
 pub mod nearest;
 pub mod pass;
+pub mod pixel_templates;
 pub mod probe;
 pub mod results;
 pub mod span;

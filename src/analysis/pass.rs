@@ -4,16 +4,28 @@
 use super::context::Context;
 use super::every_layer::every_layer_keys;
 use super::forward::{images_matrix, kernel};
+use super::linalg::Matrix;
+use super::pixel_templates::pixel_templates;
 use super::probe::probe;
-use super::results::{Analysis, AnalysisInputs, LayerNearest, TrainedAndInit, initial_and_trained};
+use super::results::{
+    Analysis, AnalysisInputs, LayerNearest, LayerPixelTemplates, TrainedAndInit,
+    initial_and_trained, with_init,
+};
 use super::span::{SpanTest, span_test};
 use super::templates::{class_template, effective_templates};
 use crate::core::data::ImageSet;
 use crate::core::weights::{LayerWeights, widths};
 
+/// What the analysis yields: `analysis.json`'s figures, and every layer's pixel templates
+/// (`neurons x pixels`), trained and (where known) initial, for the figures and other tools.
+pub struct Analysed {
+    pub analysis: Analysis,
+    pub pixel_templates: TrainedAndInit<Vec<Matrix>>,
+}
+
 /// Runs every analysis; every "against initial" figure needs the initial weights as the
 /// first of at least two snapshots.
-pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
+pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
     let (init, trained) = initial_and_trained(inputs.snapshots);
     let ctx = Context::new(inputs);
     let activation = inputs.activation;
@@ -44,14 +56,42 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
         nearest.push(r.nearest);
     }
     let nearest_trained = nearest.pop().expect("one snapshot at least");
-    let mut nearest_init = init.map(|_| nearest.swap_remove(0).into_iter());
+    let nearest_init = init.map(|_| nearest.swap_remove(0));
+    let test_images = images_matrix(inputs.test);
+    let templates = TrainedAndInit {
+        trained: pixel_templates(&trained.layers, activation, &test_images),
+        init: init.map(|s| pixel_templates(&s.layers, activation, &test_images)),
+    };
+    let class_templates = TrainedAndInit {
+        trained: ctx.class_template(&trained.layers),
+        init: init.map(|s| ctx.class_template(&s.layers)),
+    };
+    let likeness = TrainedAndInit {
+        trained: ctx.pixel_likeness(
+            &templates.trained,
+            nearest_trained[0].summary,
+            &class_templates.trained,
+        ),
+        init: templates
+            .init
+            .as_ref()
+            .zip(nearest_init.as_ref())
+            .zip(class_templates.init.as_ref())
+            .map(|((t, n), c)| ctx.pixel_likeness(t, n[0].summary, c)),
+    };
+    let mut nearest_init = nearest_init.map(Vec::into_iter);
     let effective = effective_templates(&trained.layers, activation, inputs.test);
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
     let every_trained = every_trained.expect("one snapshot at least");
     let keys = every_layer_keys(&trained.layers, every_trained, every_init, baselines);
-    Analysis {
+    let analysis = Analysis {
+        pixel_templates: with_init(likeness.trained, likeness.init)
+            .into_iter()
+            .enumerate()
+            .map(|(layer, result)| LayerPixelTemplates { layer, result })
+            .collect(),
         blend: keys.layer_blend.first().map(|b| b.blend.clone()),
         neural_collapse: keys.layer_collapse.last().cloned(),
         layer_class_templates: keys.layer_class_templates,
@@ -68,10 +108,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
             inputs.train,
             inputs.probe_index,
         ),
-        class_template: TrainedAndInit {
-            trained: ctx.class_template(&trained.layers),
-            init: init.map(|s| ctx.class_template(&s.layers)),
-        },
+        class_template: class_templates,
         nearest_input: nearest_trained
             .into_iter()
             .enumerate()
@@ -93,6 +130,10 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysis {
             .filter(|set| set.len() <= super::span::MAX_SPAN_IMAGES)
             .zip(init)
             .map(|(set, init)| first_layer_span(set, &trained.layers[0], &init.layers[0])),
+    };
+    Analysed {
+        analysis,
+        pixel_templates: templates,
     }
 }
 

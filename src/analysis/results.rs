@@ -54,6 +54,18 @@ pub struct TrainedAndInit<T> {
     pub init: Option<T>,
 }
 
+/// Pairs each trained figure with its initial one, where the initial weights are known.
+pub(crate) fn with_init<T>(trained: Vec<T>, init: Option<Vec<T>>) -> Vec<TrainedAndInit<T>> {
+    let mut init = init.map(Vec::into_iter);
+    trained
+        .into_iter()
+        .map(|trained| TrainedAndInit {
+            trained,
+            init: init.as_mut().and_then(Iterator::next),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerNearest {
     pub layer: usize,
@@ -125,6 +137,10 @@ pub struct Analysis {
     /// Every layer's blend curves against its own inputs; the first is `blend`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layer_blend: Vec<LayerBlend>,
+    /// Every layer's neurons seen in pixels: how much their pixel templates look like a
+    /// training image or a class; entry 0 is the first layer's weights themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pixel_templates: Vec<LayerPixelTemplates>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,4 +210,28 @@ pub struct DistributedCode {
     pub n90: Vec<usize>,
     pub n90_mean: f64,
     pub selectivity: TrainedAndInit<Selectivity>,
+}
+
+/// How input-like one layer's pixel templates are.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PixelLikeness {
+    /// Per neuron, the largest cosine between its template and any training image, over the
+    /// layer's neurons.
+    pub nearest: Summary,
+    /// Per neuron, the largest cosine between its template and any centred class mean.
+    pub class_best: ClassBest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassBest {
+    /// Over the layer's neurons.
+    pub mean: f64,
+}
+
+/// `analysis.json`'s `pixel_templates` entry of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerPixelTemplates {
+    pub layer: usize,
+    #[serde(flatten)]
+    pub result: TrainedAndInit<PixelLikeness>,
 }

@@ -6,7 +6,7 @@ use super::linalg::Summary;
 use super::results::Analysis;
 use super::summary::{Figure, Group, Stat};
 use super::templates::Diagonal;
-use crate::core::weights::layer_name;
+use crate::core::weights::{layer_in_sentence, layer_name};
 
 /// Class templates: the class means must match their own neuron best in at least this many
 /// of the 10 classes.
@@ -371,6 +371,7 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     }
     out.extend(nearest_verdicts(analysis));
     out.extend(every_layer_verdicts(analysis));
+    out.extend(pixel_template_verdicts(analysis));
     if let Some(d) = analysis
         .effective_class_template
         .as_ref()
@@ -474,6 +475,97 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         }
     }
     out
+}
+
+/// One layer's pixel-template likeness: the per-neuron best cosine with a training image
+/// (mean and median over neurons) and with a centred class mean (mean over neurons).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PixelLikeness<M> {
+    pub nearest_mean: M,
+    pub nearest_median: M,
+    pub class_best: M,
+}
+
+/// Every layer after the first, seen in pixels: does its pixel template look like an input,
+/// and like a class template, more than the initial weights' does?
+fn pixel_verdicts<M: Measured>(
+    layers: usize,
+    layer: usize,
+    t: PixelLikeness<M>,
+    init: Option<PixelLikeness<M>>,
+) -> [Verdict; 2] {
+    let name = layer_in_sentence(layers, layer);
+    let input_claim = format!("Seen in pixels, a neuron of {name} looks like an input.");
+    let class_claim = format!("Seen in pixels, a neuron of {name} looks like a class template.");
+    let input_figures = format!(
+        "per-neuron best cosine between its pixel template and any training image: mean {}, \
+         median {}",
+        t.nearest_mean.show(),
+        t.nearest_median.show()
+    );
+    let class_figures = format!(
+        "per-neuron best cosine between its pixel template and a centred class mean: mean {}",
+        t.class_best.show()
+    );
+    let Some(i) = init else {
+        return [
+            Verdict {
+                claim: input_claim,
+                holds: None,
+                evidence: format!("{input_figures}; {NO_INIT}"),
+            },
+            Verdict {
+                claim: class_claim,
+                holds: None,
+                evidence: format!("{class_figures}; {NO_INIT}"),
+            },
+        ];
+    };
+    [
+        Verdict {
+            claim: input_claim,
+            holds: Some(
+                improves(t.nearest_mean.stat(), i.nearest_mean.stat())
+                    && improves(t.nearest_median.stat(), i.nearest_median.stat()),
+            ),
+            evidence: format!(
+                "{input_figures} after training against mean {}, median {} for the initial \
+                 weights",
+                i.nearest_mean.show(),
+                i.nearest_median.show()
+            ),
+        },
+        Verdict {
+            claim: class_claim,
+            holds: Some(improves(t.class_best.stat(), i.class_best.stat())),
+            evidence: format!(
+                "{class_figures} after training against {} for the initial weights",
+                i.class_best.show()
+            ),
+        },
+    ]
+}
+
+fn pixel_template_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let layers = analysis.layers.len() - 1;
+    let of = |p: &super::results::PixelLikeness| PixelLikeness {
+        nearest_mean: p.nearest.mean,
+        nearest_median: p.nearest.median,
+        class_best: p.class_best.mean,
+    };
+    analysis
+        .pixel_templates
+        .iter()
+        .skip(1)
+        .flat_map(|p| {
+            pixel_verdicts(
+                layers,
+                p.layer,
+                of(&p.result.trained),
+                p.result.init.as_ref().map(of),
+            )
+        })
+        .collect()
 }
 
 /// The same claims for one group of a sweep, over its seeds.

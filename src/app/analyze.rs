@@ -11,14 +11,17 @@ use super::compare::write_comparison;
 use super::explore::write_explorer;
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
-use crate::analysis::pass::analyze;
+use crate::analysis::pass::{Analysed, analyze};
 use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot, initial_and_trained};
 use crate::analysis::span::MAX_SPAN_IMAGES;
 use crate::core::data::RunData;
 use crate::core::provenance::Provenance;
+use crate::interop::encode_pixel_templates;
 use crate::render::figures::{FigureInputs, draw_all};
 use crate::render::report::write_run_report;
-use crate::store::{ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
+use crate::store::{
+    ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, PIXEL_TEMPLATES_FILE, REPORT_FILE, RunDir,
+};
 use crate::tensorflow::compare::Comparison;
 use crate::tensorflow::{REFERENCE_DIR, RESULTS_DIR};
 
@@ -68,7 +71,10 @@ pub(crate) fn write_analysis(
         Provenance::Trained { .. } if data.train_len() <= MAX_SPAN_IMAGES => Some(data.split().0),
         _ => None,
     };
-    let analysis = analyze(&AnalysisInputs {
+    let Analysed {
+        analysis,
+        pixel_templates,
+    } = analyze(&AnalysisInputs {
         activation: provenance.activation(),
         train: &data.full_train,
         test: &data.test,
@@ -77,6 +83,14 @@ pub(crate) fn write_analysis(
         trained_on: trained_on.as_ref(),
     });
     dir.write_json(ANALYSIS_FILE, &analysis)?;
+    dir.write(
+        PIXEL_TEMPLATES_FILE,
+        &encode_pixel_templates(
+            &pixel_templates.trained,
+            pixel_templates.init.as_deref(),
+            provenance.activation(),
+        )?,
+    )?;
     let (init, trained) = initial_and_trained(snapshots);
     let figures = dir.subdir(FIGURES_DIR)?;
     let files = draw_all(
@@ -85,6 +99,7 @@ pub(crate) fn write_analysis(
             provenance,
             trained: &trained.layers,
             init: init.map(|s| s.layers.as_slice()),
+            pixel_templates: &pixel_templates,
             train: &data.full_train,
             test: &data.test,
         },

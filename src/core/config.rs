@@ -91,6 +91,9 @@ pub enum Activation {
     Relu,
     Sigmoid,
     Tanh,
+    /// The identity, Keras's `linear`: a stack of linear maps, whose pixel templates are the
+    /// product of its weights.
+    Linear,
 }
 
 impl std::fmt::Display for Activation {
@@ -99,6 +102,7 @@ impl std::fmt::Display for Activation {
             Activation::Relu => "relu",
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
+            Activation::Linear => "linear",
         })
     }
 }
@@ -111,6 +115,7 @@ impl Activation {
             Activation::Relu => z.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
             Activation::Tanh => z.tanh(),
+            Activation::Linear => z,
         }
     }
 
@@ -123,6 +128,7 @@ impl Activation {
                 s * (1.0 - s)
             }
             Activation::Tanh => 1.0 - z.tanh().powi(2),
+            Activation::Linear => 1.0,
         }
     }
 }
@@ -135,8 +141,9 @@ impl std::str::FromStr for Activation {
             "relu" => Ok(Activation::Relu),
             "sigmoid" => Ok(Activation::Sigmoid),
             "tanh" => Ok(Activation::Tanh),
+            "linear" => Ok(Activation::Linear),
             other => Err(format!(
-                "unknown activation {other:?}: use relu, sigmoid or tanh"
+                "unknown activation {other:?}: use relu, sigmoid, tanh or linear"
             )),
         }
     }
@@ -250,7 +257,10 @@ impl Config {
         let on_mnist = self.data.dir.file_name().is_some_and(|n| n == "mnist");
         let adam = matches!(t.optimizer, OptimizerKind::Adam | OptimizerKind::KerasAdam);
         let article_training = self.data.train_limit == 0 && t.epochs == 20 && t.batch_size == 500;
-        if !(on_mnist && adam && article_training) {
+        // The reference MLP is ReLU's; an SLP has no hidden activation to differ.
+        let article_activation =
+            self.model.hidden.is_empty() || self.model.activation == Activation::Relu;
+        if !(on_mnist && adam && article_training && article_activation) {
             return None;
         }
         // MNIST's 28 x 28 pixels in, its 10 classes out.
@@ -352,5 +362,30 @@ fn one_line(error: &toml::de::Error, text: &str) -> String {
             format!("line {line}: {message}")
         }
         None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_relu_mlp_is_the_articles() {
+        let mlp = |activation: &str| {
+            Config::parse(&format!(
+                "[model]\nhidden = [128]\nactivation = '{activation}'"
+            ))
+            .unwrap()
+            .article_model()
+        };
+        assert!(mlp("relu").is_some());
+        for other in ["sigmoid", "tanh", "linear"] {
+            assert_eq!(mlp(other), None, "{other}");
+        }
+        let slp = Config::parse("[model]\nactivation = 'tanh'").unwrap();
+        assert!(
+            slp.article_model().is_some(),
+            "an SLP has no hidden activation"
+        );
     }
 }

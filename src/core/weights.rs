@@ -51,6 +51,15 @@ pub(crate) fn layer_name(layers: usize, l: usize) -> String {
     }
 }
 
+/// [`layer_name`] as it reads inside a sentence: "the output layer", "hidden layer 2".
+pub(crate) fn layer_in_sentence(layers: usize, l: usize) -> String {
+    if l + 1 == layers {
+        "the output layer".into()
+    } else {
+        layer_name(layers, l)
+    }
+}
+
 /// Layer widths from input to output, e.g. `[784, 128, 10]`.
 pub fn layer_widths(config: &ModelConfig, inputs: usize, classes: usize) -> Vec<usize> {
     std::iter::once(inputs)

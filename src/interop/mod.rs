@@ -104,6 +104,54 @@ fn encode_safetensors(
     tensors: &[NamedTensor],
     info: &ExportInfo,
 ) -> Result<Vec<u8>> {
+    let mut widths = vec![layers[0].d_in.to_string()];
+    widths.extend(layers.iter().map(|l| l.d_out.to_string()));
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("producer".to_string(), "weightscope".to_string()),
+        ("layers".to_string(), widths.join(",")),
+        ("activation".to_string(), info.activation.to_string()),
+        ("epoch".to_string(), info.epoch.to_string()),
+        ("seed".to_string(), info.seed.to_string()),
+    ]);
+    safetensors_bytes(tensors, metadata)
+}
+
+/// Every layer's pixel templates (`neurons x pixels`) as safetensors: `trained.<layer>` and,
+/// where known, `initial.<layer>`.
+pub(crate) fn encode_pixel_templates(
+    trained: &[Matrix],
+    init: Option<&[Matrix]>,
+    activation: Activation,
+) -> Result<Vec<u8>> {
+    let named = |prefix: &str, templates: &[Matrix]| -> Vec<NamedTensor> {
+        templates
+            .iter()
+            .enumerate()
+            .map(|(l, t)| NamedTensor {
+                name: format!("{prefix}.{l}"),
+                shape: vec![t.rows, t.cols],
+                values: t.data.clone(),
+            })
+            .collect()
+    };
+    let mut tensors = named("trained", trained);
+    tensors.extend(init.map(|i| named("initial", i)).unwrap_or_default());
+    let metadata = HashMap::from([
+        ("producer".to_string(), "weightscope".to_string()),
+        ("activation".to_string(), activation.to_string()),
+        (
+            "definition".to_string(),
+            "mean over the test images of d z_j / d x, z_j a neuron's pre-activation".to_string(),
+        ),
+    ]);
+    safetensors_bytes(&tensors, metadata)
+}
+
+fn safetensors_bytes(
+    tensors: &[NamedTensor],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -116,18 +164,8 @@ fn encode_safetensors(
                 .map(|view| (t.name.clone(), view))
         })
         .collect::<Result<Vec<_>, _>>()
-        .context("cannot lay out the weights as safetensors")?;
-    let mut widths = vec![layers[0].d_in.to_string()];
-    widths.extend(layers.iter().map(|l| l.d_out.to_string()));
-    let metadata = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("producer".to_string(), "weightscope".to_string()),
-        ("layers".to_string(), widths.join(",")),
-        ("activation".to_string(), info.activation.to_string()),
-        ("epoch".to_string(), info.epoch.to_string()),
-        ("seed".to_string(), info.seed.to_string()),
-    ]);
-    safetensors::serialize(views, Some(metadata)).context("cannot write the weights as safetensors")
+        .context("cannot lay out the tensors as safetensors")?;
+    safetensors::serialize(views, Some(metadata)).context("cannot write the tensors as safetensors")
 }
 
 fn encode_npz(tensors: &[NamedTensor]) -> Result<Vec<u8>> {

@@ -53,6 +53,7 @@ impl DenseNet {
             Activation::Relu => relu(x),
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => tanh(x),
+            Activation::Linear => x,
         }
     }
 

@@ -1,8 +1,9 @@
 //! `explore.html`: one self-contained page to poke at a run. The page carries every saved
 //! epoch's weights, the test images, the training images it can show and, per epoch, what
 //! only a search over the whole training file gives (each neuron's most similar training
-//! inputs, its mean output per class, the effective templates); it runs the forward pass
-//! itself. Layout and behaviour are in `templates/explore.html` and `assets/explore.{js,css}`.
+//! inputs, its mean output per class, the effective templates, every deeper neuron's pixel
+//! template); it runs the forward pass itself. Layout and behaviour are in
+//! `templates/explore.html` and `assets/explore.{js,css}`.
 //!
 //! Binary arrays travel as base64 of raw deflate (the browser's `DecompressionStream`
 //! inflates them). Weights, the bulk, are stored as each epoch's f32 bit patterns XOR the
@@ -21,6 +22,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::explorer::EpochView;
+use crate::analysis::linalg::Matrix;
 use crate::analysis::results::{Snapshot, initial_and_trained};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
@@ -70,6 +72,10 @@ struct PageData {
     /// Per epoch, 10 × pixels quantised to i8, and each epoch's scale back; empty for an SLP.
     effective: String,
     effective_scales: Vec<f32>,
+    /// Per epoch, every layer after the first: neurons × pixels quantised to i8, and each
+    /// (epoch, layer)'s scale back; empty for an SLP.
+    pixel_templates: String,
+    pixel_template_scales: Vec<f32>,
 }
 
 #[derive(Serialize)]
@@ -143,11 +149,12 @@ fn images(set: &ImageSet, indices: Option<&[usize]>) -> Images {
     }
 }
 
-/// Effective templates quantised per epoch: `round(v / scale)` with `scale = max |v| / 127`.
-fn effective(views: &[EpochView]) -> (String, Vec<f32>) {
+/// Matrices quantised one by one: `round(v / scale)` with `scale = max |v| / 127`; the
+/// templates the page shows need no more than a colour's precision.
+fn quantised<'m>(matrices: impl Iterator<Item = &'m Matrix>) -> (String, Vec<f32>) {
     let mut bytes = Vec::new();
     let mut scales = Vec::new();
-    for m in views.iter().filter_map(|v| v.effective.as_ref()) {
+    for m in matrices {
         let largest = m.data.iter().fold(0f32, |a, v| a.max(v.abs()));
         let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
         bytes.extend(m.data.iter().map(|v| (v / scale).round() as i8 as u8));
@@ -168,7 +175,10 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         .collect();
     let shown: Vec<usize> = shown.into_iter().collect();
     let layers = page.views.iter().flat_map(|v| &v.layers);
-    let (effective, effective_scales) = effective(page.views);
+    let (effective, effective_scales) =
+        quantised(page.views.iter().filter_map(|v| v.effective.as_ref()));
+    let (pixel_templates, pixel_template_scales) =
+        quantised(page.views.iter().flat_map(|v| &v.pixel_templates));
     let first = &page.snapshots[0].layers;
     PageData {
         model: page.model.to_string(),
@@ -201,6 +211,8 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         )),
         effective,
         effective_scales,
+        pixel_templates,
+        pixel_template_scales,
     }
 }
 

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::analysis::distributed::selectivity_indices;
 use crate::analysis::forward::{Propagation, hidden_activations, propagate};
 use crate::analysis::linalg::Matrix;
-use crate::analysis::results::{Analysis, EpochFigures};
+use crate::analysis::results::{Analysis, EpochFigures, TrainedAndInit};
 use crate::analysis::templates::Diagonal;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
@@ -159,6 +159,8 @@ pub(crate) struct FigureInputs<'a> {
     pub trained: &'a [LayerWeights],
     /// Absent where the initial weights are unknown.
     pub init: Option<&'a [LayerWeights]>,
+    /// Every layer's pixel templates (`neurons x pixels`), trained and (where known) initial.
+    pub pixel_templates: &'a TrainedAndInit<Vec<Matrix>>,
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
 }
@@ -380,11 +382,43 @@ pub(crate) fn nearest_figure<'a>(
     })
 }
 
-pub(crate) fn effective_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
-    let templates = analysis.effective_templates.as_ref()?;
+/// A pixel fewer than this share of the training images ink is left out of the input-gradient
+/// figures: its first-layer weights barely move from their random start, and every gradient
+/// carries them.
+const RARELY_INKED: f64 = 0.05;
+
+/// `values` over the pixels, NaN (drawn grey) where fewer than [`RARELY_INKED`] of `train`'s
+/// images ink the pixel.
+fn inked_only(values: &[f32], inked: &[bool]) -> Vec<f32> {
+    values
+        .iter()
+        .zip(inked)
+        .map(|(&v, &ink)| if ink { v } else { f32::NAN })
+        .collect()
+}
+
+/// Per pixel, whether at least [`RARELY_INKED`] of the images ink it.
+fn inked_pixels(train: &ImageSet) -> Vec<bool> {
+    let mut counts = vec![0usize; train.pixels()];
+    for i in 0..train.len() {
+        for (c, &v) in counts.iter_mut().zip(train.image(i)) {
+            *c += usize::from(v > 0.0);
+        }
+    }
+    let least = RARELY_INKED * train.len() as f64;
+    counts.into_iter().map(|c| c as f64 >= least).collect()
+}
+
+pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option<PanelGrid> {
+    let analysis = inputs.analysis;
+    let inked = inked_pixels(inputs.train);
+    let templates: Vec<Vec<f32>> = analysis
+        .effective_templates
+        .as_ref()?
+        .iter()
+        .map(|t| inked_only(t, &inked))
+        .collect();
     let all: Vec<f32> = templates.iter().flatten().copied().collect();
-    // Border pixels that are never lit keep their random initial weights and would dominate
-    // a max-based scale.
     let scale = Scale::diverging_at_quantile(&all, 0.99);
     let ect = analysis.effective_class_template.as_ref();
     let panels = templates
@@ -397,7 +431,7 @@ pub(crate) fn effective_figure(analysis: &Analysis, model: &str) -> Option<Panel
         .collect();
     Some(PanelGrid {
         title: format!(
-            "{model}: effective templates, mean d logit_k / d input over test images of class k (cos with centred class mean; colours clipped at the 99th percentile)"
+            "{model}: effective templates, mean d logit_k / d input over test images of class k (cos with centred class mean; grey: inked in < 5% of training images)"
         ),
         panels,
         grid: (2, 5),
@@ -405,6 +439,52 @@ pub(crate) fn effective_figure(analysis: &Analysis, model: &str) -> Option<Panel
         shared: Some(scale),
         panel_colorbars: false,
     })
+}
+
+/// Every layer after the first: each neuron's pixel template as an image (up to 256 of them).
+fn pixel_template_figures(inputs: &FigureInputs<'_>, model: &str) -> Vec<(usize, PanelGrid)> {
+    let layers = inputs.trained.len();
+    if layers < 2 {
+        return Vec::new();
+    }
+    let inked = inked_pixels(inputs.train);
+    inputs
+        .pixel_templates
+        .trained
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(l, templates)| {
+            let shown = templates.rows.min(MAX_WEIGHT_PANELS);
+            let values: Vec<Vec<f32>> = (0..shown)
+                .map(|j| inked_only(templates.row(j), &inked))
+                .collect();
+            let scale = Scale::diverging_at_quantile(&values.concat(), 0.99);
+            let panels = values
+                .into_iter()
+                .enumerate()
+                .map(|(j, v)| Panel::image(v, format!("{j}"), scale))
+                .collect();
+            let cols = if shown <= 10 { 5 } else { 16 };
+            let which = if shown < templates.rows {
+                format!(", the first {shown} of {} neurons", templates.rows)
+            } else {
+                String::new()
+            };
+            let grid = PanelGrid {
+                title: format!(
+                    "{model}, {}{which}: pixel templates, mean dz/dx over test images (grey: inked in < 5% of training images)",
+                    layer_name(layers, l)
+                ),
+                panels,
+                grid: (shown.div_ceil(cols), cols),
+                panel_size: if shown <= 10 { (220, 210) } else { (110, 110) },
+                shared: Some(scale),
+                panel_colorbars: false,
+            };
+            (l, grid)
+        })
+        .collect()
 }
 
 const SERIES_COLOURS: [RGBColor; 5] = [RED_, BLUE_, GREEN_, ORANGE, GREY];
@@ -576,11 +656,13 @@ pub(crate) enum FigureFile {
     Collapse,
     Blend,
     Distributed,
+    /// The pixel templates of one layer after the first.
+    PixelTemplates(usize),
 }
 
 impl FigureFile {
-    pub fn name(self) -> &'static str {
-        match self {
+    pub fn name(self) -> String {
+        let name = match self {
             FigureFile::Winners => "winners",
             FigureFile::Weights => "weights",
             FigureFile::WeightsInit => "weights_init",
@@ -593,12 +675,14 @@ impl FigureFile {
             FigureFile::Collapse => "collapse",
             FigureFile::Blend => "blend",
             FigureFile::Distributed => "distributed",
-        }
+            FigureFile::PixelTemplates(layer) => return format!("pixel_templates_layer{layer}"),
+        };
+        name.to_string()
     }
 
     /// Draws `figure` into `dir` as this file's PNG and SVG.
     pub(crate) fn save<F: Figure>(self, figure: &F, dir: &Path) -> Result<Vec<PathBuf>> {
-        plot::save(figure, dir, self.name())
+        plot::save(figure, dir, &self.name())
     }
 }
 
@@ -617,11 +701,14 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
     if let Some(fig) = nearest_figure(inputs, 8) {
         files.extend(FigureFile::NearestInput.save(&fig, dir)?);
     }
-    if let Some(fig) = effective_figure(inputs.analysis, model) {
+    if let Some(fig) = effective_figure(inputs, model) {
         files.extend(FigureFile::EffectiveTemplates.save(&fig, dir)?);
     }
     if let Some(fig) = layer_templates_figure(inputs.analysis, model) {
         files.extend(FigureFile::LayerTemplates.save(&fig, dir)?);
+    }
+    for (layer, fig) in pixel_template_figures(inputs, model) {
+        files.extend(FigureFile::PixelTemplates(layer).save(&fig, dir)?);
     }
     if let Some(fig) = blend_figure(inputs.analysis, model) {
         files.extend(FigureFile::Blend.save(&fig, dir)?);

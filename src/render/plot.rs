@@ -120,7 +120,13 @@ impl Scale {
         }
     }
 
+    /// Where a figure leaves a cell out on purpose (a NaN): a pixel no data set inks.
+    pub(crate) const LEFT_OUT: RGBColor = RGBColor(200, 200, 200);
+
     pub(crate) fn color(&self, v: f32) -> RGBColor {
+        if v.is_nan() {
+            return Self::LEFT_OUT;
+        }
         let (lo, hi) = self.range();
         let t = if hi > lo {
             ((v - lo) / (hi - lo)).clamp(0.0, 1.0)

@@ -16,7 +16,7 @@ use crate::analysis::results::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
 use crate::core::provenance::{ActivationSource, Provenance};
-use crate::core::weights::layer_name;
+use crate::core::weights::{layer_in_sentence, layer_name};
 use crate::render::figures::FigureFile;
 use crate::store::{EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
 use crate::tensorflow::ReferenceRun;
@@ -81,7 +81,7 @@ fn verdict_views(verdicts: Vec<Verdict>) -> Vec<VerdictView> {
 /// sensibly: the weight grids draw one rectangle per weight).
 #[derive(Serialize)]
 struct FigureView {
-    name: &'static str,
+    name: String,
     /// The SVG document to inline, or else the PNG's bytes in base64.
     svg: Option<String>,
     png_base64: Option<String>,
@@ -473,6 +473,7 @@ fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
     if !analysis.layer_blend.is_empty() {
         out.push((FigureFile::Blend, blend_reading(analysis)));
     }
+    out.extend(pixel_template_readings(analysis));
     if let Some(d) = &analysis.distributed {
         out.push((
             FigureFile::Distributed,
@@ -562,4 +563,38 @@ fn blend_reading(analysis: &Analysis) -> String {
          was one input would reach 1 at k = 1. {}.",
         capitalised(&parts.join("; "))
     )
+}
+
+/// Every layer after the first seen in pixels.
+fn pixel_template_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
+    let layers = analysis.layers.len() - 1;
+    analysis
+        .pixel_templates
+        .iter()
+        .skip(1)
+        .map(|p| {
+            let t = &p.result.trained;
+            let init = p.result.init.as_ref().map_or_else(
+                || " (initial weights not given)".to_string(),
+                |i| {
+                    format!(
+                        " (initial weights: {:.3} and {:.3})",
+                        i.nearest.mean, i.class_best.mean
+                    )
+                },
+            );
+            (
+                FigureFile::PixelTemplates(p.layer),
+                format!(
+                    "Every neuron of {} seen in pixels: its pixel template, the mean over the test \
+                     images of the gradient of its pre-activation with respect to the input. Its best \
+                     cosine with a training image is {:.3} on average, with a centred class mean \
+                     {:.3}{init}.",
+                    layer_in_sentence(layers, p.layer),
+                    t.nearest.mean,
+                    t.class_best.mean
+                ),
+            )
+        })
+        .collect()
 }

@@ -16,6 +16,8 @@ pub(crate) const WEIGHTS_FILE: &str = "weights.bpk";
 pub(crate) const SAFETENSORS_FILE: &str = "weights.safetensors";
 pub(crate) const INITIAL_WEIGHTS_FILE: &str = "weights_init.bpk";
 pub(crate) const ANALYSIS_FILE: &str = "analysis.json";
+/// Every layer's pixel templates, trained and initial, `[neurons, pixels]` each.
+pub const PIXEL_TEMPLATES_FILE: &str = "pixel_templates.safetensors";
 /// The page a person reads; the last file a run writes.
 pub(crate) const REPORT_FILE: &str = "report.html";
 /// The interactive page: pick or draw an input, scrub the epochs, click a neuron.

@@ -6,6 +6,8 @@ use std::path::Path;
 use crate::common::Workspace;
 use serde_json::Value;
 use weightscope::analysis::forward::{images_matrix, propagate};
+use weightscope::analysis::linalg::cosine;
+use weightscope::analysis::pixel_templates::pixel_templates;
 use weightscope::core::config::Activation;
 use weightscope::core::data::Mnist;
 use weightscope::store::RunDir;
@@ -281,6 +283,48 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
             l + 1
         );
     }
+    // Every layer seen in pixels: the first layer's templates are its weights, whose nearest
+    // input the analysis already has; the deeper layers' are searched over the training images
+    // as the mean over the test images of d z / d x.
+    let pixel = array(&a["pixel_templates"]);
+    assert_eq!(pixel.len(), 3);
+    for key in ["mean", "median", "max"] {
+        assert_eq!(
+            pixel[0]["trained"]["nearest"][key],
+            a["nearest_input"][0]["trained"][key]
+        );
+        assert_eq!(
+            pixel[0]["init"]["nearest"][key],
+            a["nearest_input"][0]["init"][key]
+        );
+    }
+    let train_set = Mnist::load(&ws.data_dir()).unwrap().train;
+    let templates = pixel_templates(&layers, Activation::Relu, &images_matrix(&test));
+    for (l, entry) in pixel.iter().enumerate() {
+        assert_eq!(entry["layer"], l);
+        let t = &templates[l];
+        let best: Vec<f64> = (0..t.rows)
+            .map(|j| {
+                (0..train_set.len())
+                    .map(|i| cosine(t.row(j), train_set.image(i)))
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        let mean = best.iter().sum::<f64>() / best.len() as f64;
+        let shown = f(&entry["trained"]["nearest"]["mean"]);
+        assert!(
+            (mean - shown).abs() < 1e-4,
+            "layer {l}: {shown} against {mean}"
+        );
+        let class_best = f(&entry["trained"]["class_best"]["mean"]);
+        assert!((-1.0..=1.0).contains(&class_best), "{entry}");
+        assert!(entry["init"]["class_best"]["mean"].is_number(), "{entry}");
+    }
+    for l in [1, 2] {
+        let png = run.join(format!("figures/pixel_templates_layer{l}.png"));
+        assert!(png.is_file(), "{}", png.display());
+    }
+    assert!(!run.join("figures/pixel_templates_layer0.png").exists());
     // The report judges NC1 and the blend at every layer.
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     for layer in ["hidden layer 1", "hidden layer 2"] {
@@ -294,5 +338,11 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
             report.contains(&format!("Each neuron of the {layer} is one of")),
             "{layer}"
         );
+    }
+    for layer in ["hidden layer 2", "the output layer"] {
+        for what in ["an input", "a class template"] {
+            let claim = format!("Seen in pixels, a neuron of {layer} looks like {what}.");
+            assert!(report.contains(&claim), "{claim}");
+        }
     }
 }

@@ -331,7 +331,7 @@ pub fn required_or_skip(available: bool, what: &str) -> bool {
 }
 
 /// The figures every MLP run draws, by file stem.
-pub const MLP_FIGURES: [&str; 11] = [
+pub const MLP_FIGURES: [&str; 12] = [
     "winners",
     "weights",
     "weights_init",
@@ -339,6 +339,7 @@ pub const MLP_FIGURES: [&str; 11] = [
     "nearest_input",
     "effective_templates",
     "layer_templates",
+    "pixel_templates_layer1",
     "blend",
     "distributed",
     "collapse",

@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use serde_json::Value;
-use weightscope::analysis::forward::propagate;
+use weightscope::analysis::forward::{images_matrix, propagate};
 use weightscope::analysis::linalg::{Matrix, argmax};
+use weightscope::analysis::pixel_templates::pixel_templates;
 use weightscope::analysis::probe::winners;
 use weightscope::core::config::Activation;
 use weightscope::core::data::Mnist;
@@ -360,4 +361,66 @@ fn an_imported_networks_page_names_its_weights_not_epochs() {
         run_state.get("snapshot").is_none(),
         "a run's state names epochs"
     );
+}
+
+#[test]
+fn a_deeper_neuron_is_shown_in_pixels_at_every_epoch() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new(400, 100);
+    let run = mlp_run(&ws, Activation::Relu);
+    let data = Mnist::load(&run.data).unwrap();
+    let test = images_matrix(&data.test);
+    let page = run.dir.join("explore.html");
+    let saved = std::fs::read(run.dir.join("pixel_templates.safetensors")).unwrap();
+    let saved = safetensors::SafeTensors::deserialize(&saved).unwrap();
+    for (epoch, neuron) in [(0, 3), (run.epochs, 7)] {
+        let expected = pixel_templates(&run.layers(epoch), run.activation, &test);
+        let (state, log) = page_state(
+            &browser,
+            &ws.path("profile"),
+            &page,
+            &format!("source=test&index=0&epoch={epoch}&neuron=1.{neuron}"),
+        );
+        assert_quiet(&log);
+        let selected = &state["selected"];
+        assert_eq!(selected["layer"], 1, "{state}");
+        assert_eq!(selected["neuron"], neuron, "{state}");
+        let shown: Vec<f64> = selected["pixel_template"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no pixel template in {state}"))
+            .iter()
+            .map(f)
+            .collect();
+        let row = expected[1].row(neuron);
+        assert_eq!(shown.len(), row.len());
+        // The page carries each epoch's templates as i8 of the layer's largest magnitude.
+        let largest = expected[1].data.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let step = f64::from(largest) / 127.0;
+        for (p, (&s, &e)) in shown.iter().zip(row).enumerate() {
+            assert!(
+                (s - f64::from(e)).abs() <= step / 2.0 + 1e-6,
+                "epoch {epoch} pixel {p}: {s} against {e}"
+            );
+        }
+        let file = if epoch == 0 { "initial.1" } else { "trained.1" };
+        let tensor = saved.tensor(file).unwrap();
+        assert_eq!(tensor.shape(), [10, 784]);
+        let values: Vec<f32> = tensor
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(values, expected[1].data, "{file}");
+    }
+    // The first layer's neurons are their weights: no template beside them.
+    let (state, _) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &page,
+        "source=test&index=0&neuron=0.2",
+    );
+    assert_eq!(state["selected"]["layer"], 0, "{state}");
+    assert!(state["selected"]["pixel_template"].is_null(), "{state}");
 }

@@ -15,6 +15,7 @@ mod explore;
 mod fuzz;
 mod idx;
 mod interop;
+mod pixel_templates;
 mod recovery;
 mod report;
 mod span;

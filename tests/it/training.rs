@@ -184,6 +184,7 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
             "figures",
             "history.csv",
             "metrics.json",
+            "pixel_templates.safetensors",
             "report.html",
             "snapshots",
             "weights.bpk",

@@ -69,6 +69,7 @@ const ACTIVATIONS = {
   relu: (z) => Math.max(z, 0),
   sigmoid: (z) => Math.fround(1 / (1 + Math.exp(-z))),
   tanh: (z) => Math.fround(Math.tanh(z)),
+  linear: (z) => z,
 };
 
 // Every layer's input and output for one input (f32 values, as weightscope's matrices hold).
@@ -240,12 +241,34 @@ function paint(canvas, w, h, values, colour) {
 
 const grey = (v) => { const g = Math.round(255 * Math.min(Math.max(v, 0), 1)); return [g, g, g]; };
 
-// Colours saturate at the 99th percentile of |value|, so that a few outlying pixels (the
-// rarely inked border of an effective template) do not wash out the rest.
+// Colours saturate at the 99th percentile of |value|, so that a few outlying pixels do not
+// wash out the rest.
 function paintWeights(canvas, values, shape) {
   const sorted = Array.from(values, Math.abs).sort((a, b) => a - b);
   const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
   paint(canvas, shape[1], shape[0], values, (v) => diverging(v, scale));
+}
+
+// A pixel fewer than this share of the images ink keeps its random first-layer weights, which
+// every input gradient carries; gradient images grey it out, as the run's figures do.
+const RARELY_INKED = 0.05;
+let inked = null;
+
+function inkedPixels(set, pixels) {
+  const counts = new Uint32Array(pixels);
+  for (let k = 0; k < set.count; k++) {
+    const image = set.image(k);
+    for (let i = 0; i < pixels; i++) if (image[i] > 0) counts[i]++;
+  }
+  return Array.from(counts, (c) => c >= RARELY_INKED * set.count);
+}
+
+// An input gradient (an effective or pixel template), the rarely inked pixels grey.
+function paintGradient(canvas, values) {
+  const kept = values.filter((_, i) => inked[i]);
+  const sorted = Array.from(kept, Math.abs).sort((a, b) => a - b);
+  const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
+  paint(canvas, SIDE, SIDE, values.map((v, i) => (inked[i] ? v : NaN)), (v) => (Number.isNaN(v) ? [200, 200, 200] : diverging(v, scale)));
 }
 
 // Rows × columns to show a layer of `n` values: 28 × 28 for pixels, a strip for a few, else
@@ -323,6 +346,10 @@ function update() {
   };
   if (page.source === "draw") state.input = Array.from(input.x);
   if (DATA.snapshot_names) state.snapshot = DATA.snapshot_names[page.epoch];
+  if (page.selected) {
+    const { layer, neuron } = page.selected;
+    state.selected = { layer, neuron, pixel_template: pixelTemplate(page.epoch, layer, neuron) };
+  }
   $("explore-state").textContent = JSON.stringify(state);
   const name = snapshotName(page.epoch);
   $("status").textContent = `${name[0].toUpperCase()}${name.slice(1)}: updated in ${(performance.now() - started).toFixed(1)} ms.`;
@@ -337,8 +364,8 @@ function showInput(input, prediction) {
   const e = effectiveTemplate(page.epoch, prediction);
   $("effective-figure").hidden = !e;
   if (e) {
-    paintWeights($("effective"), e, [SIDE, SIDE]);
-    $("effective-caption").textContent = `effective template of class ${prediction}: the mean over test images of class ${prediction} of d logit / d input (red +, blue −)`;
+    paintGradient($("effective"), e);
+    $("effective-caption").textContent = `effective template of class ${prediction}: the mean over test images of class ${prediction} of d logit / d input (red +, blue −; grey: rarely inked)`;
   }
 }
 
@@ -348,6 +375,21 @@ function effectiveTemplate(epoch, c) {
   const at = (epoch * CLASSES + c) * pixels;
   const scale = DATA.effective_scales[epoch];
   return Array.from(views.effective.subarray(at, at + pixels), (q) => q * scale);
+}
+
+// Neuron j of layer l (after the first) in pixels: its row of that epoch's templates, which
+// hold every layer after the first, one after the other.
+function pixelTemplate(epoch, l, j) {
+  if (l === 0 || !views.pixelTemplates.length) return null;
+  const widths = DATA.widths, pixels = widths[0], deeper = widths.length - 2;
+  let before = 0, neurons = 0;
+  for (let k = 2; k < widths.length; k++) {
+    if (k - 1 < l) before += widths[k];
+    neurons += widths[k];
+  }
+  const at = (epoch * neurons + before + j) * pixels;
+  const scale = DATA.pixel_template_scales[epoch * deeper + l - 1];
+  return Array.from(views.pixelTemplates.subarray(at, at + pixels), (q) => q * scale);
 }
 
 function showOutput(probabilities, prediction, label) {
@@ -437,6 +479,12 @@ function showNeuron(l, j) {
   canvas.style.width = "140px";
   canvas.style.height = `${Math.round((140 * s[0]) / s[1])}px`;
   $("neuron-weights-caption").textContent = `its weights in the space of ${l === 0 ? "pixels" : layerName(l - 1)} (red +, blue −)`;
+  const template = pixelTemplate(page.epoch, l, j);
+  $("neuron-template-figure").hidden = !template;
+  if (template) {
+    paintGradient($("neuron-template"), template);
+    $("neuron-template-caption").textContent = "seen in pixels: its pixel template, the mean over test images of d z / d input (red +, blue −; grey: pixels under 5% of test images ink)";
+  }
   const figures = [];
   for (let k = 0; k < per; k++) {
     const index = v.neighbours[j * per + k];
@@ -507,6 +555,7 @@ function writeFragment() {
     parts.push(`index=${page.index}`);
   }
   parts.push(`epoch=${DATA.epochs[page.epoch]}`);
+  if (page.selected) parts.push(`neuron=${page.selected.layer}.${page.selected.neuron}`);
   history.replaceState(null, "", "#" + parts.join("&"));
 }
 
@@ -518,6 +567,11 @@ function readFragment() {
   if (args.has("epoch")) {
     const e = DATA.epochs.indexOf(parseInt(args.get("epoch"), 10));
     page.epoch = e >= 0 ? e : DATA.epochs.length - 1;
+  }
+  const neuron = (args.get("neuron") ?? "").match(/^(\d+)\.(\d+)$/);
+  if (neuron) {
+    const [layer, j] = [Number(neuron[1]), Number(neuron[2])];
+    if (layer + 1 < DATA.widths.length && j < DATA.widths[layer + 1]) page.selected = { layer, neuron: j };
   }
   if (args.has("stroke")) {
     page.strokes = args.get("stroke").split(";").filter((s) => s).map((s) => {
@@ -639,17 +693,19 @@ async function load() {
   const pixels = DATA.widths[0];
   weights = unpackWeights(await inflate(DATA.weights));
   [test, train] = await Promise.all([unpackImages(DATA.test, pixels), unpackImages(DATA.train, pixels)]);
+  inked = inkedPixels(test, pixels);
   views = {
     neighbours: asU32(await inflate(DATA.neighbours)),
     cosines: asF32(await inflate(DATA.cosines)),
     classMeans: asF32(await inflate(DATA.class_means)),
     effective: new Int8Array((await inflate(DATA.effective)).buffer),
+    pixelTemplates: new Int8Array((await inflate(DATA.pixel_templates)).buffer),
   };
   page.epoch = DATA.epochs.length - 1;
   readFragment();
   setUpControls();
   syncControls();
-  page.selected = { layer: 0, neuron: winners(weights[page.epoch], currentInput()?.x ?? new Float64Array(pixels)).layers[0].winner };
+  page.selected ??= { layer: 0, neuron: winners(weights[page.epoch], currentInput()?.x ?? new Float64Array(pixels)).layers[0].winner };
   update();
 }
 
