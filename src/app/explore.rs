@@ -42,6 +42,7 @@ pub(crate) fn write_explorer(
             views: &views,
             train: &data.full_train,
             test: &data.test,
+            scaling: &data.scaling,
         },
         path,
     )?;

@@ -40,6 +40,7 @@ pub fn export_run(run: &Path, epoch: Option<usize>, to: &Path) -> Result<Exporte
         activation: run.config.model.activation,
         epoch,
         seed: run.config.seed,
+        input_scaling: run.metrics.input_scaling.clone(),
     };
     let bytes = encode(&layers, &info, format)?;
     write_atomic(to, &bytes)

@@ -14,6 +14,7 @@ use crate::core::config::{Activation, Config, data_folder};
 use crate::core::data::{NUM_CLASSES, RunData};
 use crate::core::model_kind::ModelKind;
 use crate::core::provenance::{ActivationSource, ImportFormat, ImportRecord, Provenance};
+use crate::core::scaling::{InputScaling, ScalingSource};
 use crate::core::weights::{LayerWeights, model_description, model_kind, widths};
 use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
 use crate::interop::{Format, Imported, read};
@@ -121,6 +122,9 @@ pub fn analyze_keras(
             // The reference script builds its hidden layers with ReLU, as the article does.
             activation: Activation::Relu,
             activation_source: ActivationSource::ReferenceScript,
+            // It trains on pixels / 255.
+            input_scaling: InputScaling::default(),
+            input_scaling_source: ScalingSource::ReferenceScript,
         };
         let analysis = write_import(&dir, &options.data, &data, network, feedback)?;
         results.push((model, analysis));
@@ -162,6 +166,9 @@ pub struct WeightsImport<'a> {
     pub init: Option<&'a Path>,
     /// Used where the file's metadata names no activation.
     pub activation: Option<Activation>,
+    /// `--input-mean` and `--input-std`: the input scaling where the file's metadata names
+    /// none.
+    pub input_scaling: Option<InputScaling>,
     pub out: &'a Path,
     pub data: DataChoice,
 }
@@ -181,6 +188,9 @@ pub fn analyze_weights(
         .transpose()?;
     let (activation, activation_source) =
         activation_of(options.weights, &trained, options.activation)?;
+    let (input_scaling, input_scaling_source) =
+        scaling_of(options.weights, &trained, options.input_scaling.clone())?;
+    let data = data.scaled(input_scaling.clone())?;
     if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
         bail!(
             "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
@@ -207,8 +217,31 @@ pub fn analyze_weights(
         label: format!("from {name}"),
         activation,
         activation_source,
+        input_scaling,
+        input_scaling_source,
     };
     write_import(&dir, &options.data, &data, network, feedback)
+}
+
+/// The input scaling: the file's, or the flags' where the file names none, or else pixels /
+/// 255, which the report then calls the default.
+fn scaling_of(
+    file: &Path,
+    trained: &Imported,
+    flags: Option<InputScaling>,
+) -> Result<(InputScaling, ScalingSource)> {
+    match (trained.input_scaling.clone(), flags) {
+        (Some(recorded), Some(flags)) if recorded != flags => bail!(
+            "{} says its inputs were scaled as {} but the flags say {}: drop --input-mean and \
+             --input-std or pass what the network was trained with",
+            file.display(),
+            recorded.describe(),
+            flags.describe()
+        ),
+        (_, Some(flags)) => Ok((flags, ScalingSource::Flag)),
+        (Some(recorded), None) => Ok((recorded, ScalingSource::FileMetadata)),
+        (None, None) => Ok((InputScaling::default(), ScalingSource::Default)),
+    }
 }
 
 /// The initial weights in `path`, which must be those of the network in `trained_file`.
@@ -255,7 +288,7 @@ fn activation_of(
         // Guessing would score the network with a function it never used.
         (None, None) => bail!(
             "{} does not record which activation its hidden layers use: pass it with \
-             --activation relu, --activation sigmoid or --activation tanh",
+             --activation relu, sigmoid, tanh or linear",
             file.display()
         ),
     }
@@ -274,6 +307,8 @@ struct Network {
     label: String,
     activation: Activation,
     activation_source: ActivationSource,
+    input_scaling: InputScaling,
+    input_scaling_source: ScalingSource,
 }
 
 /// The one path for weights trained elsewhere: test figures on the host, `import.json`, then
@@ -291,6 +326,8 @@ fn write_import(
         layers,
         activation: network.activation,
         activation_source: network.activation_source,
+        input_scaling: network.input_scaling,
+        input_scaling_source: network.input_scaling_source,
         source: network.source,
         format: network.format,
         initial: network.initial_source,
@@ -307,10 +344,18 @@ fn write_import(
         epoch: network.trained_epoch,
         layers: network.trained,
     });
+    if record.input_scaling_source == ScalingSource::Default {
+        feedback.message(&format!(
+            "note: {} records no input scaling, so its inputs are taken as pixels / 255; if it \
+             was trained on normalised images, pass --input-mean and --input-std",
+            record.source.display()
+        ));
+    }
     feedback.message(&format!(
-        "analysing {} ({}, test accuracy {:.4}){}",
+        "analysing {} ({}, inputs {}, test accuracy {:.4}){}",
         record.model,
         record.activation,
+        record.input_scaling.describe(),
         record.test.accuracy,
         if initial_and_trained(&snapshots).0.is_none() {
             "; no --init, so no baselines against initial weights"

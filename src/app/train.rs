@@ -291,6 +291,7 @@ impl Run<'_> {
             activation: config.model.activation,
             epoch: trained.history.len(),
             seed: config.seed,
+            input_scaling: config.input_scaling(),
         };
         let layers = trained.model.weights();
         dir.write(
@@ -304,6 +305,7 @@ impl Run<'_> {
             backend: config.backend.to_string(),
             adapter: self.backend.adapter.clone(),
             seed: config.seed,
+            input_scaling: config.input_scaling(),
             epochs: trained.history,
             test: trained.test,
             train_seconds: trained.train_seconds,

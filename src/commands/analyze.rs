@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::cli::AnalyzeArgs;
+use super::cli::{AnalyzeArgs, flag_scaling};
 use super::progress::Progress;
 use crate::app::analyze::analyze_run;
 use crate::app::import::{DataChoice, KerasImport, WeightsImport, analyze_keras, analyze_weights};
@@ -22,6 +22,7 @@ pub fn command(args: &AnalyzeArgs) -> Result<()> {
                 weights,
                 init: args.init.as_deref(),
                 activation: args.activation,
+                input_scaling: flag_scaling(args.input_mean.as_deref(), args.input_std.as_deref())?,
                 out,
                 data: data(),
             },

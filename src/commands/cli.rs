@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::sweep::shard::ShardArg;
 use crate::core::config::{Activation, BackendName, Config, DEFAULT_DATA_DIR};
 use crate::core::model_kind::ModelKind;
+use crate::core::scaling::InputScaling;
 use crate::store::{RUNS_DIR, default_run_dir};
 use crate::tensorflow::REFERENCE_DIR;
 
@@ -131,6 +132,13 @@ pub struct AnalyzeArgs {
     /// With --weights: the hidden layers' activation where the file does not name it.
     #[arg(long, value_enum, requires = "weights")]
     pub activation: Option<Activation>,
+    /// With --weights: the inputs were pixels / 255, then (x − MEAN) / STD, e.g. PyTorch's
+    /// MNIST Normalize: --input-mean 0.1307 --input-std 0.3081 (comma-separated per channel).
+    #[arg(long, value_name = "MEAN", requires_all = ["weights", "input_std"], allow_hyphen_values = true)]
+    pub input_mean: Option<String>,
+    /// With --weights: see --input-mean.
+    #[arg(long, value_name = "STD", requires_all = ["weights", "input_mean"])]
+    pub input_std: Option<String>,
     /// With --keras-weights or --weights: where to write analysis.json, figures and report.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -172,6 +180,27 @@ pub struct TrainArgs {
     /// Train and save only; run `weightscope analyze --run DIR` later for the analysis.
     #[arg(long)]
     pub no_analysis: bool,
+    /// Normalise the inputs: pixels / 255, then (x − MEAN) / STD (comma-separated per
+    /// channel); overrides `data.input_mean`.
+    #[arg(
+        long,
+        value_name = "MEAN",
+        requires = "input_std",
+        allow_hyphen_values = true
+    )]
+    pub input_mean: Option<String>,
+    /// See --input-mean; overrides `data.input_std`.
+    #[arg(long, value_name = "STD", requires = "input_mean")]
+    pub input_std: Option<String>,
+}
+
+/// `--input-mean` and `--input-std` as a scaling, where given.
+pub fn flag_scaling(mean: Option<&str>, std: Option<&str>) -> Result<Option<InputScaling>> {
+    let parse = |text: Option<&str>, flag: &str| {
+        text.map(|t| InputScaling::parse_list(t, flag)).transpose()
+    };
+    let (mean, std) = (parse(mean, "--input-mean")?, parse(std, "--input-std")?);
+    InputScaling::of(mean.as_ref(), std.as_ref(), ["--input-mean", "--input-std"])
 }
 
 impl TrainArgs {
@@ -191,6 +220,18 @@ impl TrainArgs {
         }
         if let Some(seed) = self.seed {
             config.seed = seed;
+        }
+        let parse = |text: &Option<String>, flag: &str| {
+            text.as_deref()
+                .map(|t| InputScaling::parse_list(t, flag))
+                .transpose()
+        };
+        if let (Some(mean), Some(std)) = (
+            parse(&self.input_mean, "--input-mean")?,
+            parse(&self.input_std, "--input-std")?,
+        ) {
+            config.data.input_mean = Some(mean);
+            config.data.input_std = Some(std);
         }
         config.validate()?;
         Ok(config)

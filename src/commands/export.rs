@@ -20,5 +20,12 @@ pub fn command(args: &ExportArgs) -> Result<()> {
     if exported.format == Format::Npz && activation != Activation::Relu {
         println!("note: .npz records no activation; analyse it with --activation {activation}");
     }
+    let scaling = &exported.info.input_scaling;
+    if exported.format == Format::Npz && !scaling.is_identity() {
+        let [(_, mean), (_, std)] = scaling.metadata();
+        println!(
+            "note: .npz records no input scaling; analyse it with --input-mean {mean} --input-std {std}"
+        );
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::core::model_kind::ModelKind;
+use crate::core::scaling::{InputScaling, PerChannel};
 
 /// The MNIST folder that ships with the project, relative to its root.
 pub const DEFAULT_DATA_DIR: &str = "data/mnist";
@@ -60,6 +61,12 @@ pub struct DataConfig {
     pub validation_split: f64,
     /// Use only the first N training images (before the split); 0 means all of them.
     pub train_limit: usize,
+    /// The inputs are pixels / 255, then `(x − input_mean) / input_std` where these are given
+    /// (a number, or one per channel), as PyTorch's `transforms.Normalize` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_mean: Option<PerChannel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_std: Option<PerChannel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -208,6 +215,8 @@ impl Default for DataConfig {
             dir: PathBuf::from(DEFAULT_DATA_DIR),
             validation_split: 0.02,
             train_limit: 0,
+            input_mean: None,
+            input_std: None,
         }
     }
 }
@@ -257,10 +266,12 @@ impl Config {
         let on_mnist = self.data.dir.file_name().is_some_and(|n| n == "mnist");
         let adam = matches!(t.optimizer, OptimizerKind::Adam | OptimizerKind::KerasAdam);
         let article_training = self.data.train_limit == 0 && t.epochs == 20 && t.batch_size == 500;
-        // The reference MLP is ReLU's; an SLP has no hidden activation to differ.
+        // The reference MLP is ReLU's; an SLP has no hidden activation to differ. Both train on
+        // pixels / 255.
         let article_activation =
             self.model.hidden.is_empty() || self.model.activation == Activation::Relu;
-        if !(on_mnist && adam && article_training && article_activation) {
+        let article_inputs = self.input_scaling().is_identity();
+        if !(on_mnist && adam && article_training && article_activation && article_inputs) {
             return None;
         }
         // MNIST's 28 x 28 pixels in, its 10 classes out.
@@ -331,6 +342,7 @@ impl Config {
                 t.epsilon
             );
         }
+        self.checked_input_scaling()?;
         let split = self.data.validation_split;
         if !(0.0..1.0).contains(&split) {
             bail!("data.validation_split must be in [0, 1) (got {split})");
@@ -345,6 +357,23 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    fn checked_input_scaling(&self) -> Result<Option<InputScaling>> {
+        InputScaling::of(
+            self.data.input_mean.as_ref(),
+            self.data.input_std.as_ref(),
+            ["data.input_mean", "data.input_std"],
+        )
+    }
+
+    /// How the pixels become the network's inputs: pixels / 255 unless `data.input_mean` and
+    /// `data.input_std` say more.
+    pub fn input_scaling(&self) -> InputScaling {
+        self.checked_input_scaling()
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// The config as TOML, for the copy saved beside a run's results.
@@ -386,6 +415,12 @@ mod tests {
         assert!(
             slp.article_model().is_some(),
             "an SLP has no hidden activation"
+        );
+        let normalised = Config::parse("[data]\ninput_mean = 0.1307\ninput_std = 0.3081").unwrap();
+        assert_eq!(
+            normalised.article_model(),
+            None,
+            "the article trains on pixels / 255"
         );
     }
 }

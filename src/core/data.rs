@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::core::config::{Config, data_folder};
+use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
 
 /// Number of classes the labels may take (digits 0-9, or Fashion-MNIST's ten articles).
 pub(crate) const NUM_CLASSES: usize = 10;
+/// IDX images are grayscale: one value per pixel.
+pub(crate) const IMAGE_CHANNELS: usize = 1;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -255,6 +258,8 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
 pub struct RunData {
     pub full_train: ImageSet,
     pub test: ImageSet,
+    /// What was done to the pixels / 255 of both sets: the network's inputs are these.
+    pub scaling: InputScaling,
     validation_split: f64,
 }
 
@@ -269,6 +274,7 @@ impl RunData {
         let data = Self {
             full_train,
             test: mnist.test,
+            scaling: InputScaling::default(),
             validation_split: config.data.validation_split,
         };
         if data.train_len() == 0 {
@@ -286,7 +292,25 @@ impl RunData {
                  index below {len}"
             );
         }
-        Ok(data)
+        data.scaled(config.input_scaling())
+    }
+
+    /// Both sets as the network sees them: `scaling` applied to the pixels / 255.
+    pub fn scaled(mut self, scaling: InputScaling) -> Result<Self> {
+        if !self.scaling.is_identity() {
+            bail!("the data are scaled already ({})", self.scaling.describe());
+        }
+        if scaling.channels() != IMAGE_CHANNELS {
+            bail!(
+                "the input scaling gives {} values per channel but the data have {IMAGE_CHANNELS} \
+                 channel: give one number to input_mean and input_std",
+                scaling.channels()
+            );
+        }
+        scaling.apply(&mut self.full_train.images);
+        scaling.apply(&mut self.test.images);
+        self.scaling = scaling;
+        Ok(self)
     }
 
     /// Images trained on; the rest of the training file is validation data.

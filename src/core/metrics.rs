@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::scaling::InputScaling;
+
 /// One row of the training history, named as Keras names its metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -33,6 +35,10 @@ pub struct Metrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<Adapter>,
     pub seed: u64,
+    /// How the pixels became the network's inputs (absent in runs from before it was
+    /// recorded, which trained on pixels / 255).
+    #[serde(default)]
+    pub input_scaling: InputScaling,
     pub epochs: Vec<EpochMetrics>,
     pub test: Evaluation,
     #[serde(deserialize_with = "number_or_nan")]

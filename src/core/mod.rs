@@ -9,5 +9,6 @@ pub mod hold;
 pub mod metrics;
 pub mod model_kind;
 pub mod provenance;
+pub mod scaling;
 pub mod stop;
 pub mod weights;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Activation, Config};
 use crate::core::metrics::{EpochMetrics, Evaluation, Metrics};
+use crate::core::scaling::{InputScaling, ScalingSource};
 
 /// The files weights trained elsewhere arrive in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,11 @@ pub struct ImportRecord {
     pub layers: Vec<usize>,
     pub activation: Activation,
     pub activation_source: ActivationSource,
+    /// How the pixels became the network's inputs, and who said so.
+    #[serde(default)]
+    pub input_scaling: InputScaling,
+    #[serde(default)]
+    pub input_scaling_source: ScalingSource,
     /// The trained weights' file (or folder, for the reference script's files).
     pub source: PathBuf,
     pub format: ImportFormat,
@@ -110,6 +116,13 @@ impl<'a> Provenance<'a> {
         match self {
             Provenance::Trained { config, .. } => config.model.activation,
             Provenance::Imported(record) => record.activation,
+        }
+    }
+
+    pub fn input_scaling(&self) -> InputScaling {
+        match self {
+            Provenance::Trained { config, .. } => config.input_scaling(),
+            Provenance::Imported(record) => record.input_scaling.clone(),
         }
     }
 

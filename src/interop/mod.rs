@@ -19,6 +19,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use crate::analysis::linalg::Matrix;
 use crate::core::config::Activation;
+use crate::core::scaling::{InputScaling, PerChannel};
 use crate::core::weights::LayerWeights;
 
 /// The file formats weights travel in, told by the file's extension.
@@ -52,6 +53,7 @@ pub struct ExportInfo {
     pub activation: Activation,
     pub epoch: usize,
     pub seed: u64,
+    pub input_scaling: InputScaling,
 }
 
 /// One tensor: its name, shape and values in C order.
@@ -106,7 +108,7 @@ fn encode_safetensors(
 ) -> Result<Vec<u8>> {
     let mut widths = vec![layers[0].d_in.to_string()];
     widths.extend(layers.iter().map(|l| l.d_out.to_string()));
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("producer".to_string(), "weightscope".to_string()),
         ("layers".to_string(), widths.join(",")),
@@ -114,6 +116,7 @@ fn encode_safetensors(
         ("epoch".to_string(), info.epoch.to_string()),
         ("seed".to_string(), info.seed.to_string()),
     ]);
+    metadata.extend(info.input_scaling.metadata());
     safetensors_bytes(tensors, metadata)
 }
 
@@ -201,6 +204,8 @@ pub struct Imported {
     pub layers: Vec<LayerWeights>,
     /// The activation the file's metadata names, if any.
     pub activation: Option<Activation>,
+    /// The input scaling the file's metadata names (`input_mean`, `input_std`), if any.
+    pub input_scaling: Option<InputScaling>,
 }
 
 /// Reads the dense stack in `path` whose first layer takes `input_width` values.
@@ -224,12 +229,39 @@ pub fn parse(bytes: &[u8], format: Format, name: &str, input_width: usize) -> Re
                 .map_err(|e| anyhow!("{name}: metadata activation {a:?}: {e}"))
         })
         .transpose()?;
+    let input_scaling = recorded_scaling(&metadata, name)?;
     for t in &tensors {
         finite::check(&format!("{name}: tensor {}", t.name), &t.values)?;
     }
     let layers = assemble(tensors, input_width)
         .with_context(|| format!("{name} does not hold a dense stack"))?;
-    Ok(Imported { layers, activation })
+    Ok(Imported {
+        layers,
+        activation,
+        input_scaling,
+    })
+}
+
+/// The metadata's `input_mean` and `input_std`, both or neither.
+fn recorded_scaling(
+    metadata: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<InputScaling>> {
+    let value = |key: &str| -> Result<Option<PerChannel>> {
+        metadata
+            .get(key)
+            .map(|text| InputScaling::parse_list(text, &format!("{name}: metadata {key}")))
+            .transpose()
+    };
+    let (mean, std) = (value("input_mean")?, value("input_std")?);
+    InputScaling::of(
+        mean.as_ref(),
+        std.as_ref(),
+        [
+            &format!("{name}: metadata input_mean"),
+            &format!("{name}: metadata input_std"),
+        ],
+    )
 }
 
 fn decode_safetensors(bytes: &[u8]) -> Result<(Vec<NamedTensor>, HashMap<String, String>)> {

@@ -27,6 +27,7 @@ use crate::analysis::results::{Snapshot, initial_and_trained};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::drawing::{CANVAS, PEN_RADIUS};
+use crate::core::scaling::InputScaling;
 use crate::store::atomic::write_atomic;
 
 /// Training images the page can always show, besides every neuron's most similar ones: the
@@ -46,6 +47,8 @@ pub struct ExplorePage<'a> {
     pub views: &'a [EpochView],
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
+    /// What was done to the pixels / 255 of `train` and `test`; the page does the same.
+    pub scaling: &'a InputScaling,
 }
 
 #[derive(Serialize)]
@@ -59,6 +62,9 @@ struct PageData {
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot_names: Option<Vec<&'static str>>,
     probe_index: usize,
+    /// The network's inputs are (pixels / 255 − mean) / std, channel last.
+    input_mean: Vec<f32>,
+    input_std: Vec<f32>,
     first_training_images: usize,
     canvas: usize,
     pen_radius: f64,
@@ -125,14 +131,21 @@ fn packed_weights(snapshots: &[Snapshot]) -> String {
     packed(&planes.concat())
 }
 
-fn image_bytes(set: &ImageSet, indices: &[usize]) -> Vec<u8> {
+/// The images' pixels as bytes again, the scaling undone; the page scales them as weightscope
+/// did.
+fn image_bytes(set: &ImageSet, indices: &[usize], scaling: &InputScaling) -> Vec<u8> {
     indices
         .iter()
-        .flat_map(|&i| set.image(i).iter().map(|&v| (v * 255.0).round() as u8))
+        .flat_map(|&i| {
+            set.image(i)
+                .iter()
+                .enumerate()
+                .map(|(p, &v)| (scaling.undo(v, p) * 255.0).round() as u8)
+        })
         .collect()
 }
 
-fn images(set: &ImageSet, indices: Option<&[usize]>) -> Images {
+fn images(set: &ImageSet, indices: Option<&[usize]>, scaling: &InputScaling) -> Images {
     let all: Vec<usize> = (0..set.len()).collect();
     let chosen = indices.unwrap_or(&all);
     Images {
@@ -145,7 +158,7 @@ fn images(set: &ImageSet, indices: Option<&[usize]>) -> Images {
             )
         }),
         labels: packed(&chosen.iter().map(|&i| set.labels[i]).collect::<Vec<_>>()),
-        pixels: packed(&image_bytes(set, chosen)),
+        pixels: packed(&image_bytes(set, chosen, scaling)),
     }
 }
 
@@ -190,13 +203,15 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         initial: initial_and_trained(page.snapshots).0.is_some(),
         snapshot_names: page.snapshot_names.clone(),
         probe_index: page.probe_index,
+        input_mean: page.scaling.mean.clone(),
+        input_std: page.scaling.std.clone(),
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,
         pen_radius: PEN_RADIUS,
         neighbours_per_neuron: crate::analysis::explorer::NEIGHBOURS,
         weights: packed_weights(page.snapshots),
-        test: images(page.test, None),
-        train: images(page.train, Some(&shown)),
+        test: images(page.test, None, page.scaling),
+        train: images(page.train, Some(&shown), page.scaling),
         neighbours: packed(
             &layers
                 .clone()

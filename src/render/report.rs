@@ -175,6 +175,14 @@ fn setup_rows(provenance: &Provenance<'_>) -> Vec<(&'static str, String)> {
                 },
             ));
             rows.push((
+                "inputs",
+                format!(
+                    "{} ({})",
+                    record.input_scaling.describe(),
+                    record.input_scaling_source.describe()
+                ),
+            ));
+            rows.push((
                 "initial weights",
                 record.initial.as_ref().map_or_else(
                     || "not given, so no baselines against them".to_string(),
@@ -183,6 +191,15 @@ fn setup_rows(provenance: &Provenance<'_>) -> Vec<(&'static str, String)> {
             ));
         }
         Provenance::Trained { config, metrics } => {
+            let scaling = config.input_scaling();
+            rows.push((
+                "inputs",
+                if config.data.input_mean.is_some() {
+                    format!("{} (data.input_mean, data.input_std)", scaling.describe())
+                } else {
+                    format!("{} (the default: no data.input_mean)", scaling.describe())
+                },
+            ));
             rows.push((
                 "optimiser",
                 format!(

@@ -12,6 +12,7 @@ use weightscope::analysis::probe::winners;
 use weightscope::core::config::Activation;
 use weightscope::core::data::Mnist;
 use weightscope::core::drawing::{Stroke, drawn_input};
+use weightscope::core::scaling::PerChannel;
 use weightscope::core::weights::LayerWeights;
 use weightscope::store::{RunDir, snapshot_file};
 use weightscope::train::saved::load_layers;
@@ -423,4 +424,79 @@ fn a_deeper_neuron_is_shown_in_pixels_at_every_epoch() {
     );
     assert_eq!(state["selected"]["layer"], 0, "{state}");
     assert!(state["selected"]["pixel_template"].is_null(), "{state}");
+}
+
+#[test]
+fn a_page_of_a_normalised_run_feeds_the_network_what_it_was_trained_on() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new(400, 100);
+    let config = ws
+        .config("normalised", &[16])
+        .epochs(2)
+        .with(|c| {
+            c.data.input_mean = Some(PerChannel::One(0.1307));
+            c.data.input_std = Some(PerChannel::One(0.3081));
+        })
+        .build();
+    let dir = ws.path("runs/normalised");
+    crate::common::train_into(&config, &dir);
+    let run = Run {
+        dir,
+        data: ws.data_dir(),
+        widths: vec![784, 16, 10],
+        activation: Activation::Relu,
+        epochs: 2,
+    };
+    let scaling = config.input_scaling();
+    let data = Mnist::load(&run.data).unwrap();
+    let layers = run.layers(2);
+    for index in [0, 5, 9] {
+        let (state, log) = page_state(
+            &browser,
+            &ws.path("profile"),
+            &run.dir.join("explore.html"),
+            &format!("source=test&index={index}&epoch=2"),
+        );
+        assert_quiet(&log);
+        let mut x = data.test.image(index).to_vec();
+        scaling.apply(&mut x);
+        let (predicted, probabilities) = prediction(&layers, Activation::Relu, &x);
+        assert_eq!(state["prediction"], predicted, "{state}");
+        for (p, q) in state["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&probabilities)
+        {
+            assert!(
+                (f(p) - q).abs() < 1e-4,
+                "test image {index}: {p} against {q}"
+            );
+        }
+        let now = winners(&layers, Activation::Relu, &x);
+        for (layer, &(winner, cos)) in state["layers"].as_array().unwrap().iter().zip(&now) {
+            assert_eq!(layer["winner"], winner, "{state}");
+            assert!((f(&layer["cos"]) - cos).abs() < 1e-4, "{state}");
+        }
+    }
+    // A drawing is prepared as a digit, then scaled as the images were.
+    let strokes: Vec<Stroke> = vec![vec![(100.0, 40.0), (105.0, 150.0), (110.0, 240.0)]];
+    let stroke: Vec<String> = strokes[0].iter().map(|(x, y)| format!("{x},{y}")).collect();
+    let (state, _) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &run.dir.join("explore.html"),
+        &format!("source=draw&epoch=2&stroke={}", stroke.join(",")),
+    );
+    let mut expected = drawn_input(&strokes);
+    scaling.apply(&mut expected);
+    let shown = state["input"].as_array().unwrap();
+    for (i, (v, e)) in shown.iter().zip(&expected).enumerate() {
+        assert!(
+            (f(v) - f64::from(*e)).abs() < 1e-6,
+            "pixel {i}: {v} against {e}"
+        );
+    }
 }

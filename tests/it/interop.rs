@@ -10,6 +10,7 @@ use weightscope::analysis::forward::{images_matrix, propagate};
 use weightscope::core::config::Activation;
 use weightscope::core::data::{ImageSet, Mnist};
 use weightscope::core::provenance::{ActivationSource, ImportFormat, ImportRecord};
+use weightscope::core::scaling::ScalingSource;
 use weightscope::interop::read;
 
 fn fixture(name: &str) -> PathBuf {
@@ -480,4 +481,161 @@ fn analyze_finds_the_projects_mnist_from_any_folder() {
     assert_eq!(record["data"], s(&data));
     let analysis = json(&out.join("analysis.json"));
     assert_eq!(analysis["layers"], serde_json::json!([784, 64, 32, 10]));
+}
+
+#[test]
+fn a_network_trained_on_normalised_inputs_scores_as_numpy_scores_it() {
+    let ws = Workspace::new(10, 10);
+    let expected = &json(&fixture("expected.json"))["normalised_mlp"];
+    let data = fixture("normalised_data");
+    let analyze = |file: &str, out: &str, extra: &[&str]| {
+        let (weights, out) = (fixture(file), ws.path(out));
+        let mut args = vec!["analyze", "--weights", s(&weights), "--data", s(&data)];
+        args.extend(["--out", s(&out)]);
+        args.extend(extra);
+        let run = weightscope(&args);
+        let record: Option<ImportRecord> = run.status.success().then(|| {
+            serde_json::from_str(&std::fs::read_to_string(out.join("import.json")).unwrap())
+                .unwrap()
+        });
+        (run, record, out)
+    };
+    let close = |record: &ImportRecord, accuracy: &Value, loss: &Value| {
+        let (a, l) = (accuracy.as_f64().unwrap(), loss.as_f64().unwrap());
+        assert!(
+            (record.test.accuracy - a).abs() < 1e-4,
+            "{} against {a}",
+            record.test.accuracy
+        );
+        assert!(
+            (record.test.loss - l).abs() < 1e-4,
+            "{} against {l}",
+            record.test.loss
+        );
+    };
+    // The file's metadata says how its inputs were scaled; the figures use those inputs.
+    let (run, record, out) = analyze("normalised_mlp.safetensors", "metadata", &[]);
+    crate::common::succeeded(&run);
+    let record = record.unwrap();
+    assert_eq!(record.input_scaling_source, ScalingSource::FileMetadata);
+    assert_eq!(
+        (
+            record.input_scaling.mean.clone(),
+            record.input_scaling.std.clone()
+        ),
+        (vec![0.1307], vec![0.3081])
+    );
+    close(&record, &expected["accuracy"], &expected["loss"]);
+    let report = report_text(&out);
+    assert!(
+        report.contains(
+            "pixels / 255, then (x − 0.1307) / 0.3081 (from the weights file's metadata)"
+        ),
+        "the report's set-up table says how the inputs were scaled"
+    );
+    // The same weights as .npz record nothing: flags give the scaling, or the report and the
+    // console say the default applied, and the numbers are those of unscaled inputs.
+    let (run, record, _) = analyze(
+        "normalised_mlp.npz",
+        "flags",
+        &[
+            "--activation",
+            "relu",
+            "--input-mean",
+            "0.1307",
+            "--input-std",
+            "0.3081",
+        ],
+    );
+    crate::common::succeeded(&run);
+    let record = record.unwrap();
+    assert_eq!(record.input_scaling_source, ScalingSource::Flag);
+    close(&record, &expected["accuracy"], &expected["loss"]);
+    let (run, record, out) = analyze("normalised_mlp.npz", "default", &["--activation", "relu"]);
+    let stdout = crate::common::succeeded(&run);
+    assert!(stdout.contains("records no input scaling"), "{stdout}");
+    let record = record.unwrap();
+    assert_eq!(record.input_scaling_source, ScalingSource::Default);
+    close(
+        &record,
+        &expected["unnormalised_accuracy"],
+        &expected["unnormalised_loss"],
+    );
+    let report = report_text(&out);
+    assert!(
+        report.contains("pixels / 255 (the default"),
+        "the report says a default applied"
+    );
+    // A flag that contradicts the file is refused, and nothing is written.
+    let (run, _, out) = analyze(
+        "normalised_mlp.safetensors",
+        "contradiction",
+        &["--input-mean", "0.5", "--input-std", "0.5"],
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && stderr.contains("but the flags say"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_run_trained_on_normalised_inputs_records_and_exports_its_scaling() {
+    let ws = Workspace::new(200, 40);
+    let config = ws.config("norm", &[8]).epochs(1).write();
+    let out = ws.path("runs/norm");
+    let run = weightscope(&[
+        "--config",
+        s(&config),
+        "--input-mean",
+        "0.1307",
+        "--input-std",
+        "0.3081",
+        "--no-analysis",
+        "--out",
+        s(&out),
+    ]);
+    crate::common::succeeded(&run);
+    let metrics = json(&out.join("metrics.json"));
+    let recorded = |key: &str| metrics["input_scaling"][key][0].as_f64().unwrap() as f32;
+    assert_eq!((recorded("mean"), recorded("std")), (0.1307, 0.3081));
+    let saved = config_of(&out);
+    assert_eq!(saved.input_scaling().mean, [0.1307]);
+    // The export says so, and an import of it reads it back and scores as the run did.
+    let imported = read(&out.join("weights.safetensors"), 784).unwrap();
+    assert_eq!(imported.input_scaling, Some(saved.input_scaling()));
+    let again = ws.path("again");
+    let analyzed = weightscope(&[
+        "analyze",
+        "--weights",
+        s(&out.join("weights.safetensors")),
+        "--data",
+        s(&ws.data_dir()),
+        "--out",
+        s(&again),
+    ]);
+    crate::common::succeeded(&analyzed);
+    let record: ImportRecord =
+        serde_json::from_str(&std::fs::read_to_string(again.join("import.json")).unwrap()).unwrap();
+    assert_eq!(record.input_scaling_source, ScalingSource::FileMetadata);
+    let trained = metrics["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (record.test.accuracy - trained).abs() < 1e-6,
+        "{} against {trained}",
+        record.test.accuracy
+    );
+}
+
+/// A run's report with the HTML escapes of its text undone.
+fn report_text(run: &Path) -> String {
+    std::fs::read_to_string(run.join("report.html"))
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+}
+
+fn config_of(run: &Path) -> weightscope::core::config::Config {
+    weightscope::core::config::Config::load(&run.join("config.toml")).unwrap()
 }

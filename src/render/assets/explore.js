@@ -291,13 +291,29 @@ function layerName(l) {
   return l + 1 === DATA.widths.length - 1 ? "output layer" : `hidden layer ${l + 1}`;
 }
 
+// What the network sees of pixels in [0, 1]: (v − mean) / std per channel (channel last), in
+// f32 as weightscope computes it; the pixels themselves where the run used no normalisation.
+function networkInput(pixels) {
+  const mean = DATA.input_mean.map(Math.fround), std = DATA.input_std.map(Math.fround);
+  if (mean.every((m) => m === 0) && std.every((s) => s === 1)) return pixels;
+  const c = mean.length;
+  return Float64Array.from(pixels, (v, i) => Math.fround(Math.fround(v - mean[i % c]) / std[i % c]));
+}
+
+// The current input: its pixels in [0, 1] to show, and `x`, what the network sees.
 function currentInput() {
-  // The pad's raster is kept up to date stroke by stroke; it equals raster(page.strokes).
-  if (page.source === "draw") return { x: drawnInput(padInk ?? raster(page.strokes)), label: null };
-  const set = page.source === "test" ? test : train;
-  const k = page.source === "test" ? page.index : train.indices.indexOf(page.index);
-  if (k < 0 || k >= set.count) return null;
-  return { x: Float64Array.from(set.image(k), (b) => Math.fround(b / 255)), label: set.labels[k] };
+  let pixels, label = null;
+  if (page.source === "draw") {
+    // The pad's raster is kept up to date stroke by stroke; it equals raster(page.strokes).
+    pixels = drawnInput(padInk ?? raster(page.strokes));
+  } else {
+    const set = page.source === "test" ? test : train;
+    const k = page.source === "test" ? page.index : train.indices.indexOf(page.index);
+    if (k < 0 || k >= set.count) return null;
+    pixels = Float64Array.from(set.image(k), (b) => Math.fround(b / 255));
+    label = set.labels[k];
+  }
+  return { pixels, x: networkInput(pixels), label };
 }
 
 function view(epoch, layer) {
@@ -357,10 +373,13 @@ function update() {
 }
 
 function showInput(input, prediction) {
-  paint($("input"), SIDE, SIDE, input.x, grey);
+  paint($("input"), SIDE, SIDE, input.pixels, grey);
   $("input-caption").textContent = page.source === "draw"
     ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
     : `${page.source} image ${page.index}, label ${input.label}`;
+  if (input.x !== input.pixels) {
+    $("input-caption").textContent += `; the network sees (pixel − ${DATA.input_mean.join(", ")}) / ${DATA.input_std.join(", ")}`;
+  }
   const e = effectiveTemplate(page.epoch, prediction);
   $("effective-figure").hidden = !e;
   if (e) {
