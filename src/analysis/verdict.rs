@@ -100,7 +100,7 @@ const NO_INIT: &str = "the initial weights were not given (analyze --init FILE),
 const CLASS_TEMPLATE_CLAIM: &str =
     "Each output neuron of the single-layer perceptron becomes a template of its class.";
 const EFFECTIVE_CLAIM: &str = "The network as a whole matches inputs against class templates, \
-                               even where single hidden neurons do not look like digits.";
+                               even where single hidden neurons do not look like whole images.";
 const SELF_DUALITY_CLAIM: &str = "Each output neuron becomes the centred mean of what the last \
                                   hidden layer shows for its class (self-duality).";
 const SPAN_CLAIM: &str =

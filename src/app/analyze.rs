@@ -102,6 +102,7 @@ pub(crate) fn write_analysis(
             pixel_templates: &pixel_templates,
             train: &data.full_train,
             test: &data.test,
+            class_names: &data.class_names,
         },
         &figures,
     )?;
@@ -117,7 +118,13 @@ pub(crate) fn write_analysis(
         let page = dir.file(EXPLORE_FILE);
         write_explorer(&page, &provenance, data, snapshots, feedback)?;
     }
-    write_run_report(dir, &provenance, &analysis, comparison.as_ref())?;
+    write_run_report(
+        dir,
+        &provenance,
+        &data.class_names,
+        &analysis,
+        comparison.as_ref(),
+    )?;
     feedback.message(&format!("report: {}", dir.file(REPORT_FILE).display()));
     Ok(analysis)
 }

@@ -43,6 +43,7 @@ pub(crate) fn write_explorer(
             train: &data.full_train,
             test: &data.test,
             scaling: &data.scaling,
+            class_names: &data.class_names,
         },
         path,
     )?;

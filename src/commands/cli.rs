@@ -41,7 +41,7 @@ pub enum Command {
     /// Write a run's weights for PyTorch (safetensors) or NumPy (.npz).
     Export(ExportArgs),
     /// Write a run's interactive page, explore.html: one self-contained file to open in a
-    /// browser (pick or draw a digit, scrub through the epochs, click any neuron).
+    /// browser (pick or draw an input, scrub through the epochs, click any neuron).
     Explore(ExploreArgs),
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::core::classes::ClassNames;
 use crate::core::config::{Config, data_folder};
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
@@ -260,12 +261,14 @@ pub struct RunData {
     pub test: ImageSet,
     /// What was done to the pixels / 255 of both sets: the network's inputs are these.
     pub scaling: InputScaling,
+    pub class_names: ClassNames,
     validation_split: f64,
 }
 
 impl RunData {
     pub fn load(config: &Config) -> Result<Self> {
-        let mnist = Mnist::load(&data_folder(&config.data.dir))?;
+        let folder = data_folder(&config.data.dir);
+        let mnist = Mnist::load(&folder)?;
         let full_train = if config.data.train_limit > 0 {
             mnist.train.head(config.data.train_limit)
         } else {
@@ -275,6 +278,7 @@ impl RunData {
             full_train,
             test: mnist.test,
             scaling: InputScaling::default(),
+            class_names: ClassNames::of_folder(&folder, NUM_CLASSES)?,
             validation_split: config.data.validation_split,
         };
         if data.train_len() == 0 {

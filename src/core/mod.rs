@@ -2,6 +2,7 @@
 //! files, a network's weights on the host, the metrics of a run and the stop token. Nothing
 //! here knows about Burn, files of a run folder or drawing.
 
+pub mod classes;
 pub mod config;
 pub mod data;
 pub mod drawing;

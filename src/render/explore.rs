@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::analysis::explorer::EpochView;
 use crate::analysis::linalg::Matrix;
 use crate::analysis::results::{Snapshot, initial_and_trained};
+use crate::core::classes::ClassNames;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::drawing::{CANVAS, PEN_RADIUS};
@@ -49,6 +50,7 @@ pub struct ExplorePage<'a> {
     pub test: &'a ImageSet,
     /// What was done to the pixels / 255 of `train` and `test`; the page does the same.
     pub scaling: &'a InputScaling,
+    pub class_names: &'a ClassNames,
 }
 
 #[derive(Serialize)]
@@ -65,6 +67,9 @@ struct PageData {
     /// The network's inputs are (pixels / 255 − mean) / std, channel last.
     input_mean: Vec<f32>,
     input_std: Vec<f32>,
+    class_names: Vec<String>,
+    /// Handwritten digits, which a drawing is prepared as MNIST prepared them.
+    digits: bool,
     first_training_images: usize,
     canvas: usize,
     pen_radius: f64,
@@ -205,6 +210,8 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         probe_index: page.probe_index,
         input_mean: page.scaling.mean.clone(),
         input_std: page.scaling.std.clone(),
+        class_names: page.class_names.names.clone(),
+        digits: page.class_names.are_digits(),
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),
         canvas: CANVAS,
         pen_radius: PEN_RADIUS,

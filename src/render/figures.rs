@@ -11,6 +11,7 @@ use crate::analysis::forward::{Propagation, hidden_activations, propagate};
 use crate::analysis::linalg::Matrix;
 use crate::analysis::results::{Analysis, EpochFigures, TrainedAndInit};
 use crate::analysis::templates::Diagonal;
+use crate::core::classes::ClassNames;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::metrics::EpochMetrics;
@@ -163,6 +164,7 @@ pub(crate) struct FigureInputs<'a> {
     pub pixel_templates: &'a TrainedAndInit<Vec<Matrix>>,
     pub train: &'a ImageSet,
     pub test: &'a ImageSet,
+    pub class_names: &'a ClassNames,
 }
 
 /// The article's panels for one model: for each layer, its input beside the weight column of
@@ -345,7 +347,11 @@ pub(crate) fn nearest_figure<'a>(
         let image = inputs.train.image(trained.index[j]).to_vec();
         panels.push(Panel::image(
             image.clone(),
-            format!("image {} (label {})", trained.index[j], trained.label[j]),
+            format!(
+                "image {} ({})",
+                trained.index[j],
+                inputs.class_names.name(usize::from(trained.label[j]))
+            ),
             Scale::viridis_of(&image),
         ));
     }
@@ -426,7 +432,8 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
         .enumerate()
         .map(|(k, t)| {
             let cos = ect.map(|c| c.matrix_centered[k][k]).unwrap_or(f64::NAN);
-            Panel::image(t.clone(), format!("class {k}: cos {cos:.3}"), scale)
+            let name = inputs.class_names.name(k);
+            Panel::image(t.clone(), format!("{name}: cos {cos:.3}"), scale)
         })
         .collect();
     Some(PanelGrid {

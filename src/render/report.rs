@@ -15,6 +15,7 @@ use crate::analysis::blend::BlendCurve;
 use crate::analysis::results::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
+use crate::core::classes::ClassNames;
 use crate::core::provenance::{ActivationSource, Provenance};
 use crate::core::weights::{layer_in_sentence, layer_name};
 use crate::render::figures::FigureFile;
@@ -250,14 +251,27 @@ struct RunPage {
 pub(crate) fn write_run_report(
     dir: &RunDir,
     provenance: &Provenance<'_>,
+    class_names: &ClassNames,
     analysis: &Analysis,
     comparison: Option<&Comparison>,
 ) -> Result<()> {
     let figures = dir.file(FIGURES_DIR);
+    let mut setup = setup_rows(provenance);
+    setup.insert(
+        2,
+        (
+            "classes",
+            format!(
+                "{} ({})",
+                class_names.names.join(", "),
+                class_names.describe()
+            ),
+        ),
+    );
     let page = RunPage {
         title: format!("weightscope: {}", provenance.model()),
         style: STYLE,
-        setup: setup_rows(provenance),
+        setup,
         verdicts: verdict_views(run_verdicts(analysis)),
         comparison: comparison.map(comparison_view),
         figures: readings(analysis)

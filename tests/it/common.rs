@@ -108,7 +108,10 @@ pub fn write_gz(path: &Path, bytes: &[u8]) {
     enc.finish().unwrap();
 }
 
-/// A temp folder holding a synthetic data set in `data/`, and a config pointing at it.
+const DATA_FOLDER: &str = "mnist";
+
+/// A temp folder holding a synthetic data set of ten digit-like classes in `mnist/` (so
+/// weightscope calls its classes digits, as it does MNIST's), and a config pointing at it.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
@@ -119,7 +122,7 @@ impl Workspace {
     }
 
     fn in_dir(dir: tempfile::TempDir, train: usize, test: usize) -> Self {
-        Files::synthetic(train, test).write(&dir.path().join("data"), true);
+        Files::synthetic(train, test).write(&dir.path().join(DATA_FOLDER), true);
         Self { dir }
     }
 
@@ -128,7 +131,7 @@ impl Workspace {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.path("data")
+        self.path(DATA_FOLDER)
     }
 
     /// A small run's config on the workspace's data: seed 7, 10% validation, 3 epochs of

@@ -500,3 +500,40 @@ fn a_page_of_a_normalised_run_feeds_the_network_what_it_was_trained_on() {
         );
     }
 }
+
+#[test]
+fn classes_are_called_by_the_names_beside_the_data() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new(200, 40);
+    let names = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    std::fs::write(ws.data_dir().join("classes.txt"), names.join("\n")).unwrap();
+    let config = ws.config("named", &[8]).epochs(1).build();
+    let dir = ws.path("runs/named");
+    crate::common::train_into(&config, &dir);
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("zero, one, two, three, four, five, six, seven, eight, nine (from "),
+        "the report's set-up table names the classes and where the names came from"
+    );
+    let (state, log) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &dir.join("explore.html"),
+        "source=test&index=3&epoch=1",
+    );
+    assert_quiet(&log);
+    let predicted = state["prediction"].as_u64().unwrap() as usize;
+    assert_eq!(state["prediction_name"], names[predicted], "{state}");
+    // A names file that does not fit the labels is refused in one line.
+    std::fs::write(ws.data_dir().join("classes.txt"), "a\nb\n").unwrap();
+    let again = crate::common::try_train_into(&config, &ws.path("runs/again"));
+    let error = format!("{:#}", again.err().expect("the names do not fit"));
+    assert!(
+        error.contains("classes.txt names 2 classes but the labels have 10"),
+        "{error}"
+    );
+}

@@ -5,7 +5,7 @@
 
 const DATA = JSON.parse(document.getElementById("explore-data").textContent);
 const $ = (id) => document.getElementById(id);
-const CLASSES = 10;
+const CLASSES = DATA.class_names.length;
 const SIDE = 28;
 const FIRST_TRAINING = DATA.first_training_images;
 
@@ -169,9 +169,11 @@ function raster(strokes) {
   return ink;
 }
 
-// The network's input for the canvas's ink (`raster`), as drawing.rs's `drawn_input`.
+// The network's input for the canvas's ink (`raster`), as drawing.rs's `drawn_input`: for
+// digits, scaled into 20 × 20 and centred by its mass, as MNIST made its images; for other
+// images, scaled to fill the whole image.
 function drawnInput(ink) {
-  const n = DATA.canvas, BOX = 20;
+  const n = DATA.canvas, BOX = DATA.digits ? 20 : SIDE;
   const out = new Float64Array(SIDE * SIDE);
   let x0 = n, y0 = n, x1 = -1, y1 = -1;
   for (let i = 0; i < ink.length; i++) {
@@ -357,6 +359,7 @@ function update() {
     index: page.source === "draw" ? null : page.index,
     epoch: DATA.epochs[page.epoch],
     prediction,
+    prediction_name: DATA.class_names[prediction],
     probabilities,
     layers: now.layers.map((l, i) => ({ winner: l.winner, cos: l.cos, cos_init: init ? init.layers[i].cos : null })),
   };
@@ -375,8 +378,10 @@ function update() {
 function showInput(input, prediction) {
   paint($("input"), SIDE, SIDE, input.pixels, grey);
   $("input-caption").textContent = page.source === "draw"
-    ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
-    : `${page.source} image ${page.index}, label ${input.label}`;
+    ? (DATA.digits
+      ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
+      : `your drawing, scaled to fill ${SIDE} × ${SIDE}`)
+    : `${page.source} image ${page.index}, ${DATA.class_names[input.label]}`;
   if (input.x !== input.pixels) {
     $("input-caption").textContent += `; the network sees (pixel − ${DATA.input_mean.join(", ")}) / ${DATA.input_std.join(", ")}`;
   }
@@ -384,7 +389,7 @@ function showInput(input, prediction) {
   $("effective-figure").hidden = !e;
   if (e) {
     paintGradient($("effective"), e);
-    $("effective-caption").textContent = `effective template of class ${prediction}: the mean over test images of class ${prediction} of d logit / d input (red +, blue −; grey: rarely inked)`;
+    $("effective-caption").textContent = `effective template of ${DATA.class_names[prediction]}: the mean over its test images of d logit / d input (red +, blue −; grey: rarely inked)`;
   }
 }
 
@@ -412,13 +417,14 @@ function pixelTemplate(epoch, l, j) {
 }
 
 function showOutput(probabilities, prediction, label) {
-  $("prediction").textContent = `Prediction: ${prediction}` + (label === null ? "" : ` (label ${label})`);
+  const names = DATA.class_names;
+  $("prediction").textContent = `Prediction: ${names[prediction]}` + (label === null ? "" : ` (label ${names[label]})`);
   const box = $("probabilities");
   box.replaceChildren(...probabilities.map((p, c) => {
     const bar = document.createElement("div");
     bar.className = "bar" + (c === prediction ? " top" : "");
     const name = document.createElement("span");
-    name.textContent = c;
+    name.textContent = DATA.class_names[c];
     const track = document.createElement("div");
     const fill = document.createElement("div");
     fill.className = "fill";
@@ -525,7 +531,7 @@ function showNeuron(l, j) {
     const bar = document.createElement("div");
     bar.className = m < 0 ? "bar negative" : "bar";
     const name = document.createElement("span");
-    name.textContent = c;
+    name.textContent = DATA.class_names[c];
     const track = document.createElement("div");
     const fill = document.createElement("div");
     fill.className = "fill";
@@ -701,7 +707,7 @@ function setUpControls() {
   $("classes").replaceChildren(document.createTextNode("random of class "), ...Array.from({ length: CLASSES }, (_, c) => {
     const b = document.createElement("button");
     b.type = "button";
-    b.textContent = c;
+    b.textContent = DATA.class_names[c];
     b.addEventListener("click", () => randomOfClass(c));
     return b;
   }));
