@@ -3,12 +3,16 @@
 
 use rayon::prelude::*;
 
-use crate::core::data::NUM_CLASSES;
-
 /// Rows summed per block, the blocks in parallel.
 const SUM_BLOCK_ROWS: usize = 4096;
 
-/// Per class, the sum of its rows (`NUM_CLASSES x cols`, row-major, in f64) and their number,
+/// The classes `labels` name: 0 to the largest label. The data were checked on loading to hold
+/// every class of their labels in the training file.
+pub(crate) fn class_count(labels: &[u8]) -> usize {
+    labels.iter().max().map_or(0, |&m| usize::from(m) + 1)
+}
+
+/// Per class, the sum of its rows (`classes x cols`, row-major, in f64) and their number,
 /// over the first `rows` rows that have a label. The blocks' sums are added in a fixed order,
 /// so the result does not depend on how the threads were scheduled.
 fn class_sums<'a>(
@@ -16,14 +20,15 @@ fn class_sums<'a>(
     cols: usize,
     row: impl Fn(usize) -> &'a [f32] + Sync,
     labels: &[u8],
-) -> (Vec<f64>, [usize; NUM_CLASSES]) {
+) -> (Vec<f64>, Vec<usize>) {
     let rows = rows.min(labels.len());
+    let classes = class_count(&labels[..rows]);
     let starts: Vec<usize> = (0..rows).step_by(SUM_BLOCK_ROWS).collect();
-    let blocks: Vec<(Vec<f64>, [usize; NUM_CLASSES])> = starts
+    let blocks: Vec<(Vec<f64>, Vec<usize>)> = starts
         .into_par_iter()
         .map(|start| {
-            let mut sums = vec![0.0f64; NUM_CLASSES * cols];
-            let mut counts = [0usize; NUM_CLASSES];
+            let mut sums = vec![0.0f64; classes * cols];
+            let mut counts = vec![0usize; classes];
             let end = (start + SUM_BLOCK_ROWS).min(rows);
             for (r, &label) in labels.iter().enumerate().take(end).skip(start) {
                 let c = usize::from(label);
@@ -35,8 +40,8 @@ fn class_sums<'a>(
             (sums, counts)
         })
         .collect();
-    let mut sums = vec![0.0f64; NUM_CLASSES * cols];
-    let mut counts = [0usize; NUM_CLASSES];
+    let mut sums = vec![0.0f64; classes * cols];
+    let mut counts = vec![0usize; classes];
     for (block_sums, block_counts) in blocks {
         sums.iter_mut().zip(block_sums).for_each(|(s, b)| *s += b);
         counts
@@ -50,7 +55,7 @@ fn class_sums<'a>(
 /// Per class, the mean of its rows, and the mean of all rows, in f64, over the first `rows`
 /// rows that have a label. A class without rows has a mean of zeros.
 pub(crate) struct ClassMeans {
-    /// `NUM_CLASSES` rows of `cols` values.
+    /// One row of `cols` values per class.
     pub per_class: Vec<Vec<f64>>,
     pub global: Vec<f64>,
 }

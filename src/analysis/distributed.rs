@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::class_means::ClassMeans;
 use super::linalg::{Matrix, summarize};
-use crate::core::data::NUM_CLASSES;
 use crate::core::weights::LayerWeights;
 
 /// Share of the positive evidence for a class that its fewest strongest neurons must carry.
@@ -14,7 +13,7 @@ const N90_SHARE: f64 = 0.9;
 /// A neuron counts as selective above this index.
 const SELECTIVE: f64 = 0.5;
 
-/// Mean activation of every neuron over the rows of each class (`NUM_CLASSES x d`).
+/// Mean activation of every neuron over the rows of each class (`classes x d`).
 fn class_conditional_means(h: &Matrix, labels: &[u8]) -> Vec<Vec<f64>> {
     ClassMeans::of_matrix(h, labels).per_class
 }
@@ -24,7 +23,7 @@ fn class_conditional_means(h: &Matrix, labels: &[u8]) -> Vec<Vec<f64>> {
 /// positive contribution; 0 for a class with no positive contribution.
 pub fn n90(h: &Matrix, labels: &[u8], output: &LayerWeights) -> Vec<usize> {
     let means = class_conditional_means(h, labels);
-    (0..output.d_out.min(NUM_CLASSES))
+    (0..output.d_out.min(means.len()))
         .map(|c| {
             let mut positive: Vec<f64> = (0..h.cols)
                 .map(|j| means[c][j] * f64::from(output.weight[j * output.d_out + c]))

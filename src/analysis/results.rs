@@ -175,6 +175,11 @@ pub struct Blend {
 }
 
 impl Analysis {
+    /// The classes: the output layer's width.
+    pub fn classes(&self) -> usize {
+        self.layers.last().copied().unwrap_or(0)
+    }
+
     /// The output layer's entry of `layer_class_templates`, for networks with a hidden layer
     /// (an SLP's only layer reads pixels: that is `class_template`).
     pub fn output_layer_templates(&self) -> Option<&LayerClassTemplate> {

@@ -322,6 +322,9 @@ pub struct Group {
     pub hidden: Vec<usize>,
     #[serde(skip)]
     pub article: Option<ModelKind>,
+    /// The classes of its data set (its models' output width).
+    #[serde(skip)]
+    pub classes: usize,
     #[serde(serialize_with = "by_name")]
     pub figures: BTreeMap<Figure, Stat>,
 }
@@ -440,6 +443,7 @@ pub fn summarize(cells: &[Cell], states: &[CellState]) -> Summary {
                     seeds: vec![cell.seed],
                     hidden: cell.hidden.clone(),
                     article: cell.article,
+                    classes: analysis.layers.last().copied().unwrap_or(0),
                     figures: BTreeMap::new(),
                 },
                 vec![figures],

@@ -7,15 +7,15 @@ use super::class_means::ClassMeans;
 use super::forward::{kernel, pre_activations};
 use super::linalg::{Matrix, argmax, cosine};
 use crate::core::config::Activation;
-use crate::core::data::{ImageSet, NUM_CLASSES};
+use crate::core::data::ImageSet;
 use crate::core::weights::LayerWeights;
 
-/// Mean image of each class (`NUM_CLASSES x pixels`) and of the whole set.
+/// Mean image of each class (`classes x pixels`) and of the whole set.
 pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
     class_means_of_rows(set.len(), set.pixels(), |i| set.image(i), &set.labels)
 }
 
-/// Mean row of each class (`NUM_CLASSES x cols`) and of all rows: a layer's inputs over a set.
+/// Mean row of each class (`classes x cols`) and of all rows: a layer's inputs over a set.
 pub fn class_means_of(inputs: &Matrix, labels: &[u8]) -> (Matrix, Vec<f32>) {
     class_means_of_rows(inputs.rows, inputs.cols, |r| inputs.row(r), labels)
 }
@@ -33,7 +33,7 @@ fn class_means_of_rows<'a>(
         .flatten()
         .map(|&m| m as f32)
         .collect();
-    let means = Matrix::new(NUM_CLASSES, p, per_class);
+    let means = Matrix::new(class.per_class.len(), p, per_class);
     (means, class.global.iter().map(|&g| g as f32).collect())
 }
 
@@ -133,9 +133,10 @@ pub fn effective_templates(
         return None;
     }
     let last = layers.len() - 1;
-    let mut templates = Matrix::zeros(NUM_CLASSES, set.pixels());
+    let classes = layers[last].d_out;
+    let mut templates = Matrix::zeros(classes, set.pixels());
     let kernels_t: Vec<Matrix> = layers.iter().map(|l| kernel(l).transpose()).collect();
-    for k in 0..NUM_CLASSES {
+    for k in 0..classes {
         let members: Vec<usize> = (0..set.len())
             .filter(|&i| set.labels[i] as usize == k)
             .collect();

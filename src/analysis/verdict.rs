@@ -8,9 +8,14 @@ use super::summary::{Figure, Group, Stat};
 use super::templates::Diagonal;
 use crate::core::weights::{layer_in_sentence, layer_name};
 
-/// Class templates: the class means must match their own neuron best in at least this many
-/// of the 10 classes.
-pub(crate) const MOST_CLASSES: f64 = 9.0;
+/// Class templates: the class means must match their own neuron best in all classes but at
+/// most one in this many (9 of MNIST's 10, all of 3).
+pub(crate) const MISSES_ALLOWED_PER: usize = 10;
+
+/// The classes, of `classes`, that must match their own neuron best.
+pub(crate) fn most_classes(classes: usize) -> f64 {
+    (classes - classes / MISSES_ALLOWED_PER) as f64
+}
 /// A neuron "is" a training image when its best match has a cosine above this.
 pub(crate) const WHOLE_IMAGE_COSINE: f64 = 0.9;
 /// A neuron "is" one input of its layer when that input alone explains this share of it: r(1)
@@ -39,8 +44,14 @@ pub(crate) fn improves(trained: Stat, baseline: Stat) -> bool {
 
 /// A set of neurons are class templates: most classes match their own neuron best, and the
 /// diagonal stands clear of the rest of the matrix.
-pub(crate) fn is_class_template(classes_matched: Stat, diagonal: Stat, off_diagonal: Stat) -> bool {
-    classes_matched.mean - classes_matched.std >= MOST_CLASSES && improves(diagonal, off_diagonal)
+pub(crate) fn is_class_template(
+    classes_matched: Stat,
+    classes: usize,
+    diagonal: Stat,
+    off_diagonal: Stat,
+) -> bool {
+    classes_matched.mean - classes_matched.std >= most_classes(classes)
+        && improves(diagonal, off_diagonal)
 }
 
 pub(crate) fn looks_like_one_image(best_match: Stat) -> bool {
@@ -121,13 +132,20 @@ pub(crate) fn capitalised(text: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Template<M> {
     pub rows: M,
+    /// Of this many classes.
+    pub classes: usize,
     pub diagonal: M,
     pub off: M,
 }
 
 impl<M: Measured> Template<M> {
     fn holds(self) -> bool {
-        is_class_template(self.rows.stat(), self.diagonal.stat(), self.off.stat())
+        is_class_template(
+            self.rows.stat(),
+            self.classes,
+            self.diagonal.stat(),
+            self.off.stat(),
+        )
     }
 
     /// As a class-template verdict quotes the initial weights.
@@ -136,8 +154,9 @@ impl<M: Measured> Template<M> {
             || format!("; {NO_INIT}"),
             |i| {
                 format!(
-                    " (initial: {}/10 classes, diagonal {})",
+                    " (initial: {}/{} classes, diagonal {})",
                     i.rows.count(),
+                    i.classes,
                     i.diagonal.show()
                 )
             },
@@ -146,9 +165,10 @@ impl<M: Measured> Template<M> {
 }
 
 impl Template<f64> {
-    fn of(d: &Diagonal) -> Self {
+    fn of(d: &Diagonal, classes: usize) -> Self {
         Self {
             rows: d.rows_diag_max as f64,
+            classes,
             diagonal: d.diag_mean,
             off: d.offdiag_mean,
         }
@@ -160,9 +180,10 @@ fn class_template_verdict<M: Measured>(t: Template<M>, init: Option<Template<M>>
         claim: CLASS_TEMPLATE_CLAIM.into(),
         holds: Some(t.holds()),
         evidence: format!(
-            "centred class means match their own neuron best in {}/10 classes; mean cosine on \
+            "centred class means match their own neuron best in {}/{} classes; mean cosine on \
              the diagonal {} against {} off it{}",
             t.rows.count(),
+            t.classes,
             t.diagonal.show(),
             t.off.show(),
             Template::initially(init)
@@ -176,8 +197,9 @@ fn effective_verdict<M: Measured>(t: Template<M>) -> Verdict {
         holds: Some(t.holds()),
         evidence: format!(
             "the effective template of class k (mean d logit_k / d input) matches the centred \
-             mean of class k best in {}/10 classes, cosine {} on the diagonal against {} off it",
+             mean of class k best in {}/{} classes, cosine {} on the diagonal against {} off it",
             t.rows.count(),
+            t.classes,
             t.diagonal.show(),
             t.off.show()
         ),
@@ -190,8 +212,9 @@ fn self_duality_verdict<M: Measured>(t: Template<M>, init: Option<Template<M>>) 
         holds: Some(t.holds()),
         evidence: format!(
             "the centred class means of the hidden activations match their own output neuron \
-             best in {}/10 classes, cosine {} on the diagonal against {} off it{}",
+             best in {}/{} classes, cosine {} on the diagonal against {} off it{}",
             t.rows.count(),
+            t.classes,
             t.diagonal.show(),
             t.off.show(),
             Template::initially(init)
@@ -360,13 +383,14 @@ fn blend_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 
 /// The article's claims as one run's numbers bear them out.
 pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let classes = analysis.classes();
     let mut out = probe_verdicts(analysis);
     let ct = &analysis.class_template;
     if let Some(t) = &ct.trained.diag_centered {
         let init = ct.init.as_ref().and_then(|i| i.diag_centered.as_ref());
         out.push(class_template_verdict(
-            Template::of(t),
-            init.map(Template::of),
+            Template::of(t, classes),
+            init.map(|i| Template::of(i, classes)),
         ));
     }
     out.extend(nearest_verdicts(analysis));
@@ -377,7 +401,7 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
         .as_ref()
         .and_then(|e| e.diag_centered.as_ref())
     {
-        out.push(effective_verdict(Template::of(d)));
+        out.push(effective_verdict(Template::of(d, classes)));
     }
     if let Some(s) = &analysis.span {
         let top_10 = s.top_k.iter().find(|t| t.k == 10);
@@ -392,13 +416,14 @@ pub fn run_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 
 /// The output layer against the class means of its inputs, and the collapse of the classes.
 fn every_layer_verdicts(analysis: &Analysis) -> Vec<Verdict> {
+    let classes = analysis.classes();
     let mut out = Vec::new();
     let output = analysis.output_layer_templates();
     if let Some(t) = output.and_then(|o| o.result.trained.diag_centered.as_ref()) {
         let init = output.and_then(|o| o.result.init.as_ref()?.diag_centered.as_ref());
         out.push(self_duality_verdict(
-            Template::of(t),
-            init.map(Template::of),
+            Template::of(t, classes),
+            init.map(|i| Template::of(i, classes)),
         ));
     }
     let layers = analysis.layers.len() - 1;
@@ -575,6 +600,7 @@ pub(crate) fn sweep_verdicts(group: &Group) -> Vec<Verdict> {
     let template = |rows, diagonal, off| {
         Some(Template {
             rows: get(rows)?,
+            classes: group.classes,
             diagonal: get(diagonal)?,
             off: get(off)?,
         })

@@ -11,7 +11,7 @@ use super::feedback::Feedback;
 use crate::analysis::forward::evaluate_on_host;
 use crate::analysis::results::{Analysis, Snapshot, initial_and_trained};
 use crate::core::config::{Activation, Config, data_folder};
-use crate::core::data::{NUM_CLASSES, RunData};
+use crate::core::data::RunData;
 use crate::core::model_kind::ModelKind;
 use crate::core::provenance::{ActivationSource, ImportFormat, ImportRecord, Provenance};
 use crate::core::scaling::{InputScaling, ScalingSource};
@@ -101,7 +101,7 @@ pub fn analyze_keras(
             *model,
             init,
             trained,
-            data.full_train.pixels(),
+            [data.full_train.pixels(), data.classes],
         )?;
     }
     let root = RunDir::prepare(options.out)?;
@@ -138,7 +138,7 @@ fn check_keras_shapes(
     model: ModelKind,
     init: &[LayerWeights],
     trained: &[LayerWeights],
-    pixels: usize,
+    [pixels, classes]: [usize; 2],
 ) -> Result<()> {
     let found = widths(trained);
     let name = model.name();
@@ -150,10 +150,10 @@ fn check_keras_shapes(
             widths(init)
         );
     }
-    if found.first() != Some(&pixels) || found.last() != Some(&NUM_CLASSES) {
+    if found.first() != Some(&pixels) || found.last() != Some(&classes) {
         bail!(
             "{}: the {name} model is {found:?} but the data has {pixels} inputs and \
-             {NUM_CLASSES} classes: pass the --data it was trained on",
+             {classes} classes: pass the --data it was trained on",
             folder.display()
         );
     }
@@ -191,11 +191,12 @@ pub fn analyze_weights(
     let (input_scaling, input_scaling_source) =
         scaling_of(options.weights, &trained, options.input_scaling.clone())?;
     let data = data.scaled(input_scaling.clone())?;
-    if trained.layers.last().map(|l| l.d_out) != Some(NUM_CLASSES) {
+    if trained.layers.last().map(|l| l.d_out) != Some(data.classes) {
         bail!(
-            "{}'s last layer has {} outputs but the data has {NUM_CLASSES} classes",
+            "{}'s last layer has {} outputs but the data has {} classes",
             options.weights.display(),
-            trained.layers.last().map_or(0, |l| l.d_out)
+            trained.layers.last().map_or(0, |l| l.d_out),
+            data.classes
         );
     }
     let dir = import_folder(options.out)?;

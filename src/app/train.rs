@@ -10,7 +10,7 @@ use super::feedback::Feedback;
 use super::finished::snapshots;
 use crate::analysis::results::Analysis;
 use crate::core::config::Config;
-use crate::core::data::{NUM_CLASSES, RunData};
+use crate::core::data::RunData;
 use crate::core::metrics::{EpochMetrics, Metrics};
 use crate::core::provenance::Provenance;
 use crate::core::stop::StopToken;
@@ -77,7 +77,7 @@ pub fn run_training(
 ) -> Result<RunSummary> {
     config.validate()?;
     let data = RunData::load(config)?;
-    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
+    let widths = layer_widths(&config.model, data.full_train.pixels(), data.classes);
     let initial = initial_weights_for(config, &widths)?;
     let backend = backend::open(config.backend)?;
     let out = out.unwrap_or_else(|| default_run_dir(&config.name));
@@ -111,7 +111,7 @@ pub fn resume_training(
     let checkpoint = Checkpoint::load(&dir)?;
     let data = RunData::load(&config)?;
     let backend = backend::open(config.backend)?;
-    let widths = layer_widths(&config.model, data.full_train.pixels(), NUM_CLASSES);
+    let widths = layer_widths(&config.model, data.full_train.pixels(), data.classes);
     if checkpoint.layers != widths {
         bail!(
             "the checkpoint in {} is for a {:?} network but config.toml describes {widths:?}: \

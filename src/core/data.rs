@@ -10,8 +10,8 @@ use crate::core::config::{Config, data_folder};
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
 
-/// Number of classes the labels may take (digits 0-9, or Fashion-MNIST's ten articles).
-pub(crate) const NUM_CLASSES: usize = 10;
+/// A classifier needs two classes at least.
+const MIN_CLASSES: usize = 2;
 /// IDX images are grayscale: one value per pixel.
 pub(crate) const IMAGE_CHANNELS: usize = 1;
 
@@ -77,6 +77,8 @@ impl ImageSet {
 /// The training and test files of an MNIST-format folder.
 #[derive(Debug, Clone)]
 pub struct Mnist {
+    /// Every class 0 to `classes - 1` has training images.
+    pub classes: usize,
     pub train: ImageSet,
     pub test: ImageSet,
 }
@@ -104,8 +106,54 @@ impl Mnist {
                 test.cols
             );
         }
-        Ok(Self { train, test })
+        let classes = check_classes(dir, &train.labels, &test.labels)?;
+        Ok(Self {
+            train,
+            test,
+            classes,
+        })
     }
+}
+
+/// The number of classes, 0 to the largest label, each of which must have training images: a
+/// label beyond them is more likely a corrupt byte than a class nobody trained on.
+fn check_classes(dir: &Path, train: &[u8], test: &[u8]) -> Result<usize> {
+    let classes = train
+        .iter()
+        .chain(test)
+        .max()
+        .map_or(0, |&m| usize::from(m) + 1);
+    let missing = missing_classes(train, classes);
+    if !missing.is_empty() {
+        bail!(
+            "the labels in {} run from 0 to {} but the training file has no image of class {}: \
+             labels must be 0 to k-1 with every class in the training file",
+            dir.display(),
+            classes - 1,
+            missing.join(", ")
+        );
+    }
+    if classes < MIN_CLASSES {
+        bail!(
+            "the labels in {} name {classes} class: a classifier needs {MIN_CLASSES} at least",
+            dir.display()
+        );
+    }
+    Ok(classes)
+}
+
+/// The classes below `classes` that no label in `labels` names.
+fn missing_classes(labels: &[u8], classes: usize) -> Vec<String> {
+    let mut seen = vec![false; classes];
+    for &l in labels {
+        if let Some(s) = seen.get_mut(usize::from(l)) {
+            *s = true;
+        }
+    }
+    (0..classes)
+        .filter(|&c| !seen[c])
+        .map(|c| c.to_string())
+        .collect()
 }
 
 fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
@@ -221,7 +269,7 @@ pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
     Ok((rows as usize, cols as usize, body.to_vec()))
 }
 
-/// Parses an IDX1 unsigned-byte label file; every label must name one of the ten classes.
+/// Parses an IDX1 unsigned-byte label file.
 pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
     check_magic(bytes, LABELS_MAGIC)?;
     let header = 8;
@@ -243,13 +291,6 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>> {
             }
         );
     }
-    if let Some(pos) = body.iter().position(|&l| l as usize >= NUM_CLASSES) {
-        bail!(
-            "label {} at index {pos} is out of range: labels must be 0..={}",
-            body[pos],
-            NUM_CLASSES - 1
-        );
-    }
     Ok(body.to_vec())
 }
 
@@ -262,6 +303,8 @@ pub struct RunData {
     /// What was done to the pixels / 255 of both sets: the network's inputs are these.
     pub scaling: InputScaling,
     pub class_names: ClassNames,
+    /// The classes of the data set (its labels run from 0 to `classes - 1`).
+    pub classes: usize,
     validation_split: f64,
 }
 
@@ -278,7 +321,8 @@ impl RunData {
             full_train,
             test: mnist.test,
             scaling: InputScaling::default(),
-            class_names: ClassNames::of_folder(&folder, NUM_CLASSES)?,
+            class_names: ClassNames::of_folder(&folder, mnist.classes)?,
+            classes: mnist.classes,
             validation_split: config.data.validation_split,
         };
         if data.train_len() == 0 {
@@ -286,6 +330,14 @@ impl RunData {
                 "no training images left after the validation split of {}: lower \
                  data.validation_split or raise data.train_limit",
                 config.data.validation_split
+            );
+        }
+        let missing = missing_classes(&data.full_train.labels, data.classes);
+        if !missing.is_empty() {
+            bail!(
+                "data.train_limit {} leaves no training image of class {}: raise it",
+                config.data.train_limit,
+                missing.join(", ")
             );
         }
         let probe = config.analysis.probe_index;
@@ -325,5 +377,24 @@ impl RunData {
     /// The training and validation sets, split as Keras splits them.
     pub fn split(&self) -> (ImageSet, ImageSet) {
         self.full_train.split_validation(self.validation_split)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_run_from_zero_to_the_largest_label_and_each_has_training_images() {
+        let dir = Path::new("d");
+        assert_eq!(check_classes(dir, &[0, 1, 2, 1], &[2, 0]).unwrap(), 3);
+        let gap = check_classes(dir, &[0, 1, 3], &[0])
+            .unwrap_err()
+            .to_string();
+        assert!(gap.contains("no image of class 2"), "{gap}");
+        let unseen = check_classes(dir, &[0, 1], &[2]).unwrap_err().to_string();
+        assert!(unseen.contains("no image of class 2"), "{unseen}");
+        let one = check_classes(dir, &[0, 0], &[0]).unwrap_err().to_string();
+        assert!(one.contains("a classifier needs 2"), "{one}");
     }
 }

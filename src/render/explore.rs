@@ -67,6 +67,8 @@ struct PageData {
     /// The network's inputs are (pixels / 255 − mean) / std, channel last.
     input_mean: Vec<f32>,
     input_std: Vec<f32>,
+    image_rows: usize,
+    image_cols: usize,
     class_names: Vec<String>,
     /// Handwritten digits, which a drawing is prepared as MNIST prepared them.
     digits: bool,
@@ -210,6 +212,8 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         probe_index: page.probe_index,
         input_mean: page.scaling.mean.clone(),
         input_std: page.scaling.std.clone(),
+        image_rows: page.test.rows,
+        image_cols: page.test.cols,
         class_names: page.class_names.names.clone(),
         digits: page.class_names.are_digits(),
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),

@@ -44,9 +44,14 @@ pub(crate) struct Panel {
 }
 
 impl Panel {
-    /// An image of a vector reshaped to the squarest grid (28x28 for pixels, 16x8 for 128).
-    pub fn image(values: Vec<f32>, title: String, scale: Scale) -> Self {
-        let (rows, cols) = image_shape(values.len());
+    /// An image of a vector: `pixels` (rows, columns) for a vector of pixels, otherwise the
+    /// squarest grid (16x8 for 128).
+    pub fn image(values: Vec<f32>, pixels: (usize, usize), title: String, scale: Scale) -> Self {
+        let (rows, cols) = if values.len() == pixels.0 * pixels.1 {
+            pixels
+        } else {
+            image_shape(values.len())
+        };
         Self {
             values,
             rows,
@@ -167,6 +172,13 @@ pub(crate) struct FigureInputs<'a> {
     pub class_names: &'a ClassNames,
 }
 
+impl FigureInputs<'_> {
+    /// The images' rows and columns.
+    fn pixels(&self) -> (usize, usize) {
+        (self.train.rows, self.train.cols)
+    }
+}
+
 /// The article's panels for one model: for each layer, its input beside the weight column of
 /// its most active neuron. Each panel is scaled to its own min..max in viridis, as
 /// matplotlib's `imshow` does.
@@ -175,6 +187,7 @@ pub(crate) fn winner_panels(
     layers: &[LayerWeights],
     activation: Activation,
     probe: &[f32],
+    pixels: (usize, usize),
     model: &str,
 ) -> Vec<Panel> {
     let x = Matrix::new(1, probe.len(), probe.to_vec());
@@ -192,12 +205,14 @@ pub(crate) fn winner_panels(
         };
         panels.push(Panel::image(
             input.clone(),
+            pixels,
             input_title,
             Scale::viridis_of(&input),
         ));
         let column = layers[l].column(w.winner);
         panels.push(Panel::image(
             column.clone(),
+            pixels,
             format!(
                 "{model} {} winner: neuron {}, cos {:.3}{}",
                 layer_name(layers.len(), l),
@@ -219,6 +234,7 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
         inputs.trained,
         inputs.provenance.activation(),
         inputs.train.image(inputs.analysis.probe.index),
+        inputs.pixels(),
         inputs.provenance.model(),
     );
     PanelGrid {
@@ -239,14 +255,19 @@ const MAX_WEIGHT_PANELS: usize = 256;
 
 /// The first-layer weight columns as images (all of them, up to 256), on one symmetric
 /// diverging scale.
-pub(crate) fn weights_figure(layers: &[LayerWeights], model: &str, which: &str) -> PanelGrid {
+pub(crate) fn weights_figure(
+    layers: &[LayerWeights],
+    pixels: (usize, usize),
+    model: &str,
+    which: &str,
+) -> PanelGrid {
     let layer = &layers[0];
     let scale = Scale::diverging_of(&layer.weight);
     let shown = layer.d_out.min(MAX_WEIGHT_PANELS);
     let cols = if shown <= 10 { 5 } else { 16 };
     let grid = (shown.div_ceil(cols), cols);
     let panels = (0..shown)
-        .map(|j| Panel::image(layer.column(j), format!("{j}"), scale))
+        .map(|j| Panel::image(layer.column(j), pixels, format!("{j}"), scale))
         .collect();
     let small = layer.d_out <= 10;
     let which_neurons = if shown < layer.d_out {
@@ -289,8 +310,11 @@ pub(crate) fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGr
     let diag = |d: &Option<crate::analysis::templates::Diagonal>| {
         d.map(|d| {
             format!(
-                ", diag {:.3} vs off {:.3}, {}/10 rows",
-                d.diag_mean, d.offdiag_mean, d.rows_diag_max
+                ", diag {:.3} vs off {:.3}, {}/{} rows",
+                d.diag_mean,
+                d.offdiag_mean,
+                d.rows_diag_max,
+                analysis.classes()
             )
         })
         .unwrap_or_default()
@@ -339,6 +363,7 @@ pub(crate) fn nearest_figure<'a>(
         let column = layer.column(j);
         panels.push(Panel::image(
             column.clone(),
+            inputs.pixels(),
             format!("neuron {j}: cos {:.3}", trained.cos[j]),
             Scale::diverging_of(&column),
         ));
@@ -347,6 +372,7 @@ pub(crate) fn nearest_figure<'a>(
         let image = inputs.train.image(trained.index[j]).to_vec();
         panels.push(Panel::image(
             image.clone(),
+            inputs.pixels(),
             format!(
                 "image {} ({})",
                 trained.index[j],
@@ -426,6 +452,7 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
         .collect();
     let all: Vec<f32> = templates.iter().flatten().copied().collect();
     let scale = Scale::diverging_at_quantile(&all, 0.99);
+    let classes = templates.len();
     let ect = analysis.effective_class_template.as_ref();
     let panels = templates
         .iter()
@@ -433,7 +460,12 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
         .map(|(k, t)| {
             let cos = ect.map(|c| c.matrix_centered[k][k]).unwrap_or(f64::NAN);
             let name = inputs.class_names.name(k);
-            Panel::image(t.clone(), format!("{name}: cos {cos:.3}"), scale)
+            Panel::image(
+                t.clone(),
+                inputs.pixels(),
+                format!("{name}: cos {cos:.3}"),
+                scale,
+            )
         })
         .collect();
     Some(PanelGrid {
@@ -441,7 +473,7 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
             "{model}: effective templates, mean d logit_k / d input over test images of class k (cos with centred class mean; grey: inked in < 5% of training images)"
         ),
         panels,
-        grid: (2, 5),
+        grid: (classes.div_ceil(classes.clamp(1, 5)), classes.clamp(1, 5)),
         panel_size: (240, 220),
         shared: Some(scale),
         panel_colorbars: false,
@@ -470,7 +502,7 @@ fn pixel_template_figures(inputs: &FigureInputs<'_>, model: &str) -> Vec<(usize,
             let panels = values
                 .into_iter()
                 .enumerate()
-                .map(|(j, v)| Panel::image(v, format!("{j}"), scale))
+                .map(|(j, v)| Panel::image(v, inputs.pixels(), format!("{j}"), scale))
                 .collect();
             let cols = if shown <= 10 { 5 } else { 16 };
             let which = if shown < templates.rows {
@@ -698,9 +730,15 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
     let model = inputs.provenance.model();
     let mut files = Vec::new();
     files.extend(FigureFile::Winners.save(&winners_figure(inputs), dir)?);
-    files.extend(FigureFile::Weights.save(&weights_figure(inputs.trained, model, "trained"), dir)?);
+    files.extend(FigureFile::Weights.save(
+        &weights_figure(inputs.trained, inputs.pixels(), model, "trained"),
+        dir,
+    )?);
     if let Some(init) = inputs.init {
-        files.extend(FigureFile::WeightsInit.save(&weights_figure(init, model, "initial"), dir)?);
+        files.extend(FigureFile::WeightsInit.save(
+            &weights_figure(init, inputs.pixels(), model, "initial"),
+            dir,
+        )?);
     }
     files.extend(
         FigureFile::ClassTemplate.save(&class_template_figure(inputs.analysis, model), dir)?,
@@ -756,6 +794,7 @@ pub(crate) fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> Pane
                 r.layers,
                 r.activation,
                 train.image(r.analysis.probe.index),
+                (train.rows, train.cols),
                 r.model,
             )
         })
@@ -838,8 +877,11 @@ pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option
                 .diag_centered
                 .map(|d| {
                     format!(
-                        ", diag {:.3} vs off {:.3}, {}/10 rows",
-                        d.diag_mean, d.offdiag_mean, d.rows_diag_max
+                        ", diag {:.3} vs off {:.3}, {}/{} rows",
+                        d.diag_mean,
+                        d.offdiag_mean,
+                        d.rows_diag_max,
+                        analysis.classes()
                     )
                 })
                 .unwrap_or_default();

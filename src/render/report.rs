@@ -493,8 +493,10 @@ fn every_layer_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
             format!(
                 "Each layer after the first against the centred class means of its own input: the \
                  output neuron of class k matches the mean hidden code of class k with cosine \
-                 {:.3}{initially}, best in {}/10 classes.",
-                d.diag_mean, d.rows_diag_max
+                 {:.3}{initially}, best in {}/{} classes.",
+                d.diag_mean,
+                d.rows_diag_max,
+                analysis.classes()
             ),
         ));
     }

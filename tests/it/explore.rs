@@ -537,3 +537,127 @@ fn classes_are_called_by_the_names_beside_the_data() {
         "{error}"
     );
 }
+
+/// An 8 × 12 one-channel data set of three classes: class c is a bright vertical band in
+/// columns 4c..4c+3, with noise; its classes are named in classes.txt.
+fn stripes(dir: &Path, train: usize, test: usize) {
+    use crate::common::{encode_images, encode_labels};
+    use rand::{Rng, SeedableRng};
+    let (rows, cols) = (8, 12);
+    let set = |count: usize, seed: u64| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let labels: Vec<u8> = (0..count).map(|i| (i % 3) as u8).collect();
+        let pixels: Vec<u8> = labels
+            .iter()
+            .flat_map(|&c| (0..rows * cols).map(move |p| (c, p % cols)))
+            .map(|(c, col)| {
+                let base: u8 = if col / 4 == usize::from(c) { 180 } else { 0 };
+                base.saturating_add(rng.random_range(0..60))
+            })
+            .collect();
+        (
+            encode_images(count, rows, cols, &pixels),
+            encode_labels(&labels),
+        )
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, (images, labels)) in [("train", set(train, 1)), ("t10k", set(test, 2))] {
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    std::fs::write(dir.join("classes.txt"), "left\nmiddle\nright\n").unwrap();
+}
+
+#[test]
+fn a_network_on_eight_by_twelve_images_of_three_classes_trains_and_explores() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = tempfile::tempdir().unwrap();
+    let data = ws.path().join("stripes");
+    stripes(&data, 150, 60);
+    let mut config = weightscope::core::config::Config {
+        name: "stripes".into(),
+        ..Default::default()
+    };
+    config.data.dir = data.clone();
+    config.data.validation_split = 0.1;
+    config.model.hidden = vec![6];
+    config.training.epochs = 6;
+    config.training.batch_size = 10;
+    config.training.learning_rate = 0.01;
+    config.analysis.probe_index = 0;
+    let dir = ws.path().join("runs/stripes");
+    crate::common::train_into(&config, &dir);
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["layers"], serde_json::json!([96, 6, 3]));
+    assert!(
+        metrics["test"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{metrics}"
+    );
+    let analysis: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    let matrix = analysis["class_template"]["trained"]["matrix"]
+        .as_array()
+        .unwrap();
+    assert_eq!(matrix.len(), 3, "one row per class");
+    let effective = analysis["effective_templates"].as_array().unwrap();
+    assert_eq!(effective.len(), 3);
+    assert!(effective.iter().all(|t| t.as_array().unwrap().len() == 96));
+    let output = analysis["layer_class_templates"][1]["trained"].clone();
+    assert_eq!(output["matrix"].as_array().unwrap().len(), 3, "{output}");
+    for figure in [
+        "weights",
+        "effective_templates",
+        "pixel_templates_layer1",
+        "nearest_input",
+    ] {
+        assert!(
+            dir.join(format!("figures/{figure}.png")).is_file(),
+            "{figure}"
+        );
+    }
+    let report = std::fs::read_to_string(dir.join("report.html"))
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        report.contains("left, middle, right (from "),
+        "names in the set-up table"
+    );
+    assert!(
+        report.contains("best in 3/3 classes"),
+        "verdicts count three classes"
+    );
+    // The page draws 8 × 12 images and runs the same network.
+    let test = Mnist::load(&data).unwrap().test;
+    let layers = load_layers(
+        &RunDir::open(&dir).unwrap(),
+        &snapshot_file(6),
+        &[96, 6, 3],
+        Activation::Relu,
+    )
+    .unwrap();
+    for index in [0, 1, 2, 7] {
+        let (state, log) = page_state(
+            &browser,
+            &ws.path().join("profile"),
+            &dir.join("explore.html"),
+            &format!("source=test&index={index}&epoch=6&neuron=1.2"),
+        );
+        assert_quiet(&log);
+        let (predicted, probabilities) = prediction(&layers, Activation::Relu, test.image(index));
+        assert_eq!(state["prediction"], predicted, "{state}");
+        assert_eq!(
+            state["prediction_name"],
+            ["left", "middle", "right"][predicted]
+        );
+        let shown = state["probabilities"].as_array().unwrap();
+        assert_eq!(shown.len(), 3);
+        for (p, q) in shown.iter().zip(&probabilities) {
+            assert!((f(p) - q).abs() < 1e-4, "{p} against {q}");
+        }
+        let template = state["selected"]["pixel_template"].as_array().unwrap();
+        assert_eq!(template.len(), 96);
+    }
+}

@@ -23,8 +23,8 @@ fn reads_raw_and_gzipped_files_identically() {
 
 #[test]
 fn scales_pixels_to_unit_range() {
-    let bytes = encode_images(1, 1, 3, &[0, 51, 255]);
-    let labels = encode_labels(&[4]);
+    let bytes = encode_images(2, 1, 3, &[0, 51, 255, 0, 0, 0]);
+    let labels = encode_labels(&[1, 0]);
     let dir = tempfile::tempdir().unwrap();
     for prefix in ["train", "t10k"] {
         std::fs::write(
@@ -39,6 +39,7 @@ fn scales_pixels_to_unit_range() {
         .unwrap();
     }
     let m = Mnist::load(dir.path()).unwrap();
-    assert_eq!(m.train.images, vec![0.0, 0.2, 1.0]);
-    assert_eq!(m.train.labels, vec![4]);
+    assert_eq!(m.train.images, vec![0.0, 0.2, 1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(m.train.labels, vec![1, 0]);
+    assert_eq!(m.classes, 2);
 }

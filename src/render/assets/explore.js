@@ -6,7 +6,8 @@
 const DATA = JSON.parse(document.getElementById("explore-data").textContent);
 const $ = (id) => document.getElementById(id);
 const CLASSES = DATA.class_names.length;
-const SIDE = 28;
+// The images' rows and columns (28 × 28 for MNIST).
+const ROWS = DATA.image_rows, COLS = DATA.image_cols;
 const FIRST_TRAINING = DATA.first_training_images;
 
 // ---- decoding -------------------------------------------------------------------------
@@ -173,8 +174,8 @@ function raster(strokes) {
 // digits, scaled into 20 × 20 and centred by its mass, as MNIST made its images; for other
 // images, scaled to fill the whole image.
 function drawnInput(ink) {
-  const n = DATA.canvas, BOX = DATA.digits ? 20 : SIDE;
-  const out = new Float64Array(SIDE * SIDE);
+  const n = DATA.canvas, BOX = DATA.digits ? 20 : Math.min(ROWS, COLS);
+  const out = new Float64Array(ROWS * COLS);
   let x0 = n, y0 = n, x1 = -1, y1 = -1;
   for (let i = 0; i < ink.length; i++) {
     if (ink[i] > 0) {
@@ -215,9 +216,9 @@ function drawnInput(ink) {
   });
   // Rust's f64::round rounds halves away from zero; Math.round rounds them up.
   const round = (v) => Math.sign(v) * Math.round(Math.abs(v));
-  const offset = (centre, extent) => Math.min(Math.max(round(SIDE / 2 - centre), 0), SIDE - extent);
-  const [ox, oy] = mass > 0 ? [offset(mx / mass, width), offset(my / mass, height)] : [4, 4];
-  boxed.forEach((v, i) => { out[(Math.floor(i / BOX) + oy) * SIDE + (i % BOX) + ox] = Math.fround(v); });
+  const offset = (centre, extent, side) => Math.min(Math.max(round(side / 2 - centre), 0), side - extent);
+  const [ox, oy] = mass > 0 ? [offset(mx / mass, width, COLS), offset(my / mass, height, ROWS)] : DATA.digits ? [4, 4] : [0, 0];
+  boxed.forEach((v, i) => { out[(Math.floor(i / BOX) + oy) * COLS + (i % BOX) + ox] = Math.fround(v); });
   return out;
 }
 
@@ -270,14 +271,14 @@ function paintGradient(canvas, values) {
   const kept = values.filter((_, i) => inked[i]);
   const sorted = Array.from(kept, Math.abs).sort((a, b) => a - b);
   const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
-  paint(canvas, SIDE, SIDE, values.map((v, i) => (inked[i] ? v : NaN)), (v) => (Number.isNaN(v) ? [200, 200, 200] : diverging(v, scale)));
+  paint(canvas, COLS, ROWS, values.map((v, i) => (inked[i] ? v : NaN)), (v) => (Number.isNaN(v) ? [200, 200, 200] : diverging(v, scale)));
 }
 
 // Rows × columns to show a layer of `n` values: 28 × 28 for pixels, a strip for a few, else
 // as many columns as the largest power of two whose square fits, as the article draws its
 // 128 hidden neurons in 16 × 8 (256 in 16 × 16).
 function shape(n) {
-  if (n === SIDE * SIDE) return [SIDE, SIDE];
+  if (n === ROWS * COLS) return [ROWS, COLS];
   if (n <= 16) return [1, n];
   let cols = 1;
   while (2 * cols * (2 * cols) <= n) cols *= 2;
@@ -376,11 +377,11 @@ function update() {
 }
 
 function showInput(input, prediction) {
-  paint($("input"), SIDE, SIDE, input.pixels, grey);
+  paint($("input"), COLS, ROWS, input.pixels, grey);
   $("input-caption").textContent = page.source === "draw"
     ? (DATA.digits
       ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
-      : `your drawing, scaled to fill ${SIDE} × ${SIDE}`)
+      : `your drawing, scaled to fit ${ROWS} × ${COLS}`)
     : `${page.source} image ${page.index}, ${DATA.class_names[input.label]}`;
   if (input.x !== input.pixels) {
     $("input-caption").textContent += `; the network sees (pixel − ${DATA.input_mean.join(", ")}) / ${DATA.input_std.join(", ")}`;
@@ -480,7 +481,7 @@ function showLayers(now, init) {
     const legend = document.createElement("p");
     legend.className = "legend";
     legend.textContent = l + 1 === weights[page.epoch].length
-      ? "logits, classes 0–9 from the left (red +, blue −); red outline: the winner, green: the neuron on the right. Click any neuron."
+      ? `logits, one per class in label order (${CLASSES <= 12 ? DATA.class_names.join(", ") : `${DATA.class_names[0]} … ${DATA.class_names[CLASSES - 1]}`}; red +, blue −); red outline: the winner, green: the neuron on the right. Click any neuron.`
       : "activations, brighter = stronger; red outline: the winner, green: the neuron on the right. Click any neuron.";
     row.append(grid, weightsFigure);
     section.append(title, row, legend, numbers);
@@ -517,7 +518,7 @@ function showNeuron(l, j) {
     const figure = document.createElement("figure");
     const c = document.createElement("canvas");
     c.className = "pixels";
-    if (slot >= 0) paint(c, SIDE, SIDE, Array.from(train.image(slot), (b) => b / 255), grey);
+    if (slot >= 0) paint(c, COLS, ROWS, Array.from(train.image(slot), (b) => b / 255), grey);
     const caption = document.createElement("figcaption");
     caption.textContent = `#${index}: ${v.cosines[j * per + k].toFixed(3)}`;
     c.addEventListener("click", () => { page.source = "train"; page.index = index; syncControls(); update(); });
@@ -719,6 +720,9 @@ async function load() {
   weights = unpackWeights(await inflate(DATA.weights));
   [test, train] = await Promise.all([unpackImages(DATA.test, pixels), unpackImages(DATA.train, pixels)]);
   inked = inkedPixels(test, pixels);
+  // The class names' column fits the longest name.
+  const longest = Math.max(...DATA.class_names.map((n) => n.length));
+  document.documentElement.style.setProperty("--class-name", `${Math.max(1.4, 0.6 * longest + 0.4)}rem`);
   views = {
     neighbours: asU32(await inflate(DATA.neighbours)),
     cosines: asF32(await inflate(DATA.cosines)),
