@@ -44,10 +44,10 @@ pub struct DataChoice {
 
 impl DataChoice {
     fn load(&self) -> Result<RunData> {
-        if !data_folder(&self.dir).is_dir() {
+        if !data_folder(&self.dir).exists() {
             bail!(
                 "data folder {} does not exist: pass --data DIR, a folder with the four \
-                 MNIST-format IDX files the network was trained on",
+                 MNIST-format IDX files the network was trained on, or an .npz data set",
                 self.dir.display()
             );
         }

@@ -142,7 +142,8 @@ pub struct AnalyzeArgs {
     /// With --keras-weights or --weights: where to write analysis.json, figures and report.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// With --keras-weights or --weights: the MNIST-format data folder.
+    /// With --keras-weights or --weights: the data set, a folder of MNIST-format IDX files or
+    /// an .npz file (x_train, y_train, x_test, y_test).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub data: PathBuf,
     /// With --weights: use only the first N training images, as a run with
@@ -177,6 +178,9 @@ pub struct TrainArgs {
     /// Seed for the initial weights and the shuffling; overrides `seed`.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// The data set, a folder of MNIST-format IDX files or an .npz file; overrides `data.dir`.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Train and save only; run `weightscope analyze --run DIR` later for the analysis.
     #[arg(long)]
     pub no_analysis: bool,
@@ -220,6 +224,9 @@ impl TrainArgs {
         }
         if let Some(seed) = self.seed {
             config.seed = seed;
+        }
+        if let Some(data) = &self.data {
+            config.data.dir = data.clone();
         }
         let parse = |text: &Option<String>, flag: &str| {
             text.as_deref()

@@ -44,14 +44,34 @@ pub struct ClassNames {
 }
 
 impl ClassNames {
-    /// The names of `classes` classes of the data set in `dir`.
-    pub fn of_folder(dir: &Path, classes: usize) -> Result<Self> {
-        let file = dir.join(CLASSES_FILE);
+    /// The names of `classes` classes of the data set at `data` (a folder of IDX files or an
+    /// `.npz` file), which may record them itself (`recorded`).
+    pub fn of_data(data: &Path, classes: usize, recorded: Option<Vec<String>>) -> Result<Self> {
+        if let Some(names) = recorded {
+            if names.len() != classes {
+                bail!(
+                    "{}'s class_names has {} names but the labels have {classes} classes: give \
+                     one name per class",
+                    data.display(),
+                    names.len()
+                );
+            }
+            return Ok(ClassNames {
+                names,
+                source: NamesSource::File(data.to_path_buf()),
+            });
+        }
+        let beside = if data.is_dir() {
+            data
+        } else {
+            data.parent().unwrap_or(Path::new("."))
+        };
+        let file = beside.join(CLASSES_FILE);
         if file.is_file() {
             return Self::from_file(&file, classes);
         }
-        let folder = dir
-            .file_name()
+        let folder = data
+            .file_stem()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
         let (names, source) = if folder.contains("fashion") && classes == FASHION_MNIST.len() {
@@ -131,22 +151,24 @@ mod tests {
         let named = dir.path().join("shapes");
         std::fs::create_dir(&named).unwrap();
         std::fs::write(named.join(CLASSES_FILE), "circle\n square \n\ntriangle\n").unwrap();
-        let names = ClassNames::of_folder(&named, 3).unwrap();
+        let names = ClassNames::of_data(&named, 3, None).unwrap();
         assert_eq!(names.names, ["circle", "square", "triangle"]);
         assert!(!names.are_digits());
-        let wrong = ClassNames::of_folder(&named, 4).unwrap_err().to_string();
+        let wrong = ClassNames::of_data(&named, 4, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             wrong.contains("names 3 classes but the labels have 4"),
             "{wrong}"
         );
-        let fashion = ClassNames::of_folder(Path::new("/x/fashion-mnist"), 10).unwrap();
+        let fashion = ClassNames::of_data(Path::new("/x/fashion-mnist"), 10, None).unwrap();
         assert_eq!(fashion.name(9), "Ankle boot");
         assert!(
-            ClassNames::of_folder(Path::new("data/mnist"), 10)
+            ClassNames::of_data(Path::new("data/mnist"), 10, None)
                 .unwrap()
                 .are_digits()
         );
-        let other = ClassNames::of_folder(Path::new("/x/letters"), 3).unwrap();
+        let other = ClassNames::of_data(Path::new("/x/letters"), 3, None).unwrap();
         assert_eq!(
             (other.names.clone(), other.source),
             (

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::core::classes::ClassNames;
 use crate::core::config::{Config, data_folder};
+use crate::core::npz_data;
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
 
@@ -79,13 +80,19 @@ impl ImageSet {
 pub struct Mnist {
     /// Every class 0 to `classes - 1` has training images.
     pub classes: usize,
+    /// The names the data set itself records (an `.npz`'s `class_names`).
+    pub class_names: Option<Vec<String>>,
     pub train: ImageSet,
     pub test: ImageSet,
 }
 
 impl Mnist {
-    /// Reads `train-*` and `t10k-*` images and labels from `dir`, raw or gzipped.
+    /// Reads `train-*` and `t10k-*` images and labels from `dir`, raw or gzipped, or the
+    /// `.npz` data set `dir` names.
     pub fn load(dir: &Path) -> Result<Self> {
+        if npz_data::is_npz(dir) {
+            return Self::load_npz(dir);
+        }
         if !dir.is_dir() {
             bail!(
                 "data folder {} does not exist: set data.dir in the config to a folder with the \
@@ -111,6 +118,31 @@ impl Mnist {
             train,
             test,
             classes,
+            class_names: None,
+        })
+    }
+
+    fn load_npz(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            bail!(
+                "data set {} does not exist: point data.dir (or --data) at a folder of IDX files \
+                 or an .npz file",
+                path.display()
+            );
+        }
+        let data = npz_data::load(path)?;
+        let classes = check_classes(path, &data.train.labels, &data.test.labels)?;
+        let set = |s: npz_data::NpzSet| ImageSet {
+            images: s.images,
+            labels: s.labels,
+            rows: s.rows,
+            cols: s.cols,
+        };
+        Ok(Self {
+            train: set(data.train),
+            test: set(data.test),
+            classes,
+            class_names: data.class_names,
         })
     }
 }
@@ -321,7 +353,7 @@ impl RunData {
             full_train,
             test: mnist.test,
             scaling: InputScaling::default(),
-            class_names: ClassNames::of_folder(&folder, mnist.classes)?,
+            class_names: ClassNames::of_data(&folder, mnist.classes, mnist.class_names)?,
             classes: mnist.classes,
             validation_split: config.data.validation_split,
         };

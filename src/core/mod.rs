@@ -9,6 +9,7 @@ pub mod drawing;
 pub mod hold;
 pub mod metrics;
 pub mod model_kind;
+pub mod npz_data;
 pub mod provenance;
 pub mod scaling;
 pub mod stop;

@@ -10,6 +10,7 @@ mod bad_inputs;
 mod cli;
 mod cluster;
 mod config;
+mod datasets;
 mod docs;
 mod explore;
 mod fuzz;

@@ -100,7 +100,7 @@ pub fn run_sweep(
     // Check every configuration before the first (long) run starts.
     for (config, _) in &runs {
         config.validate()?;
-        if !config.data.dir.is_dir() {
+        if !config.data.dir.exists() {
             bail!(
                 "data set {} does not exist: fix sweep.datasets (Fashion-MNIST: apt-get install \
                  dataset-fashion-mnist, then /usr/share/datasets/fashion-mnist)",

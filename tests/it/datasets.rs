@@ -1,0 +1,88 @@
+//! Data sets beyond MNIST's folder of IDX files: a NumPy `.npz` in Keras's `load_data` layout,
+//! with images of another size and named classes, trained on and analysed end to end.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{Workspace, s, succeeded, weightscope};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn an_npz_data_set_of_eight_by_eight_images_trains_and_analyses_end_to_end() {
+    let ws = Workspace::new(10, 10);
+    let config = ws
+        .config("bands", &[6])
+        .epochs(8)
+        .with(|c| {
+            c.training.learning_rate = 0.01;
+            c.training.batch_size = 16;
+            c.data.validation_split = 0.1;
+            c.analysis.probe_index = 0;
+        })
+        .write();
+    let data = fixture("bands_8x8.npz");
+    let out = ws.path("runs/bands");
+    let run = weightscope(&["--config", s(&config), "--data", s(&data), "--out", s(&out)]);
+    succeeded(&run);
+    let metrics = json(&out.join("metrics.json"));
+    assert_eq!(metrics["layers"], serde_json::json!([64, 6, 3]));
+    assert!(
+        metrics["test"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{}",
+        metrics["test"]
+    );
+    let analysis = json(&out.join("analysis.json"));
+    assert_eq!(
+        analysis["class_template"]["trained"]["matrix"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(analysis["pixel_templates"].as_array().unwrap().len(), 2);
+    for figure in [
+        "weights",
+        "effective_templates",
+        "pixel_templates_layer1",
+        "winners",
+    ] {
+        assert!(
+            out.join(format!("figures/{figure}.png")).is_file(),
+            "{figure}"
+        );
+    }
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("falling, rising, level (from "),
+        "the names the .npz records"
+    );
+    assert!(out.join("explore.html").is_file());
+    // The same data serve an import: the exported weights score as the run did.
+    let again = ws.path("again");
+    let analyzed = weightscope(&[
+        "analyze",
+        "--weights",
+        s(&out.join("weights.safetensors")),
+        "--data",
+        s(&data),
+        "--out",
+        s(&again),
+    ]);
+    succeeded(&analyzed);
+    let record = json(&again.join("import.json"));
+    let (theirs, ours) = (
+        record["test"]["accuracy"].as_f64().unwrap(),
+        metrics["test"]["accuracy"].as_f64().unwrap(),
+    );
+    assert!((theirs - ours).abs() < 1e-6, "{theirs} against {ours}");
+}
