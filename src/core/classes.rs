@@ -126,8 +126,8 @@ impl ClassNames {
     pub fn describe(&self) -> String {
         match &self.source {
             NamesSource::File(path) => format!("from {}", path.display()),
-            NamesSource::FashionMnist => "Fashion-MNIST's (the folder's name says so)".into(),
-            NamesSource::Digits => "the digits 0–9 (MNIST)".into(),
+            NamesSource::FashionMnist => "Fashion-MNIST's, as the folder's name says".into(),
+            NamesSource::Digits => "MNIST's digits, as the folder's name says".into(),
             NamesSource::Numbers => format!(
                 "numbered 0–{}: no {CLASSES_FILE} beside the data names them",
                 self.names.len().saturating_sub(1)
