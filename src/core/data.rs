@@ -13,8 +13,6 @@ use flate2::read::GzDecoder;
 
 /// A classifier needs two classes at least.
 const MIN_CLASSES: usize = 2;
-/// IDX images are grayscale: one value per pixel.
-pub(crate) const IMAGE_CHANNELS: usize = 1;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -26,6 +24,9 @@ pub struct ImageSet {
     pub labels: Vec<u8>,
     pub rows: usize,
     pub cols: usize,
+    /// Values per pixel: 1 (grayscale) or 3 (RGB), interleaved (`H x W x C`, as NumPy lays out
+    /// Keras's images).
+    pub channels: usize,
 }
 
 impl ImageSet {
@@ -37,8 +38,9 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
+    /// Values per image: rows × columns × channels, the network's input width.
     pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+        self.rows * self.cols * self.channels
     }
 
     pub fn image(&self, index: usize) -> &[f32] {
@@ -58,6 +60,7 @@ impl ImageSet {
             labels: self.labels[start..end].to_vec(),
             rows: self.rows,
             cols: self.cols,
+            channels: self.channels,
         }
     }
 
@@ -137,6 +140,7 @@ impl Mnist {
             labels: s.labels,
             rows: s.rows,
             cols: s.cols,
+            channels: s.channels,
         };
         Ok(Self {
             train: set(data.train),
@@ -209,6 +213,7 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
         labels,
         rows,
         cols,
+        channels: 1,
     })
 }
 
@@ -388,11 +393,13 @@ impl RunData {
         if !self.scaling.is_identity() {
             bail!("the data are scaled already ({})", self.scaling.describe());
         }
-        if scaling.channels() != IMAGE_CHANNELS {
+        let channels = self.full_train.channels;
+        if scaling.channels() != 1 && scaling.channels() != channels {
             bail!(
-                "the input scaling gives {} values per channel but the data have {IMAGE_CHANNELS} \
-                 channel: give one number to input_mean and input_std",
-                scaling.channels()
+                "the input scaling gives {} values per channel but the data have {channels} \
+                 channel{}: give one number, or one per channel, to input_mean and input_std",
+                scaling.channels(),
+                if channels == 1 { "" } else { "s" }
             );
         }
         scaling.apply(&mut self.full_train.images);

@@ -1,6 +1,6 @@
 //! Image data sets as NumPy `.npz` files in the layout of Keras's `load_data`: `x_train`,
-//! `y_train`, `x_test`, `y_test`, images as uint8 `[n, H, W]` or `[n, H, W, 1]`, labels as
-//! integers `[n]`; optionally `class_names`, one string per class.
+//! `y_train`, `x_test`, `y_test`, images as uint8 `[n, H, W]`, `[n, H, W, 1]` or `[n, H, W, 3]`
+//! (RGB), labels as integers `[n]`; optionally `class_names`, one string per class.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
@@ -14,12 +14,13 @@ pub fn is_npz(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-/// One set's images (pixels / 255, row-major `[len, rows * cols]`) and labels.
+/// One set's images (pixels / 255, row-major `[len, rows * cols * channels]`) and labels.
 pub(crate) struct NpzSet {
     pub images: Vec<f32>,
     pub labels: Vec<u8>,
     pub rows: usize,
     pub cols: usize,
+    pub channels: usize,
 }
 
 /// The training and test sets of a `.npz` data set, and its class names where it has them.
@@ -75,17 +76,20 @@ fn parse(bytes: &[u8]) -> Result<NpzData> {
             labels,
             rows: shape[1],
             cols: shape[2],
+            channels: shape.get(3).copied().unwrap_or(1),
         })
     };
     let train = set("x_train", "y_train")?;
     let test = set("x_test", "y_test")?;
-    if (train.rows, train.cols) != (test.rows, test.cols) {
+    if (train.rows, train.cols, train.channels) != (test.rows, test.cols, test.channels) {
         bail!(
-            "x_train's images are {}x{} but x_test's {}x{}",
+            "x_train's images are {}x{}x{} but x_test's {}x{}x{}",
             train.rows,
             train.cols,
+            train.channels,
             test.rows,
-            test.cols
+            test.cols,
+            test.channels
         );
     }
     let class_names = arrays.get("class_names").map(|b| names(b)).transpose()?;
@@ -100,12 +104,11 @@ fn parse(bytes: &[u8]) -> Result<NpzData> {
 fn images(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     let npy = npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    match shape.as_slice() {
-        [_, _, _] | [_, _, _, 1] => {}
-        [_, _, _, 3] => bail!(
-            "{name} holds colour images ({shape:?}); weightscope reads one-channel images so far"
-        ),
-        _ => bail!("{name} has shape {shape:?}; images must be [n, H, W] or [n, H, W, 1]"),
+    if !matches!(shape.as_slice(), [_, _, _] | [_, _, _, 1 | 3]) {
+        bail!(
+            "{name} has shape {shape:?}; images must be [n, H, W], [n, H, W, 1] or [n, H, W, 3] \
+             (RGB)"
+        );
     }
     if shape[1] == 0 || shape[2] == 0 {
         bail!("{name} holds empty images ({shape:?})");

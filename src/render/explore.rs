@@ -69,6 +69,7 @@ struct PageData {
     input_std: Vec<f32>,
     image_rows: usize,
     image_cols: usize,
+    image_channels: usize,
     class_names: Vec<String>,
     /// Handwritten digits, which a drawing is prepared as MNIST prepared them.
     digits: bool,
@@ -214,6 +215,7 @@ fn page_data(page: &ExplorePage<'_>) -> PageData {
         input_std: page.scaling.std.clone(),
         image_rows: page.test.rows,
         image_cols: page.test.cols,
+        image_channels: page.test.channels,
         class_names: page.class_names.names.clone(),
         digits: page.class_names.are_digits(),
         first_training_images: FIRST_TRAINING_IMAGES.min(page.train.len()),

@@ -41,16 +41,24 @@ pub(crate) struct Panel {
     pub annotate: bool,
     /// Images keep square pixels; a wide matrix may stretch its cells to fill the panel.
     pub square_cells: bool,
+    /// Values per cell: 3 draws each cell in colour, its channels on the scale.
+    pub channels: usize,
 }
 
 impl Panel {
-    /// An image of a vector: `pixels` (rows, columns) for a vector of pixels, otherwise the
-    /// squarest grid (16x8 for 128).
-    pub fn image(values: Vec<f32>, pixels: (usize, usize), title: String, scale: Scale) -> Self {
-        let (rows, cols) = if values.len() == pixels.0 * pixels.1 {
+    /// An image of a vector: `pixels` (rows, columns, channels) for a vector of pixels, in
+    /// colour for three channels; otherwise the squarest grid (16x8 for 128).
+    pub fn image(
+        values: Vec<f32>,
+        pixels: (usize, usize, usize),
+        title: String,
+        scale: Scale,
+    ) -> Self {
+        let (rows, cols, channels) = if values.len() == pixels.0 * pixels.1 * pixels.2 {
             pixels
         } else {
-            image_shape(values.len())
+            let (rows, cols) = image_shape(values.len());
+            (rows, cols, 1)
         };
         Self {
             values,
@@ -62,6 +70,7 @@ impl Panel {
             y_label: "",
             annotate: false,
             square_cells: true,
+            channels,
         }
     }
 }
@@ -104,7 +113,8 @@ impl Figure for PanelGrid {
                 y_label: panel.y_label,
                 annotate: panel.annotate,
                 square_cells: panel.square_cells,
-                colorbar: self.shared.is_none() && self.panel_colorbars,
+                channels: panel.channels,
+                colorbar: self.shared.is_none() && self.panel_colorbars && panel.channels == 1,
             }
             .draw(&area)?;
         }
@@ -173,9 +183,9 @@ pub(crate) struct FigureInputs<'a> {
 }
 
 impl FigureInputs<'_> {
-    /// The images' rows and columns.
-    fn pixels(&self) -> (usize, usize) {
-        (self.train.rows, self.train.cols)
+    /// The images' rows, columns and channels.
+    fn pixels(&self) -> (usize, usize, usize) {
+        (self.train.rows, self.train.cols, self.train.channels)
     }
 }
 
@@ -187,7 +197,7 @@ pub(crate) fn winner_panels(
     layers: &[LayerWeights],
     activation: Activation,
     probe: &[f32],
-    pixels: (usize, usize),
+    pixels: (usize, usize, usize),
     model: &str,
 ) -> Vec<Panel> {
     let x = Matrix::new(1, probe.len(), probe.to_vec());
@@ -250,6 +260,12 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
     }
 }
 
+/// The colour bar of a figure of signed values over the pixels: none for colour images, whose
+/// cells mix three channels (each bright where positive, dark where negative, mid-grey at 0).
+fn signed_bar(channels: usize, scale: Scale) -> Option<Scale> {
+    (channels == 1).then_some(scale)
+}
+
 /// More neurons than this make an unreadable grid and an SVG of tens of megabytes.
 const MAX_WEIGHT_PANELS: usize = 256;
 
@@ -257,7 +273,7 @@ const MAX_WEIGHT_PANELS: usize = 256;
 /// diverging scale.
 pub(crate) fn weights_figure(
     layers: &[LayerWeights],
-    pixels: (usize, usize),
+    pixels: (usize, usize, usize),
     model: &str,
     which: &str,
 ) -> PanelGrid {
@@ -284,7 +300,7 @@ pub(crate) fn weights_figure(
         panels,
         grid,
         panel_size: if small { (220, 210) } else { (110, 110) },
-        shared: Some(scale),
+        shared: signed_bar(pixels.2, scale),
         panel_colorbars: false,
     }
 }
@@ -305,6 +321,7 @@ pub(crate) fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGr
             y_label: "class c",
             annotate,
             square_cells: annotate,
+            channels: 1,
         }
     };
     let diag = |d: &Option<crate::analysis::templates::Diagonal>| {
@@ -475,7 +492,7 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
         panels,
         grid: (classes.div_ceil(classes.clamp(1, 5)), classes.clamp(1, 5)),
         panel_size: (240, 220),
-        shared: Some(scale),
+        shared: signed_bar(inputs.train.channels, scale),
         panel_colorbars: false,
     })
 }
@@ -518,7 +535,7 @@ fn pixel_template_figures(inputs: &FigureInputs<'_>, model: &str) -> Vec<(usize,
                 panels,
                 grid: (shown.div_ceil(cols), cols),
                 panel_size: if shown <= 10 { (220, 210) } else { (110, 110) },
-                shared: Some(scale),
+                shared: signed_bar(inputs.train.channels, scale),
                 panel_colorbars: false,
             };
             (l, grid)
@@ -794,7 +811,7 @@ pub(crate) fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> Pane
                 r.layers,
                 r.activation,
                 train.image(r.analysis.probe.index),
-                (train.rows, train.cols),
+                (train.rows, train.cols, train.channels),
                 r.model,
             )
         })
@@ -899,6 +916,7 @@ pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option
                 y_label: "class c",
                 annotate: k <= 12,
                 square_cells: k <= 12,
+                channels: 1,
             });
         }
     }

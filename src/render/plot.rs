@@ -174,10 +174,31 @@ pub(crate) struct Heatmap<'a> {
     pub annotate: bool,
     /// Keep cells square (images) rather than filling the area.
     pub square_cells: bool,
+    /// Values per cell, interleaved: 3 draws each cell in colour, red, green and blue each
+    /// from its own value on the scale (so 0 is mid-grey on a diverging scale).
+    pub channels: usize,
     pub colorbar: bool,
 }
 
 impl Heatmap<'_> {
+    /// A cell's colour: its value on the scale, or for three channels each one's share of the
+    /// scale's range as red, green and blue.
+    fn cell_color(&self, values: &[f32]) -> RGBColor {
+        let [r, g, b] = values else {
+            return self.scale.color(values[0]);
+        };
+        let (lo, hi) = self.scale.range();
+        let byte = |v: f32| {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            if t.is_nan() {
+                200
+            } else {
+                (255.0 * t.clamp(0.0, 1.0)).round() as u8
+            }
+        };
+        RGBColor(byte(*r), byte(*g), byte(*b))
+    }
+
     pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> PlotResult {
         let (w, _) = area.dim_in_pixel();
         let (main, bar) = if self.colorbar {
@@ -224,10 +245,11 @@ impl Heatmap<'_> {
         chart
             .draw_series((0..self.rows).flat_map(|r| {
                 (0..self.cols).map(move |c| {
-                    let v = self.values[r * self.cols + c];
+                    let at = (r * self.cols + c) * self.channels;
                     Rectangle::new(
                         [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
-                        self.scale.color(v).filled(),
+                        self.cell_color(&self.values[at..at + self.channels])
+                            .filled(),
                     )
                 })
             }))

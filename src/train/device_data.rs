@@ -169,6 +169,7 @@ mod tests {
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
             rows: 1,
             cols: 2,
+            channels: 1,
         }
     }
 

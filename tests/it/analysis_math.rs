@@ -93,6 +93,7 @@ fn one_hot_set() -> ImageSet {
         labels: (0..20).map(|i| (i % 10) as u8).collect(),
         rows: 2,
         cols: 5,
+        channels: 1,
     }
 }
 
@@ -187,6 +188,7 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
         labels: (0..n).map(|i| (i % 10) as u8).collect(),
         rows: 2,
         cols: 3,
+        channels: 1,
     };
     let t = effective_templates(&layers, Activation::Relu, &set).unwrap();
     assert_eq!((t.rows, t.cols), (10, d));

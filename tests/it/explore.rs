@@ -661,3 +661,97 @@ fn a_network_on_eight_by_twelve_images_of_three_classes_trains_and_explores() {
         assert_eq!(template.len(), 96);
     }
 }
+
+#[test]
+fn a_colour_data_set_normalised_per_channel_trains_analyses_and_explores() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new(10, 10);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/colour_32x32.npz");
+    let config = ws
+        .config("colour", &[8])
+        .epochs(4)
+        .with(|c| {
+            c.data.dir = data.clone();
+            c.data.validation_split = 0.1;
+            c.data.input_mean = Some(PerChannel::Each(vec![0.35, 0.3, 0.3]));
+            c.data.input_std = Some(PerChannel::Each(vec![0.2, 0.25, 0.25]));
+            c.training.batch_size = 16;
+            c.analysis.probe_index = 0;
+        })
+        .build();
+    let dir = ws.path("runs/colour");
+    crate::common::train_into(&config, &dir);
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["layers"], serde_json::json!([3072, 8, 3]));
+    assert!(
+        metrics["test"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{}",
+        metrics["test"]
+    );
+    for figure in [
+        "weights",
+        "winners",
+        "nearest_input",
+        "effective_templates",
+        "pixel_templates_layer1",
+    ] {
+        assert!(
+            dir.join(format!("figures/{figure}.png")).is_file(),
+            "{figure}"
+        );
+    }
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("red square, green disc, blue bar (from "));
+    let scaling = config.input_scaling();
+    let test = Mnist::load(&data).unwrap().test;
+    assert_eq!((test.rows, test.cols, test.channels), (32, 32, 3));
+    let layers = load_layers(
+        &RunDir::open(&dir).unwrap(),
+        &snapshot_file(4),
+        &[3072, 8, 3],
+        Activation::Relu,
+    )
+    .unwrap();
+    for index in [0, 1, 5] {
+        let (state, log) = page_state(
+            &browser,
+            &ws.path("profile"),
+            &dir.join("explore.html"),
+            &format!("source=test&index={index}&epoch=4&neuron=1.0"),
+        );
+        assert_quiet(&log);
+        let mut x = test.image(index).to_vec();
+        scaling.apply(&mut x);
+        let (predicted, probabilities) = prediction(&layers, Activation::Relu, &x);
+        assert_eq!(state["prediction"], predicted, "{state}");
+        for (p, q) in state["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&probabilities)
+        {
+            assert!(
+                (f(p) - q).abs() < 1e-4,
+                "test image {index}: {p} against {q}"
+            );
+        }
+        assert_eq!(
+            state["selected"]["pixel_template"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3072
+        );
+    }
+    // A drawing is one channel: a colour page offers none, whatever its address asks.
+    let (state, _) = page_state(
+        &browser,
+        &ws.path("profile"),
+        &dir.join("explore.html"),
+        "source=draw&epoch=4&stroke=10,10,100,100",
+    );
+    assert_eq!(state["source"], "test", "{state}");
+}

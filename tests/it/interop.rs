@@ -33,6 +33,7 @@ fn probes() -> ImageSet {
         labels: vec![0; 3],
         rows: 28,
         cols: 28,
+        channels: 1,
     }
 }
 

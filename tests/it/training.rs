@@ -91,6 +91,7 @@ fn numbered_set(n: usize) -> ImageSet {
         labels: (0..n).map(|i| (i % 10) as u8).collect(),
         rows: 1,
         cols: 1,
+        channels: 1,
     }
 }
 

@@ -8,6 +8,10 @@ const $ = (id) => document.getElementById(id);
 const CLASSES = DATA.class_names.length;
 // The images' rows and columns (28 × 28 for MNIST).
 const ROWS = DATA.image_rows, COLS = DATA.image_cols;
+// Values per pixel: 1 (grayscale) or 3 (RGB, interleaved).
+const CHANNELS = DATA.image_channels;
+// How a signed vector over the pixels is coloured (paintSigned).
+const PIXEL_LEGEND = CHANNELS === 3 ? "each channel bright +, dark −, mid-grey 0" : "red +, blue −";
 const FIRST_TRAINING = DATA.first_training_images;
 
 // ---- decoding -------------------------------------------------------------------------
@@ -244,12 +248,41 @@ function paint(canvas, w, h, values, colour) {
 
 const grey = (v) => { const g = Math.round(255 * Math.min(Math.max(v, 0), 1)); return [g, g, g]; };
 
+// Three values per pixel, red, green and blue, each made a byte by `byte`.
+function paintChannels(canvas, values, byte) {
+  canvas.width = COLS;
+  canvas.height = ROWS;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(COLS, ROWS);
+  for (let i = 0; i < COLS * ROWS; i++) {
+    img.data.set([byte(values[3 * i]), byte(values[3 * i + 1]), byte(values[3 * i + 2]), 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// An image whose values are in [0, 1].
+function paintImage(canvas, values) {
+  if (CHANNELS === 3) paintChannels(canvas, values, (v) => Math.round(255 * Math.min(Math.max(v, 0), 1)));
+  else paint(canvas, COLS, ROWS, values, grey);
+}
+
+// Values in pixel space on a scale symmetric about 0: diverging for one channel, each channel
+// of a colour image from dark (−) through mid-grey (0) to bright (+); NaN light grey.
+function paintSigned(canvas, values, scale) {
+  if (CHANNELS === 3) {
+    paintChannels(canvas, values, (v) => (Number.isNaN(v) ? 200 : Math.round(255 * (0.5 + 0.5 * Math.max(-1, Math.min(1, v / scale))))));
+  } else {
+    paint(canvas, COLS, ROWS, values, (v) => (Number.isNaN(v) ? [200, 200, 200] : diverging(v, scale)));
+  }
+}
+
 // Colours saturate at the 99th percentile of |value|, so that a few outlying pixels do not
 // wash out the rest.
 function paintWeights(canvas, values, shape) {
   const sorted = Array.from(values, Math.abs).sort((a, b) => a - b);
   const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
-  paint(canvas, shape[1], shape[0], values, (v) => diverging(v, scale));
+  if (values.length === ROWS * COLS * CHANNELS) paintSigned(canvas, values, scale);
+  else paint(canvas, shape[1], shape[0], values, (v) => diverging(v, scale));
 }
 
 // A pixel fewer than this share of the images ink keeps its random first-layer weights, which
@@ -271,14 +304,14 @@ function paintGradient(canvas, values) {
   const kept = values.filter((_, i) => inked[i]);
   const sorted = Array.from(kept, Math.abs).sort((a, b) => a - b);
   const scale = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
-  paint(canvas, COLS, ROWS, values.map((v, i) => (inked[i] ? v : NaN)), (v) => (Number.isNaN(v) ? [200, 200, 200] : diverging(v, scale)));
+  paintSigned(canvas, values.map((v, i) => (inked[i] ? v : NaN)), scale);
 }
 
 // Rows × columns to show a layer of `n` values: 28 × 28 for pixels, a strip for a few, else
 // as many columns as the largest power of two whose square fits, as the article draws its
 // 128 hidden neurons in 16 × 8 (256 in 16 × 16).
 function shape(n) {
-  if (n === ROWS * COLS) return [ROWS, COLS];
+  if (n === ROWS * COLS * CHANNELS) return [ROWS, COLS];
   if (n <= 16) return [1, n];
   let cols = 1;
   while (2 * cols * (2 * cols) <= n) cols *= 2;
@@ -377,7 +410,7 @@ function update() {
 }
 
 function showInput(input, prediction) {
-  paint($("input"), COLS, ROWS, input.pixels, grey);
+  paintImage($("input"), input.pixels);
   $("input-caption").textContent = page.source === "draw"
     ? (DATA.digits
       ? "your drawing as MNIST prepares its digits: scaled into 20 × 20, centred by its mass"
@@ -390,7 +423,7 @@ function showInput(input, prediction) {
   $("effective-figure").hidden = !e;
   if (e) {
     paintGradient($("effective"), e);
-    $("effective-caption").textContent = `effective template of ${DATA.class_names[prediction]}: the mean over its test images of d logit / d input (red +, blue −; grey: rarely inked)`;
+    $("effective-caption").textContent = `effective template of ${DATA.class_names[prediction]}: the mean over its test images of d logit / d input (${PIXEL_LEGEND}; grey: rarely inked)`;
   }
 }
 
@@ -504,12 +537,12 @@ function showNeuron(l, j) {
   paintWeights(canvas, column(layer, j), s);
   canvas.style.width = "140px";
   canvas.style.height = `${Math.round((140 * s[0]) / s[1])}px`;
-  $("neuron-weights-caption").textContent = `its weights in the space of ${l === 0 ? "pixels" : layerName(l - 1)} (red +, blue −)`;
+  $("neuron-weights-caption").textContent = `its weights in the space of ${l === 0 ? "pixels" : layerName(l - 1)} (${l === 0 ? PIXEL_LEGEND : "red +, blue −"})`;
   const template = pixelTemplate(page.epoch, l, j);
   $("neuron-template-figure").hidden = !template;
   if (template) {
     paintGradient($("neuron-template"), template);
-    $("neuron-template-caption").textContent = "seen in pixels: its pixel template, the mean over test images of d z / d input (red +, blue −; grey: pixels under 5% of test images ink)";
+    $("neuron-template-caption").textContent = `seen in pixels: its pixel template, the mean over test images of d z / d input (${PIXEL_LEGEND}; grey: pixels under 5% of test images ink)`;
   }
   const figures = [];
   for (let k = 0; k < per; k++) {
@@ -518,7 +551,7 @@ function showNeuron(l, j) {
     const figure = document.createElement("figure");
     const c = document.createElement("canvas");
     c.className = "pixels";
-    if (slot >= 0) paint(c, COLS, ROWS, Array.from(train.image(slot), (b) => b / 255), grey);
+    if (slot >= 0) paintImage(c, Array.from(train.image(slot), (b) => b / 255));
     const caption = document.createElement("figcaption");
     caption.textContent = `#${index}: ${v.cosines[j * per + k].toFixed(3)}`;
     c.addEventListener("click", () => { page.source = "train"; page.index = index; syncControls(); update(); });
@@ -694,6 +727,11 @@ function setUpControls() {
   const slider = $("epoch");
   slider.max = DATA.epochs.length - 1;
   if (DATA.snapshot_names) $("epoch-word").textContent = "weights";
+  // A drawing is one channel; colour images have no pad.
+  if (CHANNELS !== 1) {
+    document.querySelector("input[name=source][value=draw]").closest("label").hidden = true;
+    if (page.source === "draw") page.source = "test";
+  }
   slider.addEventListener("input", () => { page.epoch = Number(slider.value); $("epoch-label").textContent = snapshotLabel(page.epoch); update(); });
   document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", () => {
     page.source = r.value;
