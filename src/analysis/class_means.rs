@@ -1,6 +1,7 @@
 //! Class means: the mean of each class's rows and of all rows, the one computation every
 //! figure that needs them uses (class templates, neural collapse, the distributed code).
 
+use crate::core::data::Label;
 use rayon::prelude::*;
 
 /// Rows summed per block, the blocks in parallel.
@@ -8,7 +9,7 @@ const SUM_BLOCK_ROWS: usize = 4096;
 
 /// The classes `labels` name: 0 to the largest label. The data were checked on loading to hold
 /// every class of their labels in the training file.
-pub(crate) fn class_count(labels: &[u8]) -> usize {
+pub(crate) fn class_count(labels: &[Label]) -> usize {
     labels.iter().max().map_or(0, |&m| usize::from(m) + 1)
 }
 
@@ -19,7 +20,7 @@ fn class_sums<'a>(
     rows: usize,
     cols: usize,
     row: impl Fn(usize) -> &'a [f32] + Sync,
-    labels: &[u8],
+    labels: &[Label],
 ) -> (Vec<f64>, Vec<usize>) {
     let rows = rows.min(labels.len());
     let classes = class_count(&labels[..rows]);
@@ -65,7 +66,7 @@ impl ClassMeans {
         rows: usize,
         cols: usize,
         row: impl Fn(usize) -> &'a [f32] + Sync,
-        labels: &[u8],
+        labels: &[Label],
     ) -> Self {
         let (sums, counts) = class_sums(rows, cols, row, labels);
         let sums: Vec<&[f64]> = sums.chunks(cols.max(1)).collect();
@@ -82,7 +83,7 @@ impl ClassMeans {
     }
 
     /// The means of the rows of `h`.
-    pub(crate) fn of_matrix(h: &super::linalg::Matrix, labels: &[u8]) -> Self {
+    pub(crate) fn of_matrix(h: &super::linalg::Matrix, labels: &[Label]) -> Self {
         Self::of(h.rows, h.cols, |r| h.row(r), labels)
     }
 }

@@ -3,6 +3,7 @@
 //! output layer's rows become those means (NC3, "self-duality"), and whether the network
 //! decides like a nearest-class-mean rule (NC4). Definitions in `docs/method.md`.
 
+use crate::core::data::Label;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ pub struct NeuralCollapse {
 }
 
 /// The centred class means `m_c = μ_c − μ_G` (K × d) and the class means `μ_c`, in f64.
-fn centred_means(h: &Matrix, labels: &[u8]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+fn centred_means(h: &Matrix, labels: &[Label]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let ClassMeans { per_class, global } = ClassMeans::of_matrix(h, labels);
     let centred = per_class
         .iter()
@@ -53,7 +54,7 @@ fn mean_and_std(values: &[f64]) -> (f64, f64) {
 /// NC1 = tr(Σ_W Σ_B⁺)/K. With Σ_B = MᵀM/K for the K × d matrix M of centred means,
 /// Σ_B⁺ = K · Mᵀ G⁺² M where G = M Mᵀ, so NC1 = mean over images of ‖G⁺ M (h − μ_y)‖²: only
 /// a K × K pseudo-inverse is needed, whatever the layer's width.
-fn nc1(h: &Matrix, labels: &[u8], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f64 {
+fn nc1(h: &Matrix, labels: &[Label], centred: &[Vec<f64>], means: &[Vec<f64>]) -> f64 {
     let k = centred.len();
     let g: Vec<f64> = (0..k * k)
         .map(|i| dot(&centred[i / k], &centred[i % k]))
@@ -183,7 +184,7 @@ fn nc4(test_h: &Matrix, predicted: &[usize], means: &[Vec<f64>]) -> f64 {
 /// training file, `test_h` over the test file, `output` the output layer reading them.
 pub fn neural_collapse(
     train_h: &Matrix,
-    train_labels: &[u8],
+    train_labels: &[Label],
     test_h: &Matrix,
     output: &LayerWeights,
 ) -> NeuralCollapse {
@@ -195,7 +196,7 @@ pub fn neural_collapse(
 /// `predicted` are the network's classes for the test images.
 pub fn hidden_collapse(
     train_h: &Matrix,
-    train_labels: &[u8],
+    train_labels: &[Label],
     test_h: &Matrix,
     predicted: &[usize],
 ) -> NeuralCollapse {
@@ -204,7 +205,7 @@ pub fn hidden_collapse(
 
 fn collapse(
     train_h: &Matrix,
-    train_labels: &[u8],
+    train_labels: &[Label],
     test_h: &Matrix,
     predicted: &[usize],
     output: Option<&LayerWeights>,
@@ -239,7 +240,7 @@ pub struct TrainingFileCollapse {
 /// the dynamics' every epoch and for the trained and initial figures alike.
 pub fn collapse_on_training_file(
     train_h: &Matrix,
-    train_labels: &[u8],
+    train_labels: &[Label],
     output: Option<&LayerWeights>,
 ) -> TrainingFileCollapse {
     let (centred, means) = centred_means(train_h, train_labels);

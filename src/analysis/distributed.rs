@@ -2,6 +2,7 @@
 //! a class's evidence (n90), and how much each neuron prefers one class (class selectivity,
 //! Morcos et al., ICLR 2018). Definitions in `docs/method.md`.
 
+use crate::core::data::Label;
 use serde::{Deserialize, Serialize};
 
 use super::class_means::ClassMeans;
@@ -14,14 +15,14 @@ const N90_SHARE: f64 = 0.9;
 const SELECTIVE: f64 = 0.5;
 
 /// Mean activation of every neuron over the rows of each class (`classes x d`).
-fn class_conditional_means(h: &Matrix, labels: &[u8]) -> Vec<Vec<f64>> {
+fn class_conditional_means(h: &Matrix, labels: &[Label]) -> Vec<Vec<f64>> {
     ClassMeans::of_matrix(h, labels).per_class
 }
 
 /// n90 per class: with `a_jc` = (mean of neuron j's activation over class c) · (its weight to
 /// logit c), the fewest neurons whose largest positive `a_jc` reach 90% of the class's total
 /// positive contribution; 0 for a class with no positive contribution.
-pub fn n90(h: &Matrix, labels: &[u8], output: &LayerWeights) -> Vec<usize> {
+pub fn n90(h: &Matrix, labels: &[Label], output: &LayerWeights) -> Vec<usize> {
     let means = class_conditional_means(h, labels);
     (0..output.d_out.min(means.len()))
         .map(|c| {
@@ -54,7 +55,7 @@ pub struct Selectivity {
 
 /// `SI_j = (μ_max − μ_rest) / (μ_max + μ_rest)` per neuron, μ_max its largest class-conditional
 /// mean activation and μ_rest the mean of the other classes' (0 where both are 0).
-pub fn selectivity_indices(h: &Matrix, labels: &[u8]) -> Vec<f64> {
+pub fn selectivity_indices(h: &Matrix, labels: &[Label]) -> Vec<f64> {
     let means = class_conditional_means(h, labels);
     (0..h.cols)
         .map(|j| {
@@ -84,7 +85,7 @@ pub fn selectivity_indices(h: &Matrix, labels: &[u8]) -> Vec<f64> {
         .collect()
 }
 
-pub fn selectivity(h: &Matrix, labels: &[u8]) -> Selectivity {
+pub fn selectivity(h: &Matrix, labels: &[Label]) -> Selectivity {
     let indices = selectivity_indices(h, labels);
     let s = summarize(&indices);
     let above = indices.iter().filter(|&&i| i > SELECTIVE).count();

@@ -11,7 +11,7 @@ use super::pixel_templates::pixel_templates;
 use super::results::Snapshot;
 use super::templates::{class_means_of, effective_templates};
 use crate::core::config::Activation;
-use crate::core::data::ImageSet;
+use crate::core::data::{ImageSet, Label};
 use crate::core::weights::LayerWeights;
 
 /// Training inputs shown per neuron.
@@ -101,7 +101,7 @@ fn layer_view(
     search: Candidates,
     layer: &LayerWeights,
     outputs: &Matrix,
-    labels: &[u8],
+    labels: &[Label],
 ) -> LayerView {
     let (mut neighbours, mut cosines) = (Vec::new(), Vec::new());
     for (j, ranked) in search.ranked().into_iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Figure 3: each neuron's most similar input, searched over a whole training file.
 
+use crate::core::data::Label;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,12 +40,12 @@ pub struct NearestInput {
     pub summary: Summary,
     pub cos: Vec<f64>,
     pub index: Vec<usize>,
-    pub label: Vec<u8>,
+    pub label: Vec<Label>,
 }
 
 /// `max_i cos(column j, x_i)` over the rows of `inputs`, as blocked matrix products of
 /// unit-length rows and columns.
-pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> NearestInput {
+pub fn nearest_inputs(inputs: &Matrix, labels: &[Label], layer: &LayerWeights) -> NearestInput {
     let unit = ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data);
     nearest_unit_inputs(&unit, labels, layer, |_, _| {})
 }
@@ -54,7 +55,7 @@ pub fn nearest_inputs(inputs: &Matrix, labels: &[u8], layer: &LayerWeights) -> N
 /// `observe` sees each block's products with the weights (row offset, products).
 pub(crate) fn nearest_unit_inputs(
     unit_inputs: &ProductRows,
-    labels: &[u8],
+    labels: &[Label],
     layer: &LayerWeights,
     observe: impl FnMut(usize, &Matrix),
 ) -> NearestInput {
@@ -67,7 +68,7 @@ pub(crate) fn nearest_unit_inputs(
 /// `activation` is `None` for an output layer (its logits).
 pub(crate) fn nearest_and_activations(
     inputs: &UnitRows,
-    labels: &[u8],
+    labels: &[Label],
     layer: &LayerWeights,
     activation: Option<Activation>,
     mut observe: impl FnMut(usize, &Matrix),
@@ -95,7 +96,7 @@ pub(crate) fn nearest_and_activations(
 /// every block's products (for the activations) before they are reduced to the best match.
 fn search(
     unit_inputs: &ProductRows,
-    labels: &[u8],
+    labels: &[Label],
     layer: &LayerWeights,
     mut per_block: impl FnMut(usize, &Matrix),
 ) -> NearestInput {

@@ -15,6 +15,7 @@ use super::nearest::nearest_unit_inputs;
 use super::results::{ClassBest, PixelLikeness};
 use super::templates::{ClassTemplate, class_template};
 use crate::core::config::Activation;
+use crate::core::data::Label;
 use crate::core::weights::LayerWeights;
 use rayon::prelude::*;
 
@@ -143,7 +144,7 @@ pub(crate) fn as_layer(templates: &Matrix) -> LayerWeights {
 /// length.
 pub(crate) fn nearest_summary(
     unit_images: &ProductRows,
-    labels: &[u8],
+    labels: &[Label],
     templates: &Matrix,
 ) -> Summary {
     nearest_unit_inputs(unit_images, labels, &as_layer(templates), |_, _| {}).summary

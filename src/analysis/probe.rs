@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::forward::propagate;
 use super::linalg::{Matrix, argmax, cosine};
 use crate::core::config::Activation;
-use crate::core::data::ImageSet;
+use crate::core::data::{ImageSet, Label};
 use crate::core::weights::LayerWeights;
 
 /// Figure 1 for one layer: the most active neuron for the probe and how much its weight
@@ -26,7 +26,7 @@ pub struct LayerWinner {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Probe {
     pub index: usize,
-    pub label: u8,
+    pub label: Label,
     pub layers: Vec<LayerWinner>,
 }
 

@@ -7,7 +7,7 @@ use super::class_means::ClassMeans;
 use super::forward::{kernel, pre_activations};
 use super::linalg::{Matrix, argmax, cosine};
 use crate::core::config::Activation;
-use crate::core::data::ImageSet;
+use crate::core::data::{ImageSet, Label};
 use crate::core::weights::LayerWeights;
 
 /// Mean image of each class (`classes x pixels`) and of the whole set.
@@ -16,7 +16,7 @@ pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
 }
 
 /// Mean row of each class (`classes x cols`) and of all rows: a layer's inputs over a set.
-pub fn class_means_of(inputs: &Matrix, labels: &[u8]) -> (Matrix, Vec<f32>) {
+pub fn class_means_of(inputs: &Matrix, labels: &[Label]) -> (Matrix, Vec<f32>) {
     class_means_of_rows(inputs.rows, inputs.cols, |r| inputs.row(r), labels)
 }
 
@@ -24,7 +24,7 @@ fn class_means_of_rows<'a>(
     rows: usize,
     p: usize,
     row: impl Fn(usize) -> &'a [f32] + Sync,
-    labels: &[u8],
+    labels: &[Label],
 ) -> (Matrix, Vec<f32>) {
     let class = ClassMeans::of(rows, p, row, labels);
     let per_class = class

@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+/// A class label: 0 to `MAX_CLASSES - 1`.
+pub type Label = u16;
+
+/// The most classes weightscope analyses (ImageNet's 1,000).
+pub const MAX_CLASSES: usize = 1000;
+
 /// The file beside a data set's files that names its classes, one per line, class 0 first.
 pub const CLASSES_FILE: &str = "classes.txt";
 

@@ -11,6 +11,8 @@ use crate::core::npz_data;
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
 
+pub use crate::core::classes::{Label, MAX_CLASSES};
+
 /// A classifier needs two classes at least.
 const MIN_CLASSES: usize = 2;
 
@@ -21,7 +23,7 @@ const LABELS_MAGIC: u32 = 0x0000_0801;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSet {
     pub images: Vec<f32>,
-    pub labels: Vec<u8>,
+    pub labels: Vec<Label>,
     pub rows: usize,
     pub cols: usize,
     /// Values per pixel: 1 (grayscale) or 3 (RGB), interleaved (`H x W x C`, as NumPy lays out
@@ -153,7 +155,7 @@ impl Mnist {
 
 /// The number of classes, 0 to the largest label, each of which must have training images: a
 /// label beyond them is more likely a corrupt byte than a class nobody trained on.
-fn check_classes(dir: &Path, train: &[u8], test: &[u8]) -> Result<usize> {
+fn check_classes(dir: &Path, train: &[Label], test: &[Label]) -> Result<usize> {
     let classes = train
         .iter()
         .chain(test)
@@ -169,6 +171,12 @@ fn check_classes(dir: &Path, train: &[u8], test: &[u8]) -> Result<usize> {
             missing.join(", ")
         );
     }
+    if classes > MAX_CLASSES {
+        bail!(
+            "the labels in {} name {classes} classes: weightscope analyses {MAX_CLASSES} at most",
+            dir.display()
+        );
+    }
     if classes < MIN_CLASSES {
         bail!(
             "the labels in {} name {classes} class: a classifier needs {MIN_CLASSES} at least",
@@ -179,7 +187,7 @@ fn check_classes(dir: &Path, train: &[u8], test: &[u8]) -> Result<usize> {
 }
 
 /// The classes below `classes` that no label in `labels` names.
-fn missing_classes(labels: &[u8], classes: usize) -> Vec<String> {
+fn missing_classes(labels: &[Label], classes: usize) -> Vec<String> {
     let mut seen = vec![false; classes];
     for &l in labels {
         if let Some(s) = seen.get_mut(usize::from(l)) {
@@ -210,7 +218,7 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
     }
     Ok(ImageSet {
         images: pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
-        labels,
+        labels: labels.into_iter().map(Label::from).collect(),
         rows,
         cols,
         channels: 1,

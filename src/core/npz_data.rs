@@ -8,6 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::classes::{Label, MAX_CLASSES};
+
 /// Whether `path` names a `.npz` data set rather than a folder of IDX files.
 pub fn is_npz(path: &Path) -> bool {
     path.extension()
@@ -17,7 +19,7 @@ pub fn is_npz(path: &Path) -> bool {
 /// One set's images (pixels / 255, row-major `[len, rows * cols * channels]`) and labels.
 pub(crate) struct NpzSet {
     pub images: Vec<f32>,
-    pub labels: Vec<u8>,
+    pub labels: Vec<Label>,
     pub rows: usize,
     pub cols: usize,
     pub channels: usize,
@@ -131,8 +133,8 @@ fn images(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     ))
 }
 
-/// Integer labels `[n]` (or `[n, 1]`), each 0 to 255.
-fn labels(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+/// Integer labels `[n]` (or `[n, 1]`), each below [`MAX_CLASSES`].
+fn labels(name: &str, bytes: &[u8]) -> Result<Vec<Label>> {
     let npy = npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
     let shape: Vec<u64> = npy.shape().to_vec();
     if !matches!(shape.as_slice(), [_] | [_, 1]) {
@@ -157,12 +159,16 @@ fn labels(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     wide.into_iter()
         .enumerate()
         .map(|(i, l)| {
-            u8::try_from(l).map_err(|_| {
-                anyhow::anyhow!(
-                    "{name}[{i}] is {l}; labels must be 0 to 255 (weightscope handles up to 256 \
-                     classes)"
-                )
-            })
+            Label::try_from(l)
+                .ok()
+                .filter(|&l| usize::from(l) < MAX_CLASSES)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{name}[{i}] is {l}; labels must be 0 to {} (weightscope analyses up to \
+                         {MAX_CLASSES} classes)",
+                        MAX_CLASSES - 1
+                    )
+                })
         })
         .collect()
 }

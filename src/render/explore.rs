@@ -97,6 +97,7 @@ struct Images {
     count: usize,
     /// The images' indices in their file (u32), for a subset; empty when all are present.
     indices: String,
+    /// u16 each.
     labels: String,
     /// Pixels as bytes, 0–255.
     pixels: String,
@@ -165,7 +166,12 @@ fn images(set: &ImageSet, indices: Option<&[usize]>, scaling: &InputScaling) -> 
                     .collect::<Vec<_>>(),
             )
         }),
-        labels: packed(&chosen.iter().map(|&i| set.labels[i]).collect::<Vec<_>>()),
+        labels: packed(
+            &chosen
+                .iter()
+                .flat_map(|&i| set.labels[i].to_le_bytes())
+                .collect::<Vec<_>>(),
+        ),
         pixels: packed(&image_bytes(set, chosen, scaling)),
     }
 }

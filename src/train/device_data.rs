@@ -166,7 +166,7 @@ mod tests {
     fn numbered(n: usize) -> ImageSet {
         ImageSet {
             images: (0..n).flat_map(|i| [i as f32, 0.5]).collect(),
-            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u16).collect(),
             rows: 1,
             cols: 2,
             channels: 1,

@@ -90,7 +90,7 @@ fn one_hot_set() -> ImageSet {
     }
     ImageSet {
         images,
-        labels: (0..20).map(|i| (i % 10) as u8).collect(),
+        labels: (0..20).map(|i| (i % 10) as u16).collect(),
         rows: 2,
         cols: 5,
         channels: 1,
@@ -148,7 +148,7 @@ fn nearest_input_agrees_with_brute_force_across_blocks() {
         d,
         (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect(),
     );
-    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
     let w = random_layer(d, k, &mut rng);
     let fast = nearest_inputs(&inputs, &labels, &w);
     for j in 0..k {
@@ -185,7 +185,7 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
     let n = 40;
     let set = ImageSet {
         images: (0..n * d).map(|_| rng.random_range(0.0..1.0)).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        labels: (0..n).map(|i| (i % 10) as u16).collect(),
         rows: 2,
         cols: 3,
         channels: 1,
@@ -216,10 +216,10 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
 
 /// Ten classes whose centred means are the vertices of a regular simplex: class c sits at
 /// `e_c − 1/10` in R^10, every image exactly on its class mean.
-fn simplex_code(per_class: usize) -> (Matrix, Vec<u8>) {
+fn simplex_code(per_class: usize) -> (Matrix, Vec<u16>) {
     let mut data = Vec::new();
     let mut labels = Vec::new();
-    for c in 0..10u8 {
+    for c in 0..10u16 {
         for _ in 0..per_class {
             data.extend((0..10).map(|j| if j == c as usize { 0.9f32 } else { -0.1 }));
             labels.push(c);
@@ -288,7 +288,7 @@ fn neural_collapse_measures_spread_and_misalignment() {
 fn a_one_hot_code_needs_one_neuron_per_class_and_is_fully_selective() {
     let mut data = Vec::new();
     let mut labels = Vec::new();
-    for c in 0..10u8 {
+    for c in 0..10u16 {
         for _ in 0..3 {
             data.extend((0..10).map(|j| f32::from(u8::from(j == c as usize))));
             labels.push(c);

@@ -86,3 +86,33 @@ fn an_npz_data_set_of_eight_by_eight_images_trains_and_analyses_end_to_end() {
     );
     assert!((theirs - ours).abs() < 1e-6, "{theirs} against {ours}");
 }
+
+#[test]
+fn three_hundred_classes_beyond_a_bytes_labels_are_trained_and_analysed() {
+    let ws = Workspace::new(10, 10);
+    let data = fixture("many_classes.npz");
+    let loaded = weightscope::core::data::Mnist::load(&data).unwrap();
+    assert_eq!(loaded.classes, 300);
+    assert_eq!(loaded.train.labels.iter().max(), Some(&299));
+    let config = ws
+        .config("many", &[])
+        .epochs(1)
+        .with(|c| {
+            c.data.validation_split = 0.0;
+            c.analysis.probe_index = 0;
+        })
+        .write();
+    let out = ws.path("runs/many");
+    let run = weightscope(&["--config", s(&config), "--data", s(&data), "--out", s(&out)]);
+    succeeded(&run);
+    let metrics = json(&out.join("metrics.json"));
+    assert_eq!(metrics["layers"], serde_json::json!([16, 300]));
+    let analysis = json(&out.join("analysis.json"));
+    let matrix = analysis["class_template"]["trained"]["matrix"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(matrix.len(), 300);
+    assert!(matrix.iter().all(|r| r.as_array().unwrap().len() == 300));
+    assert!(out.join("report.html").is_file() && out.join("explore.html").is_file());
+}

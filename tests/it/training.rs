@@ -88,7 +88,7 @@ fn burn_model_uses_the_keras_kernel_layout() {
 fn numbered_set(n: usize) -> ImageSet {
     ImageSet {
         images: (0..n).map(|i| i as f32).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        labels: (0..n).map(|i| (i % 10) as u16).collect(),
         rows: 1,
         cols: 1,
         channels: 1,

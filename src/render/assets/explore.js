@@ -27,6 +27,7 @@ async function inflate(base64) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+const asU16 = (bytes) => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
 const asU32 = (bytes) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 const asF32 = (bytes) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 
@@ -63,7 +64,7 @@ async function unpackImages(images, pixels) {
   return {
     count: images.count,
     indices: images.indices ? Array.from(asU32(await inflate(images.indices))) : null,
-    labels: await inflate(images.labels),
+    labels: asU16(await inflate(images.labels)),
     image: (k) => bytes.subarray(k * pixels, (k + 1) * pixels),
   };
 }
