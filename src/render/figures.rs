@@ -43,6 +43,8 @@ pub(crate) struct Panel {
     pub square_cells: bool,
     /// Values per cell: 3 draws each cell in colour, its channels on the scale.
     pub channels: usize,
+    /// The rows' names (classes), where they have names.
+    pub row_names: Option<Vec<String>>,
 }
 
 impl Panel {
@@ -71,6 +73,7 @@ impl Panel {
             annotate: false,
             square_cells: true,
             channels,
+            row_names: None,
         }
     }
 }
@@ -114,6 +117,7 @@ impl Figure for PanelGrid {
                 annotate: panel.annotate,
                 square_cells: panel.square_cells,
                 channels: panel.channels,
+                row_names: panel.row_names.as_deref(),
                 colorbar: self.shared.is_none() && self.panel_colorbars && panel.channels == 1,
             }
             .draw(&area)?;
@@ -305,7 +309,16 @@ pub(crate) fn weights_figure(
     }
 }
 
-pub(crate) fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGrid {
+/// Class names for a matrix's rows, where they fit beside it (a dozen classes at most).
+fn row_names(rows: usize, names: &ClassNames) -> Option<Vec<String>> {
+    (rows <= 12 && names.names.len() == rows).then(|| names.names.clone())
+}
+
+pub(crate) fn class_template_figure(
+    analysis: &Analysis,
+    names: &ClassNames,
+    model: &str,
+) -> PanelGrid {
     let ct = &analysis.class_template;
     let k = ct.trained.matrix.first().map_or(0, Vec::len);
     let annotate = k <= 12;
@@ -322,6 +335,7 @@ pub(crate) fn class_template_figure(analysis: &Analysis, model: &str) -> PanelGr
             annotate,
             square_cells: annotate,
             channels: 1,
+            row_names: row_names(m.len(), names),
         }
     };
     let diag = |d: &Option<crate::analysis::templates::Diagonal>| {
@@ -757,16 +771,17 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
             dir,
         )?);
     }
-    files.extend(
-        FigureFile::ClassTemplate.save(&class_template_figure(inputs.analysis, model), dir)?,
-    );
+    files.extend(FigureFile::ClassTemplate.save(
+        &class_template_figure(inputs.analysis, inputs.class_names, model),
+        dir,
+    )?);
     if let Some(fig) = nearest_figure(inputs, 8) {
         files.extend(FigureFile::NearestInput.save(&fig, dir)?);
     }
     if let Some(fig) = effective_figure(inputs, model) {
         files.extend(FigureFile::EffectiveTemplates.save(&fig, dir)?);
     }
-    if let Some(fig) = layer_templates_figure(inputs.analysis, model) {
+    if let Some(fig) = layer_templates_figure(inputs.analysis, inputs.class_names, model) {
         files.extend(FigureFile::LayerTemplates.save(&fig, dir)?);
     }
     for (layer, fig) in pixel_template_figures(inputs, model) {
@@ -873,7 +888,11 @@ impl Figure for LossFigure<'_> {
 
 /// Every layer after the first against the centred class means of its own inputs, trained
 /// beside initial: for the output layer, does neuron k become the mean hidden code of class k?
-pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option<PanelGrid> {
+pub(crate) fn layer_templates_figure(
+    analysis: &Analysis,
+    names: &ClassNames,
+    model: &str,
+) -> Option<PanelGrid> {
     let layers = analysis.layer_class_templates.len();
     let later = analysis
         .layer_class_templates
@@ -917,6 +936,7 @@ pub(crate) fn layer_templates_figure(analysis: &Analysis, model: &str) -> Option
                 annotate: k <= 12,
                 square_cells: k <= 12,
                 channels: 1,
+                row_names: row_names(m.len(), names),
             });
         }
     }

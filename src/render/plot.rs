@@ -177,6 +177,8 @@ pub(crate) struct Heatmap<'a> {
     /// Values per cell, interleaved: 3 draws each cell in colour, red, green and blue each
     /// from its own value on the scale (so 0 is mid-grey on a diverging scale).
     pub channels: usize,
+    /// Names for the rows (classes), shown at the rows' centres instead of numbers.
+    pub row_names: Option<&'a [String]>,
     pub colorbar: bool,
 }
 
@@ -223,21 +225,44 @@ impl Heatmap<'_> {
         } else {
             main
         };
+        // Named rows are labelled at their centres: row r spans r - 0.5 .. r + 0.5.
+        let shift = if self.row_names.is_some() { 0.5 } else { 0.0 };
+        let longest = self.row_names.map_or(0, |n| {
+            n.iter().map(|s| s.chars().count()).max().unwrap_or(0)
+        });
+        let y_area = if ticks && self.row_names.is_some() {
+            y_area.max(14 + 6 * longest as u32)
+        } else {
+            y_area
+        };
         let mut chart = ChartBuilder::on(&main)
             .margin(HEATMAP_MARGIN)
             .x_label_area_size(x_area)
             .y_label_area_size(y_area)
-            .build_cartesian_2d(0f64..self.cols as f64, self.rows as f64..0f64)
+            .build_cartesian_2d(0f64..self.cols as f64, self.rows as f64 - shift..-shift)
             .map_err(err)?;
+        let row_label = |v: &f64| match self.row_names {
+            Some(names) => names
+                .get(v.round() as usize)
+                .filter(|_| (v - v.round()).abs() < 1e-6 && *v >= 0.0)
+                .cloned()
+                .unwrap_or_default(),
+            None => format!("{}", *v as usize),
+        };
+        let y_labels = if self.row_names.is_some() {
+            self.rows
+        } else {
+            self.rows.min(8)
+        };
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(self.x_label)
             .y_desc(self.y_label)
             .x_labels(self.cols.min(8))
-            .y_labels(self.rows.min(8))
+            .y_labels(y_labels)
             .x_label_formatter(&|v| format!("{}", *v as usize))
-            .y_label_formatter(&|v| format!("{}", *v as usize))
+            .y_label_formatter(&row_label)
             .label_style(font(10.0))
             .axis_desc_style(font(11.0))
             .draw()
@@ -246,8 +271,9 @@ impl Heatmap<'_> {
             .draw_series((0..self.rows).flat_map(|r| {
                 (0..self.cols).map(move |c| {
                     let at = (r * self.cols + c) * self.channels;
+                    let top = r as f64 - shift;
                     Rectangle::new(
-                        [(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)],
+                        [(c as f64, top), (c as f64 + 1.0, top + 1.0)],
                         self.cell_color(&self.values[at..at + self.channels])
                             .filled(),
                     )
@@ -272,7 +298,7 @@ impl Heatmap<'_> {
                         let color: &'static RGBColor = if dark { &WHITE } else { &BLACK };
                         Text::new(
                             format!("{v:.2}"),
-                            (c as f64 + 0.5, r as f64 + 0.5),
+                            (c as f64 + 0.5, r as f64 + 0.5 - shift),
                             style.clone().color(color),
                         )
                     })
