@@ -243,7 +243,7 @@ pub(crate) fn winner_panels(
 }
 
 pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
-    let panels = winner_panels(
+    let mut panels = winner_panels(
         inputs.analysis,
         inputs.trained,
         inputs.provenance.activation(),
@@ -251,10 +251,22 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
         inputs.pixels(),
         inputs.provenance.model(),
     );
+    // The probe's class by name.
+    let probe = &inputs.analysis.probe;
+    panels[0].title = format!(
+        "probe: training image {} ({})",
+        probe.index,
+        inputs.class_names.name(usize::from(probe.label))
+    );
     PanelGrid {
         title: format!(
-            "{}: winner neurons for the probe image (viridis, each panel its own scale)",
-            inputs.provenance.model()
+            "{}: winner neurons for the probe image ({}, each panel its own scale)",
+            inputs.provenance.model(),
+            if inputs.train.channels == 3 {
+                "colour"
+            } else {
+                "viridis"
+            }
         ),
         grid: (panels.len() / 2, 2),
         panels,
@@ -297,9 +309,14 @@ pub(crate) fn weights_figure(
     };
     PanelGrid {
         title: format!(
-            "{model}: {which} weights of {which_neurons} {} neuron{} (red > 0 > blue)",
+            "{model}: {which} weights of {which_neurons} {} neuron{} ({})",
             layer_name(layers.len(), 0),
-            if shown < layer.d_out { "s" } else { "" }
+            if shown < layer.d_out { "s" } else { "" },
+            if pixels.2 == 3 {
+                "each channel bright > 0 > dark"
+            } else {
+                "red > 0 > blue"
+            }
         ),
         panels,
         grid,
