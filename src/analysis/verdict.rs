@@ -230,6 +230,16 @@ pub(crate) struct Nearest<M> {
     pub max: M,
 }
 
+impl Nearest<f64> {
+    fn of(s: &Summary) -> Self {
+        Self {
+            mean: s.mean,
+            median: s.median,
+            max: s.max,
+        }
+    }
+}
+
 fn pulled_verdict<M: Measured>(
     layers: usize,
     layer: usize,
@@ -487,13 +497,8 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let layers = analysis.probe.layers.len();
     let mut out = Vec::new();
     for n in &analysis.nearest_input {
-        let of = |s: &Summary| Nearest {
-            mean: s.mean,
-            median: s.median,
-            max: s.max,
-        };
-        let t = of(&n.result.trained.summary);
-        let init = n.result.init.as_ref().map(|i| of(&i.summary));
+        let t = Nearest::of(&n.result.trained.summary);
+        let init = n.result.init.as_ref().map(|i| Nearest::of(&i.summary));
         out.push(pulled_verdict(layers, n.layer, t, init));
         if n.layer + 1 < layers {
             out.push(one_image_verdict(layers, n.layer, t.mean));
@@ -503,11 +508,10 @@ fn nearest_verdicts(analysis: &Analysis) -> Vec<Verdict> {
 }
 
 /// One layer's pixel-template likeness: the per-neuron best cosine with a training image
-/// (mean and median over neurons) and with a centred class mean (mean over neurons).
+/// (over neurons) and with a centred class mean (mean over neurons).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PixelLikeness<M> {
-    pub nearest_mean: M,
-    pub nearest_median: M,
+    pub nearest: Nearest<M>,
     pub class_best: M,
 }
 
@@ -525,8 +529,8 @@ fn pixel_verdicts<M: Measured>(
     let input_figures = format!(
         "per-neuron best cosine between its pixel template and any training image: mean {}, \
          median {}",
-        t.nearest_mean.show(),
-        t.nearest_median.show()
+        t.nearest.mean.show(),
+        t.nearest.median.show()
     );
     let class_figures = format!(
         "per-neuron best cosine between its pixel template and a centred class mean: mean {}",
@@ -550,14 +554,14 @@ fn pixel_verdicts<M: Measured>(
         Verdict {
             claim: input_claim,
             holds: Some(
-                improves(t.nearest_mean.stat(), i.nearest_mean.stat())
-                    && improves(t.nearest_median.stat(), i.nearest_median.stat()),
+                improves(t.nearest.mean.stat(), i.nearest.mean.stat())
+                    && improves(t.nearest.median.stat(), i.nearest.median.stat()),
             ),
             evidence: format!(
                 "{input_figures} after training against mean {}, median {} for the initial \
                  weights",
-                i.nearest_mean.show(),
-                i.nearest_median.show()
+                i.nearest.mean.show(),
+                i.nearest.median.show()
             ),
         },
         Verdict {
@@ -574,8 +578,7 @@ fn pixel_verdicts<M: Measured>(
 fn pixel_template_verdicts(analysis: &Analysis) -> Vec<Verdict> {
     let layers = analysis.layers.len() - 1;
     let of = |p: &super::results::PixelLikeness| PixelLikeness {
-        nearest_mean: p.nearest.mean,
-        nearest_median: p.nearest.median,
+        nearest: Nearest::of(&p.nearest),
         class_best: p.class_best.mean,
     };
     analysis

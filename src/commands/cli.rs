@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::sweep::shard::ShardArg;
 use crate::core::config::{Activation, BackendName, Config, DEFAULT_DATA_DIR};
 use crate::core::model_kind::ModelKind;
-use crate::core::scaling::InputScaling;
+use crate::core::scaling::{InputScaling, PerChannel};
 use crate::store::{RUNS_DIR, default_run_dir};
 use crate::tensorflow::REFERENCE_DIR;
 
@@ -198,12 +198,20 @@ pub struct TrainArgs {
     pub input_std: Option<String>,
 }
 
-/// `--input-mean` and `--input-std` as a scaling, where given.
-pub fn flag_scaling(mean: Option<&str>, std: Option<&str>) -> Result<Option<InputScaling>> {
+/// The numbers `--input-mean` and `--input-std` give, where given.
+fn flag_values(
+    mean: Option<&str>,
+    std: Option<&str>,
+) -> Result<(Option<PerChannel>, Option<PerChannel>)> {
     let parse = |text: Option<&str>, flag: &str| {
         text.map(|t| InputScaling::parse_list(t, flag)).transpose()
     };
-    let (mean, std) = (parse(mean, "--input-mean")?, parse(std, "--input-std")?);
+    Ok((parse(mean, "--input-mean")?, parse(std, "--input-std")?))
+}
+
+/// `--input-mean` and `--input-std` as a scaling, where given.
+pub fn flag_scaling(mean: Option<&str>, std: Option<&str>) -> Result<Option<InputScaling>> {
+    let (mean, std) = flag_values(mean, std)?;
     InputScaling::of(mean.as_ref(), std.as_ref(), ["--input-mean", "--input-std"])
 }
 
@@ -228,17 +236,9 @@ impl TrainArgs {
         if let Some(data) = &self.data {
             config.data.dir = data.clone();
         }
-        let parse = |text: &Option<String>, flag: &str| {
-            text.as_deref()
-                .map(|t| InputScaling::parse_list(t, flag))
-                .transpose()
-        };
-        if let (Some(mean), Some(std)) = (
-            parse(&self.input_mean, "--input-mean")?,
-            parse(&self.input_std, "--input-std")?,
-        ) {
-            config.data.input_mean = Some(mean);
-            config.data.input_std = Some(std);
+        let (mean, std) = flag_values(self.input_mean.as_deref(), self.input_std.as_deref())?;
+        if mean.is_some() || std.is_some() {
+            (config.data.input_mean, config.data.input_std) = (mean, std);
         }
         config.validate()?;
         Ok(config)

@@ -119,13 +119,6 @@ impl<'a> Provenance<'a> {
         }
     }
 
-    pub fn input_scaling(&self) -> InputScaling {
-        match self {
-            Provenance::Trained { config, .. } => config.input_scaling(),
-            Provenance::Imported(record) => record.input_scaling.clone(),
-        }
-    }
-
     pub fn probe_index(&self) -> usize {
         match self {
             Provenance::Trained { config, .. } => config.analysis.probe_index,

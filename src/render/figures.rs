@@ -201,6 +201,7 @@ pub(crate) fn winner_panels(
     layers: &[LayerWeights],
     activation: Activation,
     probe: &[f32],
+    probe_class: &str,
     pixels: (usize, usize, usize),
     model: &str,
 ) -> Vec<Panel> {
@@ -211,8 +212,8 @@ pub(crate) fn winner_panels(
         let input = inputs[l].row(0).to_vec();
         let input_title = if l == 0 {
             format!(
-                "probe: training image {} (label {})",
-                analysis.probe.index, analysis.probe.label
+                "probe: training image {} (label {probe_class})",
+                analysis.probe.index
             )
         } else {
             format!("{model} {} activation", layer_name(layers.len(), l - 1))
@@ -243,20 +244,15 @@ pub(crate) fn winner_panels(
 }
 
 pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
-    let mut panels = winner_panels(
+    let probe = &inputs.analysis.probe;
+    let panels = winner_panels(
         inputs.analysis,
         inputs.trained,
         inputs.provenance.activation(),
-        inputs.train.image(inputs.analysis.probe.index),
+        inputs.train.image(probe.index),
+        inputs.class_names.name(usize::from(probe.label)),
         inputs.pixels(),
         inputs.provenance.model(),
-    );
-    // The probe's class by name.
-    let probe = &inputs.analysis.probe;
-    panels[0].title = format!(
-        "probe: training image {} ({})",
-        probe.index,
-        inputs.class_names.name(usize::from(probe.label))
     );
     PanelGrid {
         title: format!(
@@ -422,7 +418,7 @@ pub(crate) fn nearest_figure<'a>(
             image.clone(),
             inputs.pixels(),
             format!(
-                "image {} ({})",
+                "image {} (label {})",
                 trained.index[j],
                 inputs.class_names.name(usize::from(trained.label[j]))
             ),
@@ -489,14 +485,17 @@ fn inked_pixels(train: &ImageSet) -> Vec<bool> {
     counts.into_iter().map(|c| c as f64 >= least).collect()
 }
 
-pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option<PanelGrid> {
+pub(crate) fn effective_figure(
+    inputs: &FigureInputs<'_>,
+    inked: &[bool],
+    model: &str,
+) -> Option<PanelGrid> {
     let analysis = inputs.analysis;
-    let inked = inked_pixels(inputs.train);
     let templates: Vec<Vec<f32>> = analysis
         .effective_templates
         .as_ref()?
         .iter()
-        .map(|t| inked_only(t, &inked))
+        .map(|t| inked_only(t, inked))
         .collect();
     let all: Vec<f32> = templates.iter().flatten().copied().collect();
     let scale = Scale::diverging_at_quantile(&all, 0.99);
@@ -529,12 +528,15 @@ pub(crate) fn effective_figure(inputs: &FigureInputs<'_>, model: &str) -> Option
 }
 
 /// Every layer after the first: each neuron's pixel template as an image (up to 256 of them).
-fn pixel_template_figures(inputs: &FigureInputs<'_>, model: &str) -> Vec<(usize, PanelGrid)> {
+fn pixel_template_figures(
+    inputs: &FigureInputs<'_>,
+    inked: &[bool],
+    model: &str,
+) -> Vec<(usize, PanelGrid)> {
     let layers = inputs.trained.len();
     if layers < 2 {
         return Vec::new();
     }
-    let inked = inked_pixels(inputs.train);
     inputs
         .pixel_templates
         .trained
@@ -544,7 +546,7 @@ fn pixel_template_figures(inputs: &FigureInputs<'_>, model: &str) -> Vec<(usize,
         .map(|(l, templates)| {
             let shown = templates.rows.min(MAX_WEIGHT_PANELS);
             let values: Vec<Vec<f32>> = (0..shown)
-                .map(|j| inked_only(templates.row(j), &inked))
+                .map(|j| inked_only(templates.row(j), inked))
                 .collect();
             let scale = Scale::diverging_at_quantile(&values.concat(), 0.99);
             let panels = values
@@ -795,13 +797,15 @@ pub(crate) fn draw_all(inputs: &FigureInputs<'_>, dir: &Path) -> Result<Vec<Path
     if let Some(fig) = nearest_figure(inputs, 8) {
         files.extend(FigureFile::NearestInput.save(&fig, dir)?);
     }
-    if let Some(fig) = effective_figure(inputs, model) {
+    // Which pixels the training images ink: the input-gradient figures grey out the others.
+    let inked = inked_pixels(inputs.train);
+    if let Some(fig) = effective_figure(inputs, &inked, model) {
         files.extend(FigureFile::EffectiveTemplates.save(&fig, dir)?);
     }
     if let Some(fig) = layer_templates_figure(inputs.analysis, inputs.class_names, model) {
         files.extend(FigureFile::LayerTemplates.save(&fig, dir)?);
     }
-    for (layer, fig) in pixel_template_figures(inputs, model) {
+    for (layer, fig) in pixel_template_figures(inputs, &inked, model) {
         files.extend(FigureFile::PixelTemplates(layer).save(&fig, dir)?);
     }
     if let Some(fig) = blend_figure(inputs.analysis, model) {
@@ -843,6 +847,7 @@ pub(crate) fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> Pane
                 r.layers,
                 r.activation,
                 train.image(r.analysis.probe.index),
+                &r.analysis.probe.label.to_string(),
                 (train.rows, train.cols, train.channels),
                 r.model,
             )

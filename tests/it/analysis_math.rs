@@ -1,5 +1,6 @@
 //! The analysis functions on small cases computed by hand.
 
+use crate::common::random_layer;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use weightscope::analysis::blend::{blend_curve, random_curve};
@@ -26,17 +27,6 @@ fn layer(d_in: usize, d_out: usize, weight: Vec<f32>) -> LayerWeights {
         d_out,
         weight,
         bias: vec![0.0; d_out],
-    }
-}
-
-fn random_layer(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng) -> LayerWeights {
-    LayerWeights {
-        d_in,
-        d_out,
-        weight: (0..d_in * d_out)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        bias: (0..d_out).map(|_| rng.random_range(-0.2..0.2)).collect(),
     }
 }
 
@@ -149,7 +139,7 @@ fn nearest_input_agrees_with_brute_force_across_blocks() {
         (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect(),
     );
     let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
-    let w = random_layer(d, k, &mut rng);
+    let w = random_layer(d, k, 0.2, &mut rng);
     let fast = nearest_inputs(&inputs, &labels, &w);
     for j in 0..k {
         let col = w.column(j);
@@ -181,7 +171,10 @@ fn logit(layers: &[LayerWeights], x: &[f32], k: usize) -> f64 {
 fn effective_templates_are_mean_input_gradients_of_the_logit() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let (d, h) = (6, 5);
-    let layers = vec![random_layer(d, h, &mut rng), random_layer(h, 10, &mut rng)];
+    let layers = vec![
+        random_layer(d, h, 0.2, &mut rng),
+        random_layer(h, 10, 0.2, &mut rng),
+    ];
     let n = 40;
     let set = ImageSet {
         images: (0..n * d).map(|_| rng.random_range(0.0..1.0)).collect(),

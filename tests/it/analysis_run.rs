@@ -1,6 +1,7 @@
 //! The analysis pass of a real (tiny) run: analysis.json's schema and values, the figure
 //! files, and `analyze --run` reproducing them.
 
+use crate::common::read_json as json;
 use std::path::Path;
 
 use crate::common::Workspace;
@@ -18,10 +19,6 @@ fn train(ws: &Workspace, name: &str, hidden: &[usize]) -> std::path::PathBuf {
     let out = ws.path(&format!("runs/{name}"));
     crate::common::train_into(&config, &out);
     out
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn f(v: &Value) -> f64 {

@@ -13,6 +13,7 @@ use weightscope::app::feedback::Silent;
 use weightscope::app::train::{Outputs, RunSummary, run_training};
 use weightscope::core::config::{Config, OptimizerKind};
 use weightscope::core::stop::StopToken;
+use weightscope::core::weights::LayerWeights;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -395,4 +396,27 @@ pub fn headless(browser: &Path, profile: &Path) -> Command {
         ])
         .arg(format!("--user-data-dir={}", profile.display()));
     command
+}
+
+/// A file of `tests/fixtures` (written by `tests/fixtures/make_weights.py`).
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A dense layer of uniform random weights in [-1, 1) and biases in [-bias, bias).
+pub fn random_layer(d_in: usize, d_out: usize, bias: f32, rng: &mut ChaCha8Rng) -> LayerWeights {
+    LayerWeights {
+        d_in,
+        d_out,
+        weight: (0..d_in * d_out)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+        bias: (0..d_out).map(|_| rng.random_range(-bias..bias)).collect(),
+    }
 }

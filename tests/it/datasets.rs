@@ -1,21 +1,9 @@
 //! Data sets beyond MNIST's folder of IDX files: a NumPy `.npz` in Keras's `load_data` layout,
 //! with images of another size and named classes, trained on and analysed end to end.
 
-use std::path::{Path, PathBuf};
-
-use serde_json::Value;
+use crate::common::{fixture, read_json as json};
 
 use crate::common::{Workspace, s, succeeded, weightscope};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 #[test]
 fn an_npz_data_set_of_eight_by_eight_images_trains_and_analyses_end_to_end() {

@@ -64,6 +64,25 @@ fn prediction(layers: &[LayerWeights], activation: Activation, x: &[f32]) -> (us
     (argmax(&logits), e.iter().map(|v| v / sum).collect())
 }
 
+/// Asserts the page predicts for its input what weightscope's forward pass gives for `x`, with
+/// one probability per class; returns that prediction.
+fn assert_page_predicts(
+    state: &Value,
+    layers: &[LayerWeights],
+    activation: Activation,
+    x: &[f32],
+    at: &str,
+) -> usize {
+    let (predicted, probabilities) = prediction(layers, activation, x);
+    assert_eq!(state["prediction"], predicted, "{at}: {state}");
+    let shown = state["probabilities"].as_array().unwrap();
+    assert_eq!(shown.len(), probabilities.len(), "{at}");
+    for (p, q) in shown.iter().zip(&probabilities) {
+        assert!((f(p) - q).abs() < 1e-4, "{at}: {p} against {q}");
+    }
+    predicted
+}
+
 /// Nothing in the log from the page's console (an uncaught error lands there) and no request
 /// the page's content policy refused.
 fn assert_quiet(log: &str) {
@@ -165,13 +184,7 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
         };
         let layers = run.layers(epoch);
         let image = set.image(index);
-        let (predicted, probabilities) = prediction(&layers, run.activation, image);
-        assert_eq!(state["prediction"], predicted, "{at}");
-        let shown = state["probabilities"].as_array().unwrap();
-        assert_eq!(shown.len(), 10, "{at}");
-        for (p, q) in shown.iter().zip(&probabilities) {
-            assert!((f(p) - q).abs() < 1e-4, "{at}: {p} against {q}");
-        }
+        assert_page_predicts(&state, &layers, run.activation, image, &at);
         let now = winners(&layers, run.activation, image);
         let then = winners(&init, run.activation, image);
         let shown = state["layers"].as_array().unwrap();
@@ -462,19 +475,13 @@ fn a_page_of_a_normalised_run_feeds_the_network_what_it_was_trained_on() {
         assert_quiet(&log);
         let mut x = data.test.image(index).to_vec();
         scaling.apply(&mut x);
-        let (predicted, probabilities) = prediction(&layers, Activation::Relu, &x);
-        assert_eq!(state["prediction"], predicted, "{state}");
-        for (p, q) in state["probabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(&probabilities)
-        {
-            assert!(
-                (f(p) - q).abs() < 1e-4,
-                "test image {index}: {p} against {q}"
-            );
-        }
+        assert_page_predicts(
+            &state,
+            &layers,
+            Activation::Relu,
+            &x,
+            &format!("test image {index}"),
+        );
         let now = winners(&layers, Activation::Relu, &x);
         for (layer, &(winner, cos)) in state["layers"].as_array().unwrap().iter().zip(&now) {
             assert_eq!(layer["winner"], winner, "{state}");
@@ -589,15 +596,13 @@ fn a_network_on_eight_by_twelve_images_of_three_classes_trains_and_explores() {
     config.analysis.probe_index = 0;
     let dir = ws.path().join("runs/stripes");
     crate::common::train_into(&config, &dir);
-    let metrics: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    let metrics: Value = crate::common::read_json(&dir.join("metrics.json"));
     assert_eq!(metrics["layers"], serde_json::json!([96, 6, 3]));
     assert!(
         metrics["test"]["accuracy"].as_f64().unwrap() > 0.9,
         "{metrics}"
     );
-    let analysis: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("analysis.json")).unwrap()).unwrap();
+    let analysis: Value = crate::common::read_json(&dir.join("analysis.json"));
     let matrix = analysis["class_template"]["trained"]["matrix"]
         .as_array()
         .unwrap();
@@ -646,17 +651,13 @@ fn a_network_on_eight_by_twelve_images_of_three_classes_trains_and_explores() {
             &format!("source=test&index={index}&epoch=6&neuron=1.2"),
         );
         assert_quiet(&log);
-        let (predicted, probabilities) = prediction(&layers, Activation::Relu, test.image(index));
-        assert_eq!(state["prediction"], predicted, "{state}");
+        let at = format!("test image {index}");
+        let predicted =
+            assert_page_predicts(&state, &layers, Activation::Relu, test.image(index), &at);
         assert_eq!(
             state["prediction_name"],
             ["left", "middle", "right"][predicted]
         );
-        let shown = state["probabilities"].as_array().unwrap();
-        assert_eq!(shown.len(), 3);
-        for (p, q) in shown.iter().zip(&probabilities) {
-            assert!((f(p) - q).abs() < 1e-4, "{p} against {q}");
-        }
         let template = state["selected"]["pixel_template"].as_array().unwrap();
         assert_eq!(template.len(), 96);
     }
@@ -668,7 +669,7 @@ fn a_colour_data_set_normalised_per_channel_trains_analyses_and_explores() {
         return;
     };
     let ws = Workspace::new(10, 10);
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/colour_32x32.npz");
+    let data = crate::common::fixture("colour_32x32.npz");
     let config = ws
         .config("colour", &[8])
         .epochs(4)
@@ -683,8 +684,7 @@ fn a_colour_data_set_normalised_per_channel_trains_analyses_and_explores() {
         .build();
     let dir = ws.path("runs/colour");
     crate::common::train_into(&config, &dir);
-    let metrics: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    let metrics: Value = crate::common::read_json(&dir.join("metrics.json"));
     assert_eq!(metrics["layers"], serde_json::json!([3072, 8, 3]));
     assert!(
         metrics["test"]["accuracy"].as_f64().unwrap() > 0.9,
@@ -725,19 +725,13 @@ fn a_colour_data_set_normalised_per_channel_trains_analyses_and_explores() {
         assert_quiet(&log);
         let mut x = test.image(index).to_vec();
         scaling.apply(&mut x);
-        let (predicted, probabilities) = prediction(&layers, Activation::Relu, &x);
-        assert_eq!(state["prediction"], predicted, "{state}");
-        for (p, q) in state["probabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(&probabilities)
-        {
-            assert!(
-                (f(p) - q).abs() < 1e-4,
-                "test image {index}: {p} against {q}"
-            );
-        }
+        assert_page_predicts(
+            &state,
+            &layers,
+            Activation::Relu,
+            &x,
+            &format!("test image {index}"),
+        );
         assert_eq!(
             state["selected"]["pixel_template"]
                 .as_array()

@@ -2,7 +2,8 @@
 //! --weights`, and files written by Python's safetensors and NumPy in PyTorch's and Keras's
 //! layouts.
 
-use std::path::{Path, PathBuf};
+use crate::common::{fixture, read_json as json};
+use std::path::Path;
 
 use crate::common::{Workspace, s, weightscope};
 use serde_json::Value;
@@ -12,16 +13,6 @@ use weightscope::core::data::{ImageSet, Mnist};
 use weightscope::core::provenance::{ActivationSource, ImportFormat, ImportRecord};
 use weightscope::core::scaling::ScalingSource;
 use weightscope::interop::read;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// The three inputs `make_weights.py` feeds NumPy's forward pass.
 fn probes() -> ImageSet {

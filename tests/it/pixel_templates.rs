@@ -2,8 +2,7 @@
 //! checked against their definition (finite differences), against closed cases (the first
 //! layer, a linear network) and against NumPy's explicit per-input Jacobians.
 
-use std::path::Path;
-
+use crate::common::{fixture, random_layer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use safetensors::SafeTensors;
@@ -13,22 +12,11 @@ use weightscope::analysis::pixel_templates::pixel_templates;
 use weightscope::core::config::Activation;
 use weightscope::core::weights::LayerWeights;
 
-fn random_layer(d_in: usize, d_out: usize, rng: &mut ChaCha8Rng) -> LayerWeights {
-    LayerWeights {
-        d_in,
-        d_out,
-        weight: (0..d_in * d_out)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-        bias: (0..d_out).map(|_| rng.random_range(-0.5..0.5)).collect(),
-    }
-}
-
 fn network(widths: &[usize], seed: u64) -> Vec<LayerWeights> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     widths
         .windows(2)
-        .map(|w| random_layer(w[0], w[1], &mut rng))
+        .map(|w| random_layer(w[0], w[1], 0.5, &mut rng))
         .collect()
 }
 
@@ -129,12 +117,11 @@ fn templates_are_mean_input_gradients_by_finite_differences() {
 
 #[test]
 fn templates_match_numpy_per_input_jacobians() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let imported = weightscope::interop::read(&fixtures.join("pixel_net.safetensors"), 784)
+    let imported = weightscope::interop::read(&fixture("pixel_net.safetensors"), 784)
         .expect("the fixture network reads");
     let activation = imported.activation.expect("the fixture records tanh");
     assert_eq!(activation, Activation::Tanh);
-    let bytes = std::fs::read(fixtures.join("pixel_expected.safetensors")).unwrap();
+    let bytes = std::fs::read(fixture("pixel_expected.safetensors")).unwrap();
     let expected = SafeTensors::deserialize(&bytes).unwrap();
     let matrix = |name: &str| {
         let t = expected.tensor(name).unwrap();

@@ -1,6 +1,7 @@
 //! Agreement with TensorFlow, against the reference files committed in reference/tensorflow
 //! (TensorFlow itself is not needed).
 
+use crate::common::read_json as json;
 use std::path::Path;
 
 use crate::common::Workspace;
@@ -19,10 +20,6 @@ use weightscope::tensorflow::load_reference;
 use weightscope::train::saved::load_layers;
 
 const REFERENCE: &str = "reference/tensorflow";
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// Walks `expected`; every number in it must be matched within `tol`, everything else exactly.
 fn assert_close(ours: &Value, expected: &Value, path: &str, tol: f64) {
