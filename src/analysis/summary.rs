@@ -103,6 +103,16 @@ pub enum Figure {
     BlendDelta10,
     BlendRandom10,
     N90Mean,
+    SeedsCosFirst,
+    SeedsCosFirstInit,
+    SeedsCorrFirst,
+    SeedsCorrFirstInit,
+    SeedsCkaFirst,
+    SeedsCkaFirstInit,
+    SeedsCosOutput,
+    SeedsCosOutputInit,
+    SeedsCkaOutput,
+    SeedsCkaOutputInit,
 }
 
 impl Figure {
@@ -143,6 +153,18 @@ impl Figure {
             Figure::BlendDelta10 => "r(10) of ΔW, mean over neurons",
             Figure::BlendRandom10 => "r(10) on random images, mean over neurons",
             Figure::N90Mean => "n90, mean over classes",
+            Figure::SeedsCosFirst => "seed pairs: hidden layer 1 matched weight cos, trained",
+            Figure::SeedsCosFirstInit => "seed pairs: hidden layer 1 matched weight cos, init",
+            Figure::SeedsCorrFirst => "seed pairs: hidden layer 1 matched activation corr, trained",
+            Figure::SeedsCorrFirstInit => {
+                "seed pairs: hidden layer 1 matched activation corr, init"
+            }
+            Figure::SeedsCkaFirst => "seed pairs: hidden layer 1 CKA, trained",
+            Figure::SeedsCkaFirstInit => "seed pairs: hidden layer 1 CKA, init",
+            Figure::SeedsCosOutput => "seed pairs: output layer weight cos (re-ordered), trained",
+            Figure::SeedsCosOutputInit => "seed pairs: output layer weight cos (re-ordered), init",
+            Figure::SeedsCkaOutput => "seed pairs: output layer CKA of the logits, trained",
+            Figure::SeedsCkaOutputInit => "seed pairs: output layer CKA of the logits, init",
         }
     }
 }
@@ -383,7 +405,11 @@ impl Summary {
             out.push('\n');
         }
         let seeds = self.groups.first().map_or(0, |g| g.seeds.len());
-        let _ = writeln!(out, "\nMean ± standard deviation over {seeds} seeds.");
+        let _ = writeln!(
+            out,
+            "\nMean ± standard deviation over {seeds} seeds; the seed-pair rows over every pair \
+             of seeds (`weightscope match`, docs/method.md §8)."
+        );
         if !self.missing.is_empty() || !self.failed.is_empty() {
             let _ = writeln!(
                 out,

@@ -41,7 +41,7 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
     };
     let table = sweep(&[]);
     assert!(table.contains("| test accuracy |"), "{table}");
-    assert!(table.contains("Mean ± standard deviation over 2 seeds."));
+    assert!(table.contains("Mean ± standard deviation over 2 seeds; the seed-pair rows"));
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("out/summary.json")).unwrap())
             .unwrap();
@@ -88,6 +88,58 @@ fn sweep_runs_every_combination_and_summarises_over_seeds() {
         } else {
             assert!(span > 1e-2, "{g}");
         }
+    }
+    // Every group's two seeds matched neuron by neuron, as `weightscope match` matches them.
+    for g in groups {
+        let figures = &g["figures"];
+        let first = &figures["seed pairs: hidden layer 1 CKA, trained"];
+        assert_eq!(
+            figures["seed pairs: output layer CKA of the logits, trained"]["n"], 1,
+            "{g}"
+        );
+        assert_eq!(first.is_null(), g["model"] == "slp", "{g}");
+    }
+    let matched = root.join("matched");
+    let group = "out/other/mlp-8/sgd";
+    crate::common::succeeded(
+        &crate::common::binary()
+            .args([
+                "match",
+                &format!("{group}/seed-1"),
+                &format!("{group}/seed-2"),
+            ])
+            .arg("--out")
+            .arg(&matched)
+            .current_dir(root)
+            .output()
+            .unwrap(),
+    );
+    let matched: Value =
+        serde_json::from_str(&std::fs::read_to_string(matched.join("match.json")).unwrap())
+            .unwrap();
+    let g = groups
+        .iter()
+        .find(|g| g["dataset"] == "other" && g["model"] == "mlp-8" && g["optimizer"] == "sgd")
+        .unwrap();
+    for (figure, value) in [
+        (
+            "seed pairs: hidden layer 1 CKA, trained",
+            &matched["layers"][0]["cka"],
+        ),
+        (
+            "seed pairs: hidden layer 1 CKA, init",
+            &matched["layers"][0]["init"]["cka"],
+        ),
+        (
+            "seed pairs: hidden layer 1 matched weight cos, trained",
+            &matched["layers"][0]["weight_cos"]["mean"],
+        ),
+    ] {
+        let summarised = g["figures"][figure]["mean"].as_f64().unwrap();
+        assert!(
+            (summarised - value.as_f64().unwrap()).abs() < 1e-9,
+            "{figure}"
+        );
     }
     let run = root.join("out/other/mlp-8/sgd/seed-2");
     assert!(run.join("report.html").is_file());

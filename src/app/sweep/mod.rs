@@ -1,6 +1,7 @@
 //! Many runs in one command: every combination of a sweep file, sharded over workers that may
 //! share one folder, then a summary of mean and spread over seeds.
 
+mod pairs;
 pub mod plan;
 pub mod shard;
 
@@ -22,6 +23,7 @@ use crate::store::{
     default_run_dir, write_atomic,
 };
 use crate::tensorflow::{REFERENCE_DIR, RESULTS_DIR, load_reference};
+use pairs::add_seed_pairs;
 use plan::{load, plan};
 use shard::Shard;
 
@@ -115,13 +117,18 @@ pub fn run_sweep(
     }
     let cells: Vec<Cell> = runs.into_iter().map(|(_, c)| c).collect();
     let states: Vec<CellState> = cells.iter().map(cell_state).collect();
-    let summary = summarize(&cells, &states);
-    let missing = cells
+    let mut summary = summarize(&cells, &states);
+    let missing: Vec<PathBuf> = cells
         .iter()
         .zip(&states)
         .filter(|(_, s)| **s == CellState::Missing)
         .map(|(c, _)| c.dir.clone())
         .collect();
+    let complete = missing.is_empty() && summary.failed.is_empty();
+    // Matching every pair of seeds reads their weights: done only for a summary to be written.
+    if complete || request.summarize_only {
+        add_seed_pairs(&mut summary, &states)?;
+    }
     let outcome = SweepOutcome {
         shard: request.shard,
         report,
