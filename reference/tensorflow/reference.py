@@ -327,7 +327,10 @@ def main():
             r, w0, w1 = run_model(keras, name, hidden, seed, data, not args.no_shuffle, args.epochs,
                                   args.probe_index, init, args.fit_only)
             result[name] = r
-            if seed == args.weights_seed and args.weights_out and not args.init_from and not args.fit_only:
+            # A lockstep run saves its weights only elsewhere than the folder it started from.
+            starts_there = args.init_from and os.path.samefile(args.init_from, args.weights_out) \
+                if args.init_from and os.path.isdir(args.weights_out) else False
+            if seed == args.weights_seed and args.weights_out and not starts_there and not args.fit_only:
                 save_weights(args.weights_out, name, w0, w1)
         path = os.path.join(args.out, f"seed-{seed}.json")
         with open(path + ".tmp", "w") as f:

@@ -10,6 +10,7 @@ mod every_layer;
 pub mod explorer;
 pub mod forward;
 pub mod linalg;
+pub mod matching;
 pub mod nearest;
 pub mod pass;
 pub mod pixel_templates;

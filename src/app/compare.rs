@@ -5,13 +5,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::finished::FinishedRun;
+use super::finished::{FinishedRun, snapshot};
 use crate::analysis::results::Analysis;
 use crate::core::config::Config;
+use crate::core::data::RunData;
 use crate::core::metrics::Metrics;
+use crate::core::model_kind::ModelKind;
+use crate::core::weights::widths;
+use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
 use crate::render::figures::{FigureFile, LossFigure};
 use crate::store::{COMPARISON_FILE, FIGURES_DIR, RunDir};
 use crate::tensorflow::compare::{Comparison, compare};
+use crate::tensorflow::neurons::{
+    LOCKSTEP_WEIGHTS_DIR, NeuronComparison, WEIGHTS_DIR, Weights, compare_neurons,
+};
 use crate::tensorflow::reference_for;
 
 /// Compares a finished run with the reference results in `reference`; returns the comparison
@@ -20,6 +27,47 @@ pub fn compare_run(run: &Path, reference: &Path) -> Result<(Comparison, Vec<Path
     let run = FinishedRun::open(run)?;
     let analysis = run.analysis()?;
     write_comparison(&run.dir, &run.config, &run.metrics, &analysis, reference)
+}
+
+/// The run's neurons against TensorFlow's, where the reference folder has TensorFlow's
+/// weights for a network of the run's widths.
+fn neurons_against_tensorflow(
+    dir: &RunDir,
+    config: &Config,
+    metrics: &Metrics,
+    reference: &Path,
+) -> Result<Option<NeuronComparison>> {
+    let folder = reference.join(WEIGHTS_DIR);
+    let model = ModelKind::of_widths(&metrics.layers);
+    if !has_weights_of(&folder, model) {
+        return Ok(None);
+    }
+    let theirs = load(&folder, model, "")?;
+    if widths(&theirs) != metrics.layers {
+        return Ok(None);
+    }
+    let their_init = load(&folder, model, INITIAL_PREFIX)?;
+    let lockstep = reference.join(LOCKSTEP_WEIGHTS_DIR);
+    let twin = if config.is_lockstep() && has_weights_of(&lockstep, model) {
+        Some(load(&lockstep, model, "")?)
+    } else {
+        None
+    };
+    let init = snapshot(dir, config, metrics, 0)?;
+    let trained = snapshot(dir, config, metrics, metrics.epochs.len())?;
+    let data = RunData::load(config)?;
+    Ok(Some(compare_neurons(
+        Weights {
+            trained: &trained,
+            init: &init,
+        },
+        Weights {
+            trained: &theirs,
+            init: &their_init,
+        },
+        twin.as_deref(),
+        &data.test,
+    )))
 }
 
 /// The comparison of a run whose results are in hand, written into its folder.
@@ -31,7 +79,8 @@ pub(crate) fn write_comparison(
     reference: &Path,
 ) -> Result<(Comparison, Vec<PathBuf>)> {
     let refs = reference_for(reference, config.is_lockstep())?;
-    let comparison = compare(metrics, analysis, &refs)?;
+    let mut comparison = compare(metrics, analysis, &refs)?;
+    comparison.neurons = neurons_against_tensorflow(dir, config, metrics, reference)?;
     let md_path = dir.file(COMPARISON_FILE);
     dir.write(COMPARISON_FILE, comparison.markdown().as_bytes())?;
     let figures = dir.subdir(FIGURES_DIR)?;

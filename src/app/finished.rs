@@ -88,7 +88,7 @@ pub(crate) fn snapshots(dir: &RunDir, config: &Config, metrics: &Metrics) -> Res
 }
 
 /// The weights of snapshot `epoch` (0 = initial) of the run in `dir`.
-fn snapshot(
+pub(crate) fn snapshot(
     dir: &RunDir,
     config: &Config,
     metrics: &Metrics,

@@ -43,7 +43,7 @@ pub struct DataChoice {
 }
 
 impl DataChoice {
-    fn load(&self) -> Result<RunData> {
+    pub(crate) fn load(&self) -> Result<RunData> {
         if !data_folder(&self.dir).exists() {
             bail!(
                 "data folder {} does not exist: pass --data DIR, a folder with the four \
@@ -226,7 +226,7 @@ pub fn analyze_weights(
 
 /// The input scaling: the file's, or the flags' where the file names none, or else pixels /
 /// 255, which the report then calls the default.
-fn scaling_of(
+pub(crate) fn scaling_of(
     file: &Path,
     trained: &Imported,
     flags: Option<InputScaling>,
@@ -246,7 +246,7 @@ fn scaling_of(
 }
 
 /// The initial weights in `path`, which must be those of the network in `trained_file`.
-fn initial_weights_of(
+pub(crate) fn initial_weights_of(
     path: &Path,
     trained_file: &Path,
     trained: &[LayerWeights],
@@ -266,7 +266,7 @@ fn initial_weights_of(
 
 /// The hidden layers' activation: the file's, or the flag's where the file names none; never
 /// a guess.
-fn activation_of(
+pub(crate) fn activation_of(
     file: &Path,
     trained: &Imported,
     flag: Option<Activation>,

@@ -11,5 +11,6 @@ pub mod export;
 pub mod feedback;
 pub mod finished;
 pub mod import;
+pub mod matching;
 pub mod sweep;
 pub mod train;

@@ -36,6 +36,10 @@ pub enum Command {
     Article(ArticleArgs),
     /// Compare a run with the TensorFlow reference results, side by side.
     Compare(CompareArgs),
+    /// Do two networks learn the same neurons? Match A's neurons with B's at every layer and
+    /// epoch (weights, activations, CKA), against their initial weights.
+    #[command(name = "match")]
+    Match(MatchArgs),
     /// Run seeds x models x optimisers x data sets from a sweep file and summarise them.
     Sweep(SweepArgs),
     /// Write a run's weights for PyTorch (safetensors) or NumPy (.npz).
@@ -97,6 +101,43 @@ pub struct CompareArgs {
     /// The TensorFlow reference folder (its results/ and lockstep/ hold seed-N.json files).
     #[arg(long, value_name = "DIR", default_value = REFERENCE_DIR)]
     pub reference: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// Network A: a run folder, a .safetensors or .npz weights file, or the TensorFlow
+    /// reference weights folder (reference/tensorflow/weights).
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// Network B, of the same widths as A.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Folder for match.json, match.html and figures/ [default: runs/match-<A>-<B>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A's initial weights where A is a weights file, for the baseline.
+    #[arg(long, value_name = "FILE")]
+    pub init_a: Option<PathBuf>,
+    /// B's initial weights where B is a weights file.
+    #[arg(long, value_name = "FILE")]
+    pub init_b: Option<PathBuf>,
+    /// For weights files: the hidden layers' activation where the file does not name it.
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
+    /// For weights files: the inputs were pixels / 255, then (x − MEAN) / STD.
+    #[arg(
+        long,
+        value_name = "MEAN",
+        requires = "input_std",
+        allow_hyphen_values = true
+    )]
+    pub input_mean: Option<String>,
+    /// See --input-mean.
+    #[arg(long, value_name = "STD", requires = "input_mean")]
+    pub input_std: Option<String>,
+    /// For weights files and the TensorFlow folder: the data set (a run knows its own).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]

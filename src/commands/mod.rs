@@ -7,6 +7,7 @@ pub mod cli;
 pub mod compare;
 pub mod explore;
 pub mod export;
+pub mod matching;
 pub mod progress;
 pub mod run;
 pub mod sweep;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Export(args)) => export::command(&args),
         Some(Command::Explore(args)) => explore::command(&args),
         Some(Command::Compare(args)) => compare::command(&args),
+        Some(Command::Match(args)) => matching::command(&args),
         Some(Command::Article(args)) => article::command(&args),
     }
 }

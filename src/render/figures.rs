@@ -23,11 +23,11 @@ use crate::render::plot::{
 };
 use crate::tensorflow::compare::Comparison;
 
-const BLUE_: RGBColor = RGBColor(31, 119, 180);
-const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN_: RGBColor = RGBColor(44, 160, 44);
-const RED_: RGBColor = RGBColor(214, 39, 40);
-const GREY: RGBColor = RGBColor(127, 127, 127);
+pub(crate) const BLUE_: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const ORANGE: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const GREEN_: RGBColor = RGBColor(44, 160, 44);
+pub(crate) const RED_: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const GREY: RGBColor = RGBColor(127, 127, 127);
 
 /// One image in a grid of panels.
 pub(crate) struct Panel {
@@ -747,6 +747,12 @@ pub(crate) enum FigureFile {
     Distributed,
     /// The pixel templates of one layer after the first.
     PixelTemplates(usize),
+    /// `match`: the best and the worst matched first-layer pairs as images.
+    MatchPairs,
+    /// `match`: the matched cosines of every hidden layer, trained against initial.
+    MatchCosines,
+    /// `match`: matched cosine and CKA at every epoch.
+    MatchEpochs,
 }
 
 impl FigureFile {
@@ -765,6 +771,9 @@ impl FigureFile {
             FigureFile::Blend => "blend",
             FigureFile::Distributed => "distributed",
             FigureFile::PixelTemplates(layer) => return format!("pixel_templates_layer{layer}"),
+            FigureFile::MatchPairs => "match_pairs",
+            FigureFile::MatchCosines => "match_cosines",
+            FigureFile::MatchEpochs => "match_epochs",
         };
         name.to_string()
     }

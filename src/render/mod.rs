@@ -3,5 +3,6 @@
 
 pub mod explore;
 pub mod figures;
+pub mod match_figures;
 pub mod plot;
 pub mod report;

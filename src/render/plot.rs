@@ -684,6 +684,8 @@ impl Histogram<'_> {
             .configure_mesh()
             .x_desc(self.x_label)
             .y_desc("neurons")
+            // Whole counts only: a short bar gets one label per count, never two for one.
+            .y_labels((top as usize + 1).min(10))
             .x_label_formatter(&|v| format!("{v:.2}"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(font(11.0))

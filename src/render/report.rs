@@ -12,6 +12,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::analysis::blend::BlendCurve;
+use crate::analysis::matching::{LayerMatch, MeanMedian, NetworkMatch};
 use crate::analysis::results::{Analysis, LayerCollapse};
 use crate::analysis::summary::{Group, RunFigures, Summary, run_figures};
 use crate::analysis::verdict::{Verdict, capitalised, run_verdicts, sweep_verdicts};
@@ -19,7 +20,7 @@ use crate::core::classes::ClassNames;
 use crate::core::provenance::{ActivationSource, Provenance};
 use crate::core::weights::{layer_in_sentence, layer_name};
 use crate::render::figures::FigureFile;
-use crate::store::{EXPLORE_FILE, FIGURES_DIR, REPORT_FILE, RunDir};
+use crate::store::{EXPLORE_FILE, FIGURES_DIR, MATCH_REPORT_FILE, REPORT_FILE, RunDir};
 use crate::tensorflow::ReferenceRun;
 use crate::tensorflow::compare::Comparison;
 
@@ -34,6 +35,10 @@ fn templates() -> Environment<'static> {
         (
             "sweep_report.html",
             include_str!("templates/sweep_report.html"),
+        ),
+        (
+            "match_report.html",
+            include_str!("templates/match_report.html"),
         ),
     ] {
         env.add_template(name, text)
@@ -126,6 +131,10 @@ struct ComparisonView {
     total: usize,
     seeds: String,
     rows: Vec<ComparisonRowView>,
+    /// The run's neurons against TensorFlow's seed-12345 network, per layer.
+    neurons: Vec<MatchRowView>,
+    /// For a lockstep run, each layer's cosines with the twin neurons.
+    twins: Vec<(String, String)>,
 }
 
 fn comparison_view(c: &Comparison) -> ComparisonView {
@@ -148,6 +157,26 @@ fn comparison_view(c: &Comparison) -> ComparisonView {
                 }
             })
             .collect(),
+        neurons: c
+            .neurons
+            .as_ref()
+            .map_or_else(Vec::new, |n| layer_match_rows(&n.matched)),
+        twins: c
+            .neurons
+            .as_ref()
+            .and_then(|n| n.twins.as_ref())
+            .map_or_else(Vec::new, |twins| {
+                twins
+                    .iter()
+                    .enumerate()
+                    .map(|(l, t)| {
+                        (
+                            layer_name(twins.len(), l),
+                            format!("{:.4} (median {:.4}, min {:.4})", t.mean, t.median, t.min),
+                        )
+                    })
+                    .collect()
+            }),
     }
 }
 
@@ -630,4 +659,136 @@ fn pixel_template_readings(analysis: &Analysis) -> Vec<(FigureFile, String)> {
             )
         })
         .collect()
+}
+
+/// One layer of `match.html`'s table.
+#[derive(Serialize)]
+struct MatchRowView {
+    layer: String,
+    weight: String,
+    weight_init: String,
+    activation: String,
+    activation_init: String,
+    cka: String,
+    cka_init: String,
+}
+
+#[derive(Serialize)]
+struct MatchPage {
+    title: String,
+    style: &'static str,
+    a: String,
+    b: String,
+    epochs: String,
+    verdicts: Vec<VerdictView>,
+    rows: Vec<MatchRowView>,
+    figures: Vec<FigureView>,
+}
+
+/// Three decimals, never "-0.000" for a mean that only rounds to zero.
+fn three_places(v: f64) -> String {
+    let text = format!("{v:.3}");
+    if text == "-0.000" {
+        "0.000".into()
+    } else {
+        text
+    }
+}
+
+fn mean_median(m: Option<MeanMedian>) -> String {
+    m.map_or_else(
+        || "—".into(),
+        |m| format!("{} ({})", three_places(m.mean), three_places(m.median)),
+    )
+}
+
+fn layer_match_rows(matched: &[LayerMatch]) -> Vec<MatchRowView> {
+    let layers = matched.len();
+    matched
+        .iter()
+        .map(|l| {
+            let init = l.init.as_ref();
+            MatchRowView {
+                layer: layer_name(layers, l.layer),
+                weight: mean_median(Some(l.weight_cos)),
+                weight_init: mean_median(init.map(|i| i.weight_cos)),
+                activation: mean_median(l.activation_corr),
+                activation_init: mean_median(init.and_then(|i| i.activation_corr)),
+                cka: format!("{:.3}", l.cka),
+                cka_init: init.map_or_else(|| "—".into(), |i| format!("{:.3}", i.cka)),
+            }
+        })
+        .collect()
+}
+
+/// What each of `match`'s figures shows.
+fn match_readings(result: &NetworkMatch) -> Vec<(FigureFile, String)> {
+    let mut readings = vec![
+        (
+            FigureFile::MatchPairs,
+            "The first hidden layer's best and worst matched pairs: A's neuron's incoming \
+             weights as an image beside its match in B."
+                .to_string(),
+        ),
+        (
+            FigureFile::MatchCosines,
+            "The matched cosines of every layer for the trained networks, and for their \
+             initial weights matched the same way: how far training moved the pairs apart \
+             from chance."
+                .to_string(),
+        ),
+    ];
+    if let (Some(first), Some(last)) = (result.epochs.first(), result.epochs.last()) {
+        let cka = |e: &crate::analysis::matching::EpochMatch| {
+            e.layers.first().map_or(f64::NAN, |l| l.cka)
+        };
+        readings.push((
+            FigureFile::MatchEpochs,
+            format!(
+                "The figures at every epoch both networks saved: the first layer's CKA goes \
+                 from {:.3} at epoch {} to {:.3} at epoch {}.",
+                cka(first),
+                first.epoch,
+                cka(last),
+                last.epoch
+            ),
+        ));
+    }
+    readings
+}
+
+/// Writes `match.html` beside `match.json` and the figures in `figures`.
+pub(crate) fn write_match_report(
+    dir: &RunDir,
+    result: &NetworkMatch,
+    verdicts: Vec<Verdict>,
+    figures: &Path,
+) -> Result<()> {
+    let epochs = match result.epochs.as_slice() {
+        [] => "none both saved: the trained networks only".to_string(),
+        [only] => format!("{} only", only.epoch),
+        many => format!(
+            "{} to {} ({} in all)",
+            many[0].epoch,
+            many[many.len() - 1].epoch,
+            many.len()
+        ),
+    };
+    let page = MatchPage {
+        title: "weightscope: do two networks learn the same neurons?".into(),
+        style: STYLE,
+        a: result.a.clone(),
+        b: result.b.clone(),
+        epochs,
+        verdicts: verdict_views(verdicts),
+        rows: layer_match_rows(&result.layers),
+        figures: match_readings(result)
+            .into_iter()
+            .filter_map(|(name, reading)| figure_view(figures, name, reading))
+            .collect(),
+    };
+    dir.write(
+        MATCH_REPORT_FILE,
+        render("match_report.html", page)?.as_bytes(),
+    )
 }

@@ -27,6 +27,9 @@ pub(crate) const COMPARISON_FILE: &str = "comparison.md";
 /// The one-line error a failed sweep run leaves in its folder.
 pub(crate) const ERROR_FILE: &str = "error.txt";
 pub(crate) const FIGURES_DIR: &str = "figures";
+/// `match A B`'s figures by number, and its page.
+pub const MATCH_FILE: &str = "match.json";
+pub(crate) const MATCH_REPORT_FILE: &str = "match.html";
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint.bin";
 /// A sweep's summary over seeds, as data and as a table.
 pub(crate) const SUMMARY_JSON: &str = "summary.json";

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result, bail};
 
+use super::neurons::NeuronComparison;
 use super::{ReferenceModel, ReferenceRun};
 use crate::analysis::linalg::Summary;
 use crate::analysis::results::Analysis;
@@ -171,6 +172,8 @@ pub struct Comparison {
     pub tensorflow: String,
     pub rows: Vec<Row>,
     pub curves: Vec<Curve>,
+    /// The run's neurons against TensorFlow's, where its weights are at hand.
+    pub neurons: Option<NeuronComparison>,
 }
 
 /// A labelled curve of (epoch, loss) points.
@@ -324,6 +327,7 @@ pub fn compare(
         tensorflow: reference[0].tensorflow.clone(),
         rows,
         curves: loss_curves(metrics, reference, model),
+        neurons: None,
     })
 }
 
@@ -359,6 +363,9 @@ impl Comparison {
                 r.tolerance,
                 if r.agrees() { "yes" } else { "**no**" }
             );
+        }
+        if let Some(neurons) = &self.neurons {
+            out.push_str(&neurons.markdown());
         }
         out
     }

@@ -2,6 +2,7 @@
 //! typed data, and weightscope's runs compared with them.
 
 pub mod compare;
+pub mod neurons;
 
 use std::path::Path;
 

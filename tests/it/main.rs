@@ -16,6 +16,7 @@ mod explore;
 mod fuzz;
 mod idx;
 mod interop;
+mod matching;
 mod pixel_templates;
 mod recovery;
 mod report;

@@ -298,3 +298,80 @@ fn compare_command_writes_table_and_chart() {
     assert!(run.dir.file("comparison.md").is_file());
     assert!(run.dir.file("figures/loss_vs_tensorflow.png").is_file());
 }
+
+/// The markdown table row of `layer` in the section after `heading`.
+fn row_after<'a>(text: &'a str, heading: &str, layer: &str) -> Vec<&'a str> {
+    let section = &text[text.find(heading).unwrap_or_else(|| panic!("no {heading}"))..];
+    let line = section
+        .lines()
+        .find(|l| l.starts_with(&format!("| {layer} |")))
+        .unwrap_or_else(|| panic!("no {layer} row after {heading}"));
+    line.split('|')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+#[test]
+fn compare_matches_neurons_with_tensorflow_and_their_lockstep_twins() {
+    let ws = Workspace::new(100, 20);
+    let weights = std::env::current_dir().unwrap().join(REFERENCE);
+    let lockstep = |c: &mut Config| {
+        c.init.keras_weights = Some(weights.join("weights"));
+        c.training.shuffle = false;
+    };
+    let config = ws.config("lock", &[128]).epochs(1).with(lockstep).build();
+    let run = crate::common::train_into(&config, &ws.path("run"));
+    let out = crate::common::binary()
+        .args([
+            "compare",
+            crate::common::s(run.dir.path()),
+            "--reference",
+            REFERENCE,
+        ])
+        .output()
+        .unwrap();
+    let stdout = crate::common::succeeded(&out);
+    // Both runs start from TensorFlow's initial weights: the baseline matches perfectly.
+    let hidden = row_after(&stdout, "Neuron by neuron", "hidden layer 1");
+    assert_eq!(hidden[2], "1.000 (1.000)", "{hidden:?}");
+    assert_eq!(hidden[6], "1.000", "{hidden:?}");
+    // The twin cosines, recomputed here from the two files.
+    let ours = load_layers(
+        &run.dir,
+        "weights.bpk",
+        &run.metrics.layers,
+        config.model.activation,
+    )
+    .unwrap();
+    let twin = load(&weights.join("lockstep/weights"), ModelKind::Mlp, "").unwrap();
+    let cosines: Vec<f64> = (0..128)
+        .map(|j| {
+            let (a, b) = (ours[0].column(j), twin[0].column(j));
+            let dot: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(x * y)).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
+            dot / (norm(&a) * norm(&b))
+        })
+        .collect();
+    let mean = cosines.iter().sum::<f64>() / 128.0;
+    let twins = row_after(&stdout, "Lockstep:", "hidden layer 1");
+    let shown: f64 = twins[1].parse().unwrap();
+    assert!((shown - mean).abs() < 1e-4, "twin cosine {shown} vs {mean}");
+    // A shuffled run has no twins, only the matching.
+    let config = ws.config("free", &[128]).epochs(1).build();
+    let free = crate::common::train_into(&config, &ws.path("free"));
+    let out = crate::common::binary()
+        .args([
+            "compare",
+            crate::common::s(free.dir.path()),
+            "--reference",
+            REFERENCE,
+        ])
+        .output()
+        .unwrap();
+    let stdout = crate::common::succeeded(&out);
+    assert!(
+        stdout.contains("Neuron by neuron") && !stdout.contains("Lockstep:"),
+        "{stdout}"
+    );
+}
