@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
@@ -125,8 +126,9 @@ pub(crate) fn compare(a: &Network, b: &Network, feedback: &mut dyn Feedback) -> 
     if common.len() > 1 {
         feedback.message(&format!("matching at each of {} epochs", common.len()));
     }
+    // Epochs are independent, and the Hungarian method runs on one core: one epoch per core.
     let epochs: Vec<(usize, Vec<LayerComparison>)> = common
-        .iter()
+        .par_iter()
         .map(|(sa, sb)| {
             let layers = compare_networks(a.side(&sa.layers), b.side(&sb.layers));
             (sa.epoch, layers)
