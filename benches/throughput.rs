@@ -165,6 +165,7 @@ fn main() {
                     probe_index: 1,
                     snapshots: snaps,
                     trained_on: None,
+                    explorer: false,
                 }));
                 t.elapsed().as_secs_f64()
             });

@@ -3,6 +3,7 @@
 
 use super::blend::{Candidates, feeding};
 use super::collapse::collapse_on_training_file;
+use super::explorer::{LayerView, NEIGHBOURS, layer_view};
 use super::forward::{continue_hidden, kernel};
 use super::linalg::{Matrix, ProductRows};
 use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs};
@@ -18,6 +19,17 @@ pub(super) struct SnapshotReadings {
     pub(super) nearest: Vec<NearestInput>,
     pub(super) hidden: Vec<Matrix>,
     pub(super) gathered: Option<Gathered>,
+    /// The explorer's view of every layer, where the analysis is asked for them and the
+    /// network has at most one hidden layer.
+    pub(super) views: Option<Vec<LayerView>>,
+}
+
+/// One snapshot's searches over the training file.
+struct Searched {
+    nearest: Vec<NearestInput>,
+    hidden: Vec<Matrix>,
+    gathered: Option<Gathered>,
+    views: Option<Vec<LayerView>>,
 }
 
 /// What a snapshot's nearest-input searches leave for its every-layer figures: per searched
@@ -57,34 +69,60 @@ impl<'a> Context<'a> {
     /// hidden activations over the training file. The first layer's product with the images
     /// serves both; where `gather` asks, every search also keeps its layer's candidates for
     /// the blend curves.
-    fn nearest_and_hidden(
-        &self,
-        layers: &[LayerWeights],
-        gather: bool,
-    ) -> (Vec<NearestInput>, Vec<Matrix>, Option<Gathered>) {
+    fn nearest_and_hidden(&self, layers: &[LayerWeights], gather: bool) -> Searched {
         let labels = &self.inputs.train.labels;
         let activation = self.inputs.activation;
         let rows = self.inputs.train.len();
         let mut candidates = Vec::new();
         let mut first = gather.then(|| Candidates::new(layers[0].d_out, rows));
+        // The explorer's five best per neuron come from the same products, where its views
+        // can be built from this pass: networks of at most one hidden layer (deeper ones
+        // compute later layers' inputs in another order, so the explorer searches itself).
+        let views = self.inputs.explorer && layers.len() <= 2;
+        let mut top = views.then(|| Candidates::keeping(layers[0].d_out, NEIGHBOURS));
+        let observe = |start: usize, products: &Matrix| {
+            feeding(&mut first)(start, products);
+            feeding(&mut top)(start, products);
+        };
         if model_kind(layers) == ModelKind::Slp {
-            let nearest =
-                nearest_unit_inputs(&self.images.rows, labels, &layers[0], feeding(&mut first));
+            let (nearest, logits) = if views {
+                let (nearest, logits) =
+                    nearest_and_activations(&self.images, labels, &layers[0], None, observe);
+                (nearest, Some(logits))
+            } else {
+                let nearest = nearest_unit_inputs(&self.images.rows, labels, &layers[0], observe);
+                (nearest, None)
+            };
+            let view = top
+                .zip(logits)
+                .map(|(top, logits)| vec![layer_view(top, &layers[0], &logits, labels)]);
             candidates.extend(first);
             let gathered = gather.then(|| Gathered {
                 candidates,
                 hidden_rows: Vec::new(),
             });
-            return (vec![nearest], Vec::new(), gathered);
+            return Searched {
+                nearest: vec![nearest],
+                hidden: Vec::new(),
+                gathered,
+                views: view,
+            };
         }
-        let (first_nearest, h) = nearest_and_activations(
-            &self.images,
-            labels,
-            &layers[0],
-            Some(activation),
-            feeding(&mut first),
-        );
+        let (first_nearest, h) =
+            nearest_and_activations(&self.images, labels, &layers[0], Some(activation), observe);
         candidates.extend(first);
+        let mut views = top.map(|top| vec![layer_view(top, &layers[0], &h, labels)]);
+        // The output layer's search, for the explorer only; its unit rows serve the blend.
+        let mut output_rows = None;
+        if let Some(views) = views.as_mut() {
+            let last = UnitRows::of(h.rows, h.cols, &h.data);
+            let output = &layers[1];
+            let mut top = Candidates::keeping(output.d_out, NEIGHBOURS);
+            let (_, logits) =
+                nearest_and_activations(&last, labels, output, None, |s, p| top.add(s, p));
+            views.push(layer_view(top, output, &logits, labels));
+            output_rows = Some(last.rows);
+        }
         let middle = &layers[1..layers.len() - 1];
         let hidden = continue_hidden(h, middle, activation);
         let mut nearest = vec![first_nearest];
@@ -99,13 +137,21 @@ impl<'a> Context<'a> {
         let gathered = gather.then(|| {
             // The output layer reads the last hidden layer; no nearest-input search does.
             let last = hidden.last().expect("a network with a hidden layer");
-            hidden_rows.push(ProductRows::unit_rows(last.rows, last.cols, &last.data));
+            hidden_rows.push(
+                output_rows
+                    .unwrap_or_else(|| ProductRows::unit_rows(last.rows, last.cols, &last.data)),
+            );
             Gathered {
                 candidates,
                 hidden_rows,
             }
         });
-        (nearest, hidden, gathered)
+        Searched {
+            nearest,
+            hidden,
+            gathered,
+            views,
+        }
     }
 
     /// One snapshot's figures for the dynamics, its nearest-input figures, its hidden
@@ -115,7 +161,12 @@ impl<'a> Context<'a> {
     pub(super) fn snapshot_figures(&self, snapshot: &Snapshot, gather: bool) -> SnapshotReadings {
         let layers = &snapshot.layers;
         let train = self.inputs.train;
-        let (nearest, hidden, gathered) = self.nearest_and_hidden(layers, gather);
+        let Searched {
+            nearest,
+            hidden,
+            gathered,
+            views,
+        } = self.nearest_and_hidden(layers, gather);
         let mut figures = self.epoch_figures(snapshot, &nearest);
         if let (Some(h), Some(output), false) = (hidden.last(), layers.last(), gather) {
             let (means, global) = class_means_of(h, &train.labels);
@@ -134,6 +185,7 @@ impl<'a> Context<'a> {
             nearest,
             hidden,
             gathered,
+            views,
         }
     }
 

@@ -97,7 +97,7 @@ impl<'a> ExplorerInputs<'a> {
 
 /// A layer's view from its search (products of unit-length inputs with its raw weights) and
 /// its outputs over the training file.
-fn layer_view(
+pub(crate) fn layer_view(
     search: Candidates,
     layer: &LayerWeights,
     outputs: &Matrix,

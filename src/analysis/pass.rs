@@ -3,6 +3,7 @@
 
 use super::context::Context;
 use super::every_layer::every_layer_keys;
+use super::explorer::{EpochView, LayerView};
 use super::forward::{images_matrix, kernel};
 use super::linalg::Matrix;
 use super::pixel_templates::pixel_templates;
@@ -21,6 +22,9 @@ use crate::core::weights::{LayerWeights, widths};
 pub struct Analysed {
     pub analysis: Analysis,
     pub pixel_templates: TrainedAndInit<Vec<Matrix>>,
+    /// What the explorer page shows of every snapshot, where [`AnalysisInputs::explorer`]
+    /// asks for it and the searches allow (at most one hidden layer).
+    pub explorer: Option<Vec<EpochView>>,
 }
 
 /// Runs every analysis; every "against initial" figure needs the initial weights as the
@@ -33,6 +37,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
     // trained-versus-initial comparison.
     let count = inputs.snapshots.len();
     let (mut dynamics, mut nearest) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    let mut views = Vec::with_capacity(count);
     let (mut every_init, mut every_trained, mut baselines) = (None, None, Vec::new());
     for (i, snapshot) in inputs.snapshots.iter().enumerate() {
         // Only the first (initial) and last (trained) snapshots' activations and candidates
@@ -54,6 +59,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
         }
         dynamics.push(figures);
         nearest.push(r.nearest);
+        views.push(r.views);
     }
     let nearest_trained = nearest.pop().expect("one snapshot at least");
     let nearest_init = init.map(|_| nearest.swap_remove(0));
@@ -131,10 +137,61 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
             .zip(init)
             .map(|(set, init)| first_layer_span(set, &trained.layers[0], &init.layers[0])),
     };
+    let explorer = views
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .map(|views| epoch_views(inputs, views, &templates, effective, &test_images));
     Analysed {
         analysis,
         pixel_templates: templates,
+        explorer,
     }
+}
+
+/// The explorer's every snapshot: its layers' views from the searches, and its effective
+/// and pixel templates over the test images, those of the trained and initial weights taken
+/// from the analysis rather than computed again.
+fn epoch_views(
+    inputs: &AnalysisInputs<'_>,
+    views: Vec<Vec<LayerView>>,
+    templates: &TrainedAndInit<Vec<Matrix>>,
+    trained_effective: Option<Matrix>,
+    test_images: &Matrix,
+) -> Vec<EpochView> {
+    let count = inputs.snapshots.len();
+    let has_init = initial_and_trained(inputs.snapshots).0.is_some();
+    let mut trained_effective = Some(trained_effective);
+    inputs
+        .snapshots
+        .iter()
+        .zip(views)
+        .enumerate()
+        .map(|(i, (snapshot, layers))| {
+            let last = i + 1 == count;
+            let known = if last {
+                Some(&templates.trained)
+            } else if i == 0 && has_init {
+                templates.init.as_ref()
+            } else {
+                None
+            };
+            let pixel_templates = known.map_or_else(
+                || pixel_templates(&snapshot.layers, inputs.activation, test_images),
+                Clone::clone,
+            );
+            let effective = if last {
+                trained_effective.take().flatten()
+            } else {
+                effective_templates(&snapshot.layers, inputs.activation, inputs.test)
+            };
+            EpochView {
+                epoch: snapshot.epoch,
+                layers,
+                effective,
+                pixel_templates: pixel_templates[1..].to_vec(),
+            }
+        })
+        .collect()
 }
 
 /// The span test of the first layer's change from `init` to `trained`.

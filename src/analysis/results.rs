@@ -44,6 +44,9 @@ pub struct AnalysisInputs<'a> {
     pub snapshots: &'a [Snapshot],
     /// The images actually trained on, for the span test (run when there are few of them).
     pub trained_on: Option<&'a ImageSet>,
+    /// Whether the explorer page follows: the analysis then keeps what the page needs of
+    /// every snapshot from its own searches.
+    pub explorer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

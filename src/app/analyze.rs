@@ -74,6 +74,7 @@ pub(crate) fn write_analysis(
     let Analysed {
         analysis,
         pixel_templates,
+        explorer: views,
     } = analyze(&AnalysisInputs {
         activation: provenance.activation(),
         train: &data.full_train,
@@ -81,6 +82,7 @@ pub(crate) fn write_analysis(
         probe_index: provenance.probe_index(),
         snapshots,
         trained_on: trained_on.as_ref(),
+        explorer,
     });
     dir.write_json(ANALYSIS_FILE, &analysis)?;
     dir.write(
@@ -116,7 +118,7 @@ pub(crate) fn write_analysis(
     let comparison = tensorflow_comparison(dir, &provenance, &analysis)?;
     if explorer {
         let page = dir.file(EXPLORE_FILE);
-        write_explorer(&page, &provenance, data, snapshots, feedback)?;
+        write_explorer(&page, &provenance, data, snapshots, views, feedback)?;
     }
     write_run_report(
         dir,

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
-use crate::analysis::explorer::ExplorerInputs;
+use crate::analysis::explorer::{EpochView, ExplorerInputs};
 use crate::analysis::results::{Snapshot, initial_and_trained};
 use crate::core::data::RunData;
 use crate::core::provenance::Provenance;
@@ -16,22 +16,26 @@ use crate::render::explore::{ExplorePage, write_explore_page};
 use crate::store::EXPLORE_FILE;
 
 /// Computes what the page needs of every snapshot and writes it to `path`.
+/// `views`, where the analysis has them from its own searches, saves searching again.
 pub(crate) fn write_explorer(
     path: &Path,
     provenance: &Provenance<'_>,
     data: &RunData,
     snapshots: &[Snapshot],
+    views: Option<Vec<EpochView>>,
     feedback: &dyn Feedback,
 ) -> Result<()> {
     let started = Instant::now();
     let what = snapshots_described(provenance, snapshots);
-    // Several seconds of work for a 20-epoch run: say what it is before it starts.
-    feedback.message(&format!(
-        "explorer: each neuron's most similar training inputs for {what}…"
-    ));
     let activation = provenance.activation();
-    let inputs = ExplorerInputs::new(activation, &data.full_train, &data.test);
-    let views: Vec<_> = snapshots.iter().map(|s| inputs.epoch_view(s)).collect();
+    let views = views.unwrap_or_else(|| {
+        // Several seconds of work for a 20-epoch run: say what it is before it starts.
+        feedback.message(&format!(
+            "explorer: each neuron's most similar training inputs for {what}…"
+        ));
+        let inputs = ExplorerInputs::new(activation, &data.full_train, &data.test);
+        snapshots.iter().map(|s| inputs.epoch_view(s)).collect()
+    });
     write_explore_page(
         &ExplorePage {
             model: provenance.model(),
@@ -90,6 +94,6 @@ pub fn explore_run(run: &Path, out: Option<&Path>, feedback: &dyn Feedback) -> R
     let data = run.data()?;
     let snapshots = run.snapshots()?;
     let out = out.map_or_else(|| run.dir.file(EXPLORE_FILE), Path::to_path_buf);
-    write_explorer(&out, &run.provenance(), &data, &snapshots, feedback)?;
+    write_explorer(&out, &run.provenance(), &data, &snapshots, None, feedback)?;
     Ok(out)
 }

@@ -749,3 +749,26 @@ fn a_colour_data_set_normalised_per_channel_trains_analyses_and_explores() {
     );
     assert_eq!(state["source"], "test", "{state}");
 }
+
+/// The page a run writes with its analysis takes each epoch's searches from the analysis; the
+/// `explore` command searches on its own. Both must write the same bytes.
+#[test]
+fn the_page_from_the_analysis_equals_the_page_the_explore_command_writes() {
+    let ws = Workspace::new(300, 60);
+    for (name, hidden) in [("slp", vec![]), ("mlp", vec![12]), ("deep", vec![12, 8])] {
+        let run = ws.config(name, &hidden).epochs(2).train();
+        let again = ws.path(&format!("{name}-again.html"));
+        succeeded(
+            &crate::common::binary()
+                .args(["explore", crate::common::s(run.dir.path()), "--out"])
+                .arg(&again)
+                .output()
+                .unwrap(),
+        );
+        let written = std::fs::read(run.dir.file("explore.html")).unwrap();
+        assert!(
+            written == std::fs::read(&again).unwrap(),
+            "{name}: the explore command's page differs from the analysis's"
+        );
+    }
+}
