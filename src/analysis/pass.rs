@@ -2,6 +2,8 @@
 //! the initial weights, and the per-epoch dynamics. Produces `analysis.json`.
 
 use super::context::Context;
+use rayon::prelude::*;
+
 use super::every_layer::every_layer_keys;
 use super::explorer::{EpochView, LayerView};
 use super::forward::{images_matrix, kernel};
@@ -160,10 +162,10 @@ fn epoch_views(
 ) -> Vec<EpochView> {
     let count = inputs.snapshots.len();
     let has_init = initial_and_trained(inputs.snapshots).0.is_some();
-    let mut trained_effective = Some(trained_effective);
+    // Each snapshot's templates are independent of the others': one per core.
     inputs
         .snapshots
-        .iter()
+        .par_iter()
         .zip(views)
         .enumerate()
         .map(|(i, (snapshot, layers))| {
@@ -180,7 +182,7 @@ fn epoch_views(
                 Clone::clone,
             );
             let effective = if last {
-                trained_effective.take().flatten()
+                trained_effective.clone()
             } else {
                 effective_templates(&snapshot.layers, inputs.activation, inputs.test)
             };

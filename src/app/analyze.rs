@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::compare::write_comparison;
-use super::explore::write_explorer;
+use super::explore::{write_explorer, write_page_of_views};
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
 use crate::analysis::pass::{Analysed, analyze};
@@ -95,19 +95,28 @@ pub(crate) fn write_analysis(
     )?;
     let (init, trained) = initial_and_trained(snapshots);
     let figures = dir.subdir(FIGURES_DIR)?;
-    let files = draw_all(
-        &FigureInputs {
-            analysis: &analysis,
-            provenance,
-            trained: &trained.layers,
-            init: init.map(|s| s.layers.as_slice()),
-            pixel_templates: &pixel_templates,
-            train: &data.full_train,
-            test: &data.test,
-            class_names: &data.class_names,
-        },
-        &figures,
-    )?;
+    let figure_inputs = FigureInputs {
+        analysis: &analysis,
+        provenance,
+        trained: &trained.layers,
+        init: init.map(|s| s.layers.as_slice()),
+        pixel_templates: &pixel_templates,
+        train: &data.full_train,
+        test: &data.test,
+        class_names: &data.class_names,
+    };
+    let page = dir.file(EXPLORE_FILE);
+    // Drawing the figures and packing the page are independent and each mostly on one core:
+    // side by side. Only the page's line is held back, so the messages keep their order.
+    let (files, page_line) = std::thread::scope(|scope| {
+        let packing = views.filter(|_| explorer).map(|views| {
+            scope.spawn(|| write_page_of_views(&page, &provenance, data, snapshots, views))
+        });
+        let files = draw_all(&figure_inputs, &figures);
+        let page_line = packing.map(|p| p.join().expect("packing the page does not panic"));
+        (files, page_line)
+    });
+    let files = files?;
     feedback.message(&format!(
         "analysis: {} in {:.1}s, {} figure files in {}",
         dir.file(ANALYSIS_FILE).display(),
@@ -116,9 +125,11 @@ pub(crate) fn write_analysis(
         figures.display(),
     ));
     let comparison = tensorflow_comparison(dir, &provenance, &analysis)?;
-    if explorer {
-        let page = dir.file(EXPLORE_FILE);
-        write_explorer(&page, &provenance, data, snapshots, views, feedback)?;
+    match page_line {
+        Some(line) => feedback.message(&line?),
+        // A deeper network's page searches on its own.
+        None if explorer => write_explorer(&page, &provenance, data, snapshots, feedback)?,
+        None => {}
     }
     write_run_report(
         dir,

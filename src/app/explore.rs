@@ -16,30 +16,50 @@ use crate::render::explore::{ExplorePage, write_explore_page};
 use crate::store::EXPLORE_FILE;
 
 /// Computes what the page needs of every snapshot and writes it to `path`.
-/// `views`, where the analysis has them from its own searches, saves searching again.
 pub(crate) fn write_explorer(
     path: &Path,
     provenance: &Provenance<'_>,
     data: &RunData,
     snapshots: &[Snapshot],
-    views: Option<Vec<EpochView>>,
     feedback: &dyn Feedback,
 ) -> Result<()> {
     let started = Instant::now();
     let what = snapshots_described(provenance, snapshots);
-    let activation = provenance.activation();
-    let views = views.unwrap_or_else(|| {
-        // Several seconds of work for a 20-epoch run: say what it is before it starts.
-        feedback.message(&format!(
-            "explorer: each neuron's most similar training inputs for {what}…"
-        ));
-        let inputs = ExplorerInputs::new(activation, &data.full_train, &data.test);
-        snapshots.iter().map(|s| inputs.epoch_view(s)).collect()
-    });
+    // Several seconds of work for a 20-epoch run: say what it is before it starts.
+    feedback.message(&format!(
+        "explorer: each neuron's most similar training inputs for {what}…"
+    ));
+    let inputs = ExplorerInputs::new(provenance.activation(), &data.full_train, &data.test);
+    let views = snapshots.iter().map(|s| inputs.epoch_view(s)).collect();
+    let line = write_page(path, provenance, data, snapshots, views, started)?;
+    feedback.message(&line);
+    Ok(())
+}
+
+/// Writes the page from `views` that the analysis has already computed; returns the line that
+/// says so, for the caller to print in its order (this runs beside the figures).
+pub(crate) fn write_page_of_views(
+    path: &Path,
+    provenance: &Provenance<'_>,
+    data: &RunData,
+    snapshots: &[Snapshot],
+    views: Vec<EpochView>,
+) -> Result<String> {
+    write_page(path, provenance, data, snapshots, views, Instant::now())
+}
+
+fn write_page(
+    path: &Path,
+    provenance: &Provenance<'_>,
+    data: &RunData,
+    snapshots: &[Snapshot],
+    views: Vec<EpochView>,
+    started: Instant,
+) -> Result<String> {
     write_explore_page(
         &ExplorePage {
             model: provenance.model(),
-            activation,
+            activation: provenance.activation(),
             probe_index: provenance.probe_index(),
             snapshots,
             snapshot_names: snapshot_names(provenance, snapshots),
@@ -52,13 +72,13 @@ pub(crate) fn write_explorer(
         path,
     )?;
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    feedback.message(&format!(
-        "explorer: {} ({:.1} MB, {what}) in {:.1}s",
+    Ok(format!(
+        "explorer: {} ({:.1} MB, {}) in {:.1}s",
         path.display(),
         size as f64 / 1e6,
+        snapshots_described(provenance, snapshots),
         started.elapsed().as_secs_f64()
-    ));
-    Ok(())
+    ))
 }
 
 /// An import's snapshots by name, since it has no epochs of its own; none for a training run.
@@ -94,6 +114,6 @@ pub fn explore_run(run: &Path, out: Option<&Path>, feedback: &dyn Feedback) -> R
     let data = run.data()?;
     let snapshots = run.snapshots()?;
     let out = out.map_or_else(|| run.dir.file(EXPLORE_FILE), Path::to_path_buf);
-    write_explorer(&out, &run.provenance(), &data, &snapshots, None, feedback)?;
+    write_explorer(&out, &run.provenance(), &data, &snapshots, feedback)?;
     Ok(out)
 }

@@ -5,8 +5,8 @@
 //! template); it runs the forward pass itself. Layout and behaviour are in
 //! `templates/explore.html` and `assets/explore.{js,css}`.
 //!
-//! Binary arrays travel as base64 of raw deflate (the browser's `DecompressionStream`
-//! inflates them). Weights, the bulk, are stored as each epoch's f32 bit patterns XOR the
+//! Binary arrays travel as base64 of raw deflate, a list of pieces deflated side by side (the
+//! browser's `DecompressionStream` inflates them, and the page joins them). Weights, the bulk, are stored as each epoch's f32 bit patterns XOR the
 //! previous epoch's, split into byte planes, which deflate to 70% of their size where raw
 //! floats barely shrink; the page undoes both steps, so it computes with the exact weights.
 
@@ -19,6 +19,7 @@ use base64::Engine as _;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use minijinja::Environment;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analysis::explorer::EpochView;
@@ -77,18 +78,18 @@ struct PageData {
     canvas: usize,
     pen_radius: f64,
     neighbours_per_neuron: usize,
-    weights: String,
+    weights: Vec<String>,
     test: Images,
     train: Images,
-    neighbours: String,
-    cosines: String,
-    class_means: String,
+    neighbours: Vec<String>,
+    cosines: Vec<String>,
+    class_means: Vec<String>,
     /// Per epoch, 10 × pixels quantised to i8, and each epoch's scale back; empty for an SLP.
-    effective: String,
+    effective: Vec<String>,
     effective_scales: Vec<f32>,
     /// Per epoch, every layer after the first: neurons × pixels quantised to i8, and each
     /// (epoch, layer)'s scale back; empty for an SLP.
-    pixel_templates: String,
+    pixel_templates: Vec<String>,
     pixel_template_scales: Vec<f32>,
 }
 
@@ -96,20 +97,31 @@ struct PageData {
 struct Images {
     count: usize,
     /// The images' indices in their file (u32), for a subset; empty when all are present.
-    indices: String,
+    indices: Vec<String>,
     /// u16 each.
-    labels: String,
+    labels: Vec<String>,
     /// Pixels as bytes, 0–255.
-    pixels: String,
+    pixels: Vec<String>,
 }
 
-fn packed(bytes: &[u8]) -> String {
-    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
-    encoder
-        .write_all(bytes)
-        .expect("deflating into memory cannot fail");
-    let deflated = encoder.finish().expect("deflating into memory cannot fail");
-    base64::engine::general_purpose::STANDARD.encode(deflated)
+/// Bytes deflated at a time, each piece on its own core. Deflate looks back 32 KiB at most, so
+/// pieces this long compress as well as the whole.
+const PACKED_PIECE: usize = 1 << 20;
+
+/// `bytes` deflated piece by piece (each piece a raw deflate stream in base64), in parallel;
+/// the page inflates the pieces and joins them.
+fn packed(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .par_chunks(PACKED_PIECE)
+        .map(|piece| {
+            let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
+            encoder
+                .write_all(piece)
+                .expect("deflating into memory cannot fail");
+            let deflated = encoder.finish().expect("deflating into memory cannot fail");
+            base64::engine::general_purpose::STANDARD.encode(deflated)
+        })
+        .collect()
 }
 
 fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
@@ -118,7 +130,7 @@ fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
 
 /// Every epoch's weights (per layer the kernel, row-major `d_in x d_out`, then the bias), each
 /// float's bits XOR the previous epoch's, as four byte planes.
-fn packed_weights(snapshots: &[Snapshot]) -> String {
+fn packed_weights(snapshots: &[Snapshot]) -> Vec<String> {
     let epochs: Vec<Vec<u32>> = snapshots
         .iter()
         .map(|s| {
@@ -159,7 +171,7 @@ fn images(set: &ImageSet, indices: Option<&[usize]>, scaling: &InputScaling) -> 
     let chosen = indices.unwrap_or(&all);
     Images {
         count: chosen.len(),
-        indices: indices.map_or_else(String::new, |i| {
+        indices: indices.map_or_else(Vec::new, |i| {
             packed(
                 &i.iter()
                     .flat_map(|&v| (v as u32).to_le_bytes())
@@ -178,7 +190,7 @@ fn images(set: &ImageSet, indices: Option<&[usize]>, scaling: &InputScaling) -> 
 
 /// Matrices quantised one by one: `round(v / scale)` with `scale = max |v| / 127`; the
 /// templates the page shows need no more than a colour's precision.
-fn quantised<'m>(matrices: impl Iterator<Item = &'m Matrix>) -> (String, Vec<f32>) {
+fn quantised<'m>(matrices: impl Iterator<Item = &'m Matrix>) -> (Vec<String>, Vec<f32>) {
     let mut bytes = Vec::new();
     let mut scales = Vec::new();
     for m in matrices {

@@ -772,3 +772,39 @@ fn the_page_from_the_analysis_equals_the_page_the_explore_command_writes() {
         );
     }
 }
+
+/// An array longer than one deflated piece (1 MiB) travels in pieces, deflated side by side;
+/// the page must join them into the exact weights of every epoch.
+#[test]
+fn a_page_whose_weights_span_several_pieces_computes_with_the_exact_weights() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let ws = Workspace::new(300, 40);
+    // 784-128-10 over 4 snapshots: 1.6 MB of weights, two pieces.
+    let run = ws.config("wide", &[128]).epochs(3).train();
+    let html = std::fs::read_to_string(run.dir.file("explore.html")).unwrap();
+    let start = html.find("id=\"explore-data\">").unwrap() + "id=\"explore-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap();
+    assert_eq!(data["weights"].as_array().unwrap().len(), 2, "two pieces");
+    let data = Mnist::load(&ws.data_dir()).unwrap();
+    for epoch in [0, 3] {
+        let (state, log) = page_state(
+            &browser,
+            &ws.path("profile"),
+            &run.dir.file("explore.html"),
+            &format!("source=test&index=5&epoch={epoch}"),
+        );
+        assert_quiet(&log);
+        let layers = load_layers(
+            &run.dir,
+            &snapshot_file(epoch),
+            &[784, 128, 10],
+            Activation::Relu,
+        )
+        .unwrap();
+        let at = format!("epoch {epoch}");
+        assert_page_predicts(&state, &layers, Activation::Relu, data.test.image(5), &at);
+    }
+}

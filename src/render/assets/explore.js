@@ -19,12 +19,24 @@ const FIRST_TRAINING = DATA.first_training_images;
 // The bytes go into the stream from memory (not through a Blob, which the browser reads
 // elsewhere), so that loading is all work on the page's own thread: a headless browser's
 // virtual clock then waits for it to finish, however slow the machine.
-async function inflate(base64) {
-  if (!base64) return new Uint8Array(0);
+async function inflatePiece(base64) {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   const source = new ReadableStream({ start(controller) { controller.enqueue(bytes); controller.close(); } });
   const stream = source.pipeThrough(new DecompressionStream("deflate-raw"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+// An array is deflated in pieces (weightscope deflates them side by side): inflate each, join.
+async function inflate(pieces) {
+  const parts = await Promise.all((pieces ?? []).map(inflatePiece));
+  if (parts.length === 1) return parts[0];
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
 }
 
 const asU16 = (bytes) => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
@@ -63,7 +75,7 @@ async function unpackImages(images, pixels) {
   const bytes = await inflate(images.pixels);
   return {
     count: images.count,
-    indices: images.indices ? Array.from(asU32(await inflate(images.indices))) : null,
+    indices: images.indices.length ? Array.from(asU32(await inflate(images.indices))) : null,
     labels: asU16(await inflate(images.labels)),
     image: (k) => bytes.subarray(k * pixels, (k + 1) * pixels),
   };
