@@ -1,5 +1,5 @@
 //! Benchmarks (`cargo bench`): data loading, one training epoch per CPU backend, the GEMM
-//! kernel's achievable FP32 rate on this machine, and the analysis pass. Each is repeated and
+//! kernel's achievable FP32 rate on this machine, the analysis pass and the explorer page. Each is repeated and
 //! its median reported; training is also given as images/s, GFLOP/s and a fraction of the GEMM
 //! rate. Needs the MNIST copy in data/mnist.
 //!
@@ -10,15 +10,19 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
+use weightscope::analysis::explorer::ExplorerInputs;
 use weightscope::analysis::forward::images_matrix;
 use weightscope::analysis::linalg::{Matrix, ProductRows};
 use weightscope::analysis::pass::analyze;
 use weightscope::analysis::pixel_templates::pixel_templates;
 use weightscope::analysis::results::{AnalysisInputs, Snapshot};
+use weightscope::core::classes::ClassNames;
 use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
+use weightscope::core::scaling::InputScaling;
 use weightscope::core::stop::StopToken;
 use weightscope::core::weights::initial_weights;
+use weightscope::render::explore::{ExplorePage, explore_html};
 use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
 /// Forward + backward FLOPs per image of a dense stack: 2 per multiply-add forward, twice that
@@ -152,9 +156,19 @@ fn main() {
                 layers: initial_weights(&[784, 128, 10], epoch as u64),
             })
             .collect();
-        for (name, snaps) in [
-            ("analysis/mlp_trained_vs_init", &snapshots[..][..2]),
-            ("analysis/mlp_with_20_epochs_of_dynamics", &snapshots[..]),
+        for (name, snaps, explorer) in [
+            ("analysis/mlp_trained_vs_init", &snapshots[..][..2], false),
+            (
+                "analysis/mlp_with_20_epochs_of_dynamics",
+                &snapshots[..],
+                false,
+            ),
+            // The same with every epoch's view for the explorer page, from the same searches.
+            (
+                "analysis/mlp_with_20_epochs_and_the_explorers_views",
+                &snapshots[..],
+                true,
+            ),
         ] {
             let secs = time_it(3, || {
                 let t = Instant::now();
@@ -165,12 +179,51 @@ fn main() {
                     probe_index: 1,
                     snapshots: snaps,
                     trained_on: None,
-                    explorer: false,
+                    explorer,
                 }));
                 t.elapsed().as_secs_f64()
             });
             println!("{name}: {secs:.3} s");
         }
+    }
+
+    if selected(&filter, "explorer") {
+        // The page of a 20-epoch MLP run: `explore RUN`'s own searches, then the packing of
+        // the page (what `analyze` does after handing the page its views).
+        let snapshots: Vec<Snapshot> = (0..=20)
+            .map(|epoch| Snapshot {
+                epoch,
+                layers: initial_weights(&[784, 128, 10], epoch as u64),
+            })
+            .collect();
+        let inputs = ExplorerInputs::new(Activation::Relu, &mnist.train, &mnist.test);
+        let mut views = Vec::new();
+        let searches = time_it(3, || {
+            let t = Instant::now();
+            views = snapshots.iter().map(|s| inputs.epoch_view(s)).collect();
+            t.elapsed().as_secs_f64()
+        });
+        println!("explorer/mlp_searches_21_epochs: {searches:.3} s");
+        let class_names = ClassNames::of_data(data_dir, 10, None).unwrap();
+        let scaling = InputScaling::default();
+        let page = ExplorePage {
+            model: "MLP 784-128-10",
+            activation: Activation::Relu,
+            probe_index: 1,
+            snapshots: &snapshots,
+            snapshot_names: None,
+            views: &views,
+            train: &mnist.train,
+            test: &mnist.test,
+            scaling: &scaling,
+            class_names: &class_names,
+        };
+        let packing = time_it(3, || {
+            let t = Instant::now();
+            std::hint::black_box(explore_html(&page).unwrap());
+            t.elapsed().as_secs_f64()
+        });
+        println!("explorer/mlp_page_21_epochs: {packing:.3} s");
     }
 
     if selected(&filter, "pixel_templates") {
