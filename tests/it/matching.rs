@@ -401,3 +401,70 @@ fn networks_of_other_widths_or_data_are_refused_in_one_line() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn weights_files_match_as_their_runs_do() {
+    let workspace = Workspace::new(400, 100);
+    let runs = two_runs(&workspace);
+    let file = |run: &std::path::Path, epoch: usize| {
+        let to = workspace.path(&format!(
+            "{}-{epoch}.safetensors",
+            run.file_name().unwrap().to_string_lossy()
+        ));
+        let epoch = epoch.to_string();
+        succeeded(&weightscope(&[
+            "export",
+            s(run),
+            "--epoch",
+            &epoch,
+            "--to",
+            s(&to),
+        ]));
+        to
+    };
+    let [a, b] = &runs;
+    let (trained_a, init_a) = (file(a, 3), file(a, 0));
+    let (trained_b, init_b) = (file(b, 3), file(b, 0));
+    let data = workspace.data_dir();
+    let out = workspace.path("files");
+    succeeded(&weightscope(&[
+        "match",
+        s(&trained_a),
+        s(&trained_b),
+        "--init-a",
+        s(&init_a),
+        "--init-b",
+        s(&init_b),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+    ]));
+    let from_files = read_json(&out.join("match.json"));
+    let runs_out = workspace.path("runs-match");
+    succeeded(&weightscope(&["match", s(a), s(b), "--out", s(&runs_out)]));
+    let from_runs = read_json(&runs_out.join("match.json"));
+    assert_eq!(from_files["layers"], from_runs["layers"]);
+    // A weights file's epochs are unknown: only the initial weights pair up by epoch.
+    let epochs = from_files["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 1);
+    assert_eq!(epochs[0]["epoch"], 0);
+    // Without --init-b there is no baseline, and the page says so.
+    let out = workspace.path("no-init");
+    succeeded(&weightscope(&[
+        "match",
+        s(&trained_a),
+        s(&trained_b),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+    ]));
+    let json = read_json(&out.join("match.json"));
+    assert!(json["layers"][0].get("init").is_none());
+    let page = std::fs::read_to_string(out.join("match.html")).unwrap();
+    assert!(
+        page.contains("No baseline"),
+        "the verdict needs the initial weights"
+    );
+}
