@@ -163,16 +163,36 @@ pub fn effective_templates(
                 .take(members.len() * column.len())
                 .collect(),
         );
-        for l in (0..last).rev() {
+        for l in (1..last).rev() {
             for (g, &zv) in grad.data.iter_mut().zip(&z[l].data) {
                 *g *= activation.derivative(zv);
             }
             grad = grad.matmul(&kernels_t[l]);
         }
+        // The last step, through the first layer's weights, is linear in the gradient: the
+        // mean over the images is taken before it, so the images' gradients are never formed
+        // pixel by pixel (a tenth of the work for the article's MLP).
+        let first = &layers[0];
+        let mut mean = vec![0f64; first.d_out];
+        for (g, z) in grad
+            .data
+            .chunks(first.d_out)
+            .zip(z[0].data.chunks(first.d_out))
+        {
+            for ((m, &gv), &zv) in mean.iter_mut().zip(g).zip(z) {
+                *m += f64::from(gv * activation.derivative(zv));
+            }
+        }
         let n = members.len() as f64;
-        for j in 0..set.pixels() {
-            let sum: f64 = (0..grad.rows).map(|r| f64::from(grad.get(r, j))).sum();
-            templates.data[k * set.pixels() + j] = (sum / n) as f32;
+        let row = &mut templates.data[k * set.pixels()..(k + 1) * set.pixels()];
+        for (p, t) in row.iter_mut().enumerate() {
+            let weights = &first.weight[p * first.d_out..(p + 1) * first.d_out];
+            let sum: f64 = mean
+                .iter()
+                .zip(weights)
+                .map(|(m, &w)| m * f64::from(w))
+                .sum();
+            *t = (sum / n) as f32;
         }
     }
     Some(templates)
