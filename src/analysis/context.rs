@@ -3,8 +3,8 @@
 
 use super::blend::{Candidates, feeding};
 use super::collapse::collapse_on_training_file;
-use super::explorer::{LayerView, NEIGHBOURS, layer_view};
 use super::forward::{continue_hidden, kernel};
+use super::layer_view::{LayerView, NEIGHBOURS, layer_view};
 use super::linalg::{Matrix, ProductRows};
 use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs};
 use super::probe::winners;

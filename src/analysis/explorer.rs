@@ -5,28 +5,16 @@
 
 use super::blend::Candidates;
 use super::forward::images_matrix;
+use super::layer_view::layer_view;
+pub use super::layer_view::{LayerView, NEIGHBOURS};
 use super::linalg::Matrix;
 use super::nearest::{UnitRows, nearest_and_activations};
 use super::pixel_templates::pixel_templates;
 use super::results::Snapshot;
-use super::templates::{class_means_of, effective_templates};
+use super::templates::effective_templates;
 use crate::core::config::Activation;
-use crate::core::data::{ImageSet, Label};
+use crate::core::data::ImageSet;
 use crate::core::weights::LayerWeights;
-
-/// Training inputs shown per neuron.
-pub const NEIGHBOURS: usize = 5;
-
-/// One layer at one epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerView {
-    /// Per neuron, the training images whose input to this layer is most like its weights,
-    /// most similar first (`neurons x NEIGHBOURS`), and those cosines.
-    pub neighbours: Vec<u32>,
-    pub cosines: Vec<f32>,
-    /// Per class, the neurons' mean output over its training images (`classes x neurons`).
-    pub class_means: Matrix,
-}
 
 /// Every layer at one epoch, the network's effective templates (with a hidden layer) and
 /// the pixel templates of every layer after the first (`neurons x pixels` each).
@@ -92,32 +80,5 @@ impl<'a> ExplorerInputs<'a> {
     /// The hidden layers' activation; none for the output layer, whose outputs are logits.
     fn output_activation(&self, layers: &[LayerWeights], l: usize) -> Option<Activation> {
         (l + 1 < layers.len()).then_some(self.activation)
-    }
-}
-
-/// A layer's view from its search (products of unit-length inputs with its raw weights) and
-/// its outputs over the training file.
-pub(crate) fn layer_view(
-    search: Candidates,
-    layer: &LayerWeights,
-    outputs: &Matrix,
-    labels: &[Label],
-) -> LayerView {
-    let (mut neighbours, mut cosines) = (Vec::new(), Vec::new());
-    for (j, ranked) in search.ranked().into_iter().enumerate() {
-        let norm = layer.column(j).iter().map(|v| v * v).sum::<f32>().sqrt();
-        for &(row, product) in ranked
-            .iter()
-            .chain(std::iter::repeat(&(0, 0.0)))
-            .take(NEIGHBOURS)
-        {
-            neighbours.push(row as u32);
-            cosines.push(if norm > 0.0 { product / norm } else { 0.0 });
-        }
-    }
-    LayerView {
-        neighbours,
-        cosines,
-        class_means: class_means_of(outputs, labels).0,
     }
 }

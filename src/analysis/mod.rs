@@ -9,6 +9,7 @@ pub mod distributed;
 mod every_layer;
 pub mod explorer;
 pub mod forward;
+mod layer_view;
 pub mod linalg;
 pub mod matching;
 pub mod nearest;

@@ -5,8 +5,9 @@ use super::context::Context;
 use rayon::prelude::*;
 
 use super::every_layer::every_layer_keys;
-use super::explorer::{EpochView, LayerView};
+use super::explorer::EpochView;
 use super::forward::{images_matrix, kernel};
+use super::layer_view::LayerView;
 use super::linalg::Matrix;
 use super::pixel_templates::pixel_templates;
 use super::probe::probe;
