@@ -32,12 +32,28 @@ pub fn command(args: &MatchArgs) -> Result<()> {
     )?;
     for layer in &result.layers {
         let init = layer.init.as_ref().map_or_else(String::new, |i| {
-            format!(" (initial {:.3}, CKA {:.3})", i.weight_cos.mean, i.cka)
+            format!(
+                " (initial {}, CKA {})",
+                three_places(i.weight_cos.mean),
+                three_places(i.cka)
+            )
         });
         println!(
-            "layer {}: weight cosine {:.3}, CKA {:.3}{init}",
-            layer.layer, layer.weight_cos.mean, layer.cka
+            "layer {}: weight cosine {}, CKA {}{init}",
+            layer.layer,
+            three_places(layer.weight_cos.mean),
+            three_places(layer.cka)
         );
     }
     Ok(())
+}
+
+/// Three decimals, never "-0.000" for a mean that only rounds to zero.
+fn three_places(v: f64) -> String {
+    let text = format!("{v:.3}");
+    if text == "-0.000" {
+        "0.000".into()
+    } else {
+        text
+    }
 }
