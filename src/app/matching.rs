@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use super::feedback::Feedback;
@@ -23,6 +23,7 @@ use crate::core::scaling::{InputScaling, ScalingSource};
 use crate::core::weights::{LayerWeights, model_description, widths};
 use crate::interop::keras::{INITIAL_PREFIX, has_weights_of, load};
 use crate::interop::read;
+use crate::render::figures::FigureFile;
 use crate::render::match_figures::draw_match_figures;
 use crate::render::report::write_match_report;
 use crate::store::{FIGURES_DIR, MATCH_FILE, MATCH_REPORT_FILE, RunDir};
@@ -83,6 +84,7 @@ pub fn match_networks(
     let result = compare(&a, &b, feedback);
     dir.write_json(MATCH_FILE, &result.summary)?;
     let figures = dir.subdir(FIGURES_DIR)?;
+    remove_previous_figures(&figures)?;
     let files = draw_match_figures(
         &result.summary,
         &result.trained,
@@ -102,6 +104,26 @@ pub fn match_networks(
         dir.file(MATCH_REPORT_FILE).display()
     ));
     Ok(result.summary)
+}
+
+/// An earlier match into the same folder may have drawn figures this one does not (a pairs
+/// figure for networks with a hidden layer, an epochs figure for runs): the page must not show
+/// them.
+fn remove_previous_figures(figures: &Path) -> Result<()> {
+    for file in [
+        FigureFile::MatchPairs,
+        FigureFile::MatchCosines,
+        FigureFile::MatchEpochs,
+    ] {
+        for extension in ["png", "svg"] {
+            let path = figures.join(format!("{}.{extension}", file.name()));
+            if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The comparisons behind `match.json`, kept for the figures.

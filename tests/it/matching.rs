@@ -467,4 +467,25 @@ fn weights_files_match_as_their_runs_do() {
         page.contains("No baseline"),
         "the verdict needs the initial weights"
     );
+    // Matching into the folder of a match with epochs leaves no stale epochs figure behind.
+    succeeded(&weightscope(&[
+        "match",
+        s(&trained_a),
+        s(&trained_b),
+        "--init-a",
+        s(&init_a),
+        "--init-b",
+        s(&init_b),
+        "--data",
+        s(&data),
+        "--out",
+        s(&runs_out),
+    ]));
+    assert!(!runs_out.join("figures/match_epochs.png").exists());
+    assert!(runs_out.join("figures/match_pairs.png").exists());
+    let page = std::fs::read_to_string(runs_out.join("match.html")).unwrap();
+    assert!(
+        !page.contains("fig-match_epochs"),
+        "the page shows no stale figure"
+    );
 }
