@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::compare::write_comparison;
+use super::compare::{InHand, write_comparison};
 use super::explore::{write_explorer, write_page_of_views};
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
@@ -23,6 +23,7 @@ use crate::store::{
     ANALYSIS_FILE, EXPLORE_FILE, FIGURES_DIR, PIXEL_TEMPLATES_FILE, REPORT_FILE, RunDir,
 };
 use crate::tensorflow::compare::Comparison;
+use crate::tensorflow::neurons::Weights;
 use crate::tensorflow::{REFERENCE_DIR, RESULTS_DIR};
 
 /// A network ready to be analysed: its folder, where it came from, its data and its snapshots
@@ -124,7 +125,19 @@ pub(crate) fn write_analysis(
         files.len(),
         figures.display(),
     ));
-    let comparison = tensorflow_comparison(dir, &provenance, &analysis)?;
+    let comparison = tensorflow_comparison(
+        dir,
+        &provenance,
+        &analysis,
+        // Only a training run is compared, and its first snapshot is its initial weights.
+        InHand {
+            weights: Weights {
+                trained: &trained.layers,
+                init: &snapshots[0].layers,
+            },
+            test: &data.test,
+        },
+    )?;
     match page_line {
         Some(line) => feedback.message(&line?),
         // A deeper network's page searches on its own.
@@ -148,6 +161,7 @@ fn tensorflow_comparison(
     dir: &RunDir,
     provenance: &Provenance<'_>,
     analysis: &Analysis,
+    run: InHand<'_>,
 ) -> Result<Option<Comparison>> {
     let Provenance::Trained { config, metrics } = *provenance else {
         return Ok(None);
@@ -156,6 +170,6 @@ fn tensorflow_comparison(
     if config.article_model().is_none() || !reference.join(RESULTS_DIR).is_dir() {
         return Ok(None);
     }
-    let (comparison, _) = write_comparison(dir, config, metrics, analysis, reference)?;
+    let (comparison, _) = write_comparison(dir, config, metrics, analysis, reference, Some(run))?;
     Ok(Some(comparison))
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::finished::{FinishedRun, snapshot};
 use crate::analysis::results::Analysis;
 use crate::core::config::Config;
-use crate::core::data::RunData;
+use crate::core::data::{ImageSet, RunData};
 use crate::core::metrics::Metrics;
 use crate::core::model_kind::ModelKind;
 use crate::core::weights::widths;
@@ -26,16 +26,32 @@ use crate::tensorflow::reference_for;
 pub fn compare_run(run: &Path, reference: &Path) -> Result<(Comparison, Vec<PathBuf>)> {
     let run = FinishedRun::open(run)?;
     let analysis = run.analysis()?;
-    write_comparison(&run.dir, &run.config, &run.metrics, &analysis, reference)
+    write_comparison(
+        &run.dir,
+        &run.config,
+        &run.metrics,
+        &analysis,
+        reference,
+        None,
+    )
+}
+
+/// What the neuron-by-neuron comparison reads of a run, where the caller has it in hand: its
+/// initial and trained weights and its test images.
+pub(crate) struct InHand<'a> {
+    pub weights: Weights<'a>,
+    pub test: &'a ImageSet,
 }
 
 /// The run's neurons against TensorFlow's, where the reference folder has TensorFlow's
-/// weights for a network of the run's widths.
+/// weights for a network of the run's widths; the run's weights and test images are read
+/// from its folder unless `in_hand`.
 fn neurons_against_tensorflow(
     dir: &RunDir,
     config: &Config,
     metrics: &Metrics,
     reference: &Path,
+    in_hand: Option<InHand<'_>>,
 ) -> Result<Option<NeuronComparison>> {
     let folder = reference.join(WEIGHTS_DIR);
     let model = ModelKind::of_widths(&metrics.layers);
@@ -53,6 +69,18 @@ fn neurons_against_tensorflow(
     } else {
         None
     };
+    let tensorflow = Weights {
+        trained: &theirs,
+        init: &their_init,
+    };
+    if let Some(run) = in_hand {
+        return Ok(Some(compare_neurons(
+            run.weights,
+            tensorflow,
+            twin.as_deref(),
+            run.test,
+        )));
+    }
     let init = snapshot(dir, config, metrics, 0)?;
     let trained = snapshot(dir, config, metrics, metrics.epochs.len())?;
     let data = RunData::load(config)?;
@@ -61,10 +89,7 @@ fn neurons_against_tensorflow(
             trained: &trained,
             init: &init,
         },
-        Weights {
-            trained: &theirs,
-            init: &their_init,
-        },
+        tensorflow,
         twin.as_deref(),
         &data.test,
     )))
@@ -77,10 +102,11 @@ pub(crate) fn write_comparison(
     metrics: &Metrics,
     analysis: &Analysis,
     reference: &Path,
+    in_hand: Option<InHand<'_>>,
 ) -> Result<(Comparison, Vec<PathBuf>)> {
     let refs = reference_for(reference, config.is_lockstep())?;
     let mut comparison = compare(metrics, analysis, &refs)?;
-    comparison.neurons = neurons_against_tensorflow(dir, config, metrics, reference)?;
+    comparison.neurons = neurons_against_tensorflow(dir, config, metrics, reference, in_hand)?;
     let md_path = dir.file(COMPARISON_FILE);
     dir.write(COMPARISON_FILE, comparison.markdown().as_bytes())?;
     let figures = dir.subdir(FIGURES_DIR)?;

@@ -6,6 +6,7 @@ use super::cli::{MatchArgs, flag_scaling};
 use super::progress::Progress;
 use crate::app::import::DataChoice;
 use crate::app::matching::{MatchOptions, default_match_dir, match_networks};
+use crate::render::report::three_places;
 
 /// Matches A with B and prints each layer's figures.
 pub fn command(args: &MatchArgs) -> Result<()> {
@@ -46,14 +47,4 @@ pub fn command(args: &MatchArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Three decimals, never "-0.000" for a mean that only rounds to zero.
-fn three_places(v: f64) -> String {
-    let text = format!("{v:.3}");
-    if text == "-0.000" {
-        "0.000".into()
-    } else {
-        text
-    }
 }

@@ -31,6 +31,7 @@ fn templates() -> Environment<'static> {
     for (name, text) in [
         ("base.html", include_str!("templates/base.html")),
         ("verdicts.html", include_str!("templates/verdicts.html")),
+        ("parts.html", include_str!("templates/parts.html")),
         ("run_report.html", include_str!("templates/run_report.html")),
         (
             "sweep_report.html",
@@ -686,7 +687,7 @@ struct MatchPage {
 }
 
 /// Three decimals, never "-0.000" for a mean that only rounds to zero.
-fn three_places(v: f64) -> String {
+pub(crate) fn three_places(v: f64) -> String {
     let text = format!("{v:.3}");
     if text == "-0.000" {
         "0.000".into()

@@ -252,6 +252,18 @@ pub fn train_into(config: &Config, out: &Path) -> RunSummary {
     try_train_into(config, out).unwrap()
 }
 
+/// Trains `config` in-process into `out` without its analysis (`--no-analysis`), quietly.
+pub fn train_results_only(config: &Config, out: &Path) -> RunSummary {
+    run_training(
+        config,
+        Some(out.to_path_buf()),
+        Outputs::Results,
+        &mut Silent,
+        &StopToken::new(),
+    )
+    .unwrap()
+}
+
 pub fn try_train_into(config: &Config, out: &Path) -> anyhow::Result<RunSummary> {
     run_training(
         config,

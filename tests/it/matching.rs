@@ -9,11 +9,9 @@ use weightscope::core::config::Activation;
 use weightscope::core::data::ImageSet;
 use weightscope::core::weights::{LayerWeights, initial_weights};
 
-use weightscope::app::feedback::Silent;
-use weightscope::app::train::{Outputs, run_training};
-use weightscope::core::stop::StopToken;
-
-use crate::common::{Workspace, fixture, random_layer, read_json, s, succeeded, weightscope};
+use crate::common::{
+    Workspace, fixture, random_layer, read_json, s, succeeded, train_results_only, weightscope,
+};
 
 /// `n` random images of `pixels` values in [0, 1), as one-row images.
 fn random_images(n: usize, pixels: usize, seed: u64) -> ImageSet {
@@ -294,14 +292,7 @@ fn two_runs(workspace: &Workspace) -> [std::path::PathBuf; 2] {
             .with(|c| c.seed = seed)
             .build();
         let out = workspace.path(&format!("runs/seed{seed}"));
-        run_training(
-            &config,
-            Some(out.clone()),
-            Outputs::Results,
-            &mut Silent,
-            &StopToken::new(),
-        )
-        .unwrap();
+        train_results_only(&config, &out);
         out
     })
 }
@@ -376,14 +367,7 @@ fn networks_of_other_widths_or_data_are_refused_in_one_line() {
     let [a, _] = two_runs(&workspace);
     let config = workspace.config("wide", &[20]).epochs(1).build();
     let wide = workspace.path("runs/wide");
-    run_training(
-        &config,
-        Some(wide.clone()),
-        Outputs::Results,
-        &mut Silent,
-        &StopToken::new(),
-    )
-    .unwrap();
+    train_results_only(&config, &wide);
     let out = workspace.path("refused");
     let result = weightscope(&["match", s(&a), s(&wide), "--out", s(&out)]);
     assert!(!result.status.success());
@@ -426,20 +410,23 @@ fn weights_files_match_as_their_runs_do() {
     let (trained_a, init_a) = (file(a, 3), file(a, 0));
     let (trained_b, init_b) = (file(b, 3), file(b, 0));
     let data = workspace.data_dir();
+    let match_with_init = |out: &std::path::Path| {
+        succeeded(&weightscope(&[
+            "match",
+            s(&trained_a),
+            s(&trained_b),
+            "--init-a",
+            s(&init_a),
+            "--init-b",
+            s(&init_b),
+            "--data",
+            s(&data),
+            "--out",
+            s(out),
+        ]))
+    };
     let out = workspace.path("files");
-    succeeded(&weightscope(&[
-        "match",
-        s(&trained_a),
-        s(&trained_b),
-        "--init-a",
-        s(&init_a),
-        "--init-b",
-        s(&init_b),
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-    ]));
+    match_with_init(&out);
     let from_files = read_json(&out.join("match.json"));
     let runs_out = workspace.path("runs-match");
     succeeded(&weightscope(&["match", s(a), s(b), "--out", s(&runs_out)]));
@@ -468,19 +455,7 @@ fn weights_files_match_as_their_runs_do() {
         "the verdict needs the initial weights"
     );
     // Matching into the folder of a match with epochs leaves no stale epochs figure behind.
-    succeeded(&weightscope(&[
-        "match",
-        s(&trained_a),
-        s(&trained_b),
-        "--init-a",
-        s(&init_a),
-        "--init-b",
-        s(&init_b),
-        "--data",
-        s(&data),
-        "--out",
-        s(&runs_out),
-    ]));
+    match_with_init(&runs_out);
     assert!(!runs_out.join("figures/match_epochs.png").exists());
     assert!(runs_out.join("figures/match_pairs.png").exists());
     let page = std::fs::read_to_string(runs_out.join("match.html")).unwrap();
