@@ -62,6 +62,14 @@ impl Ord for Score {
     }
 }
 
+/// The score a row must beat to enter `heap`: its lowest once it holds `keep`, none before.
+fn floor(heap: &BinaryHeap<Reverse<Score>>, keep: usize) -> Option<f32> {
+    match heap.peek() {
+        Some(Reverse(Score(low, _))) if heap.len() >= keep => Some(*low),
+        _ => None,
+    }
+}
+
 /// Candidates kept beyond k by the single-precision search, so that re-ranking them in double
 /// precision gives the same k images as a search in double precision would.
 const RERANK_MARGIN: usize = 40;
@@ -93,7 +101,7 @@ impl Candidates {
     }
 
     /// Takes the products of rows `start..start + sims.rows` with the vectors (one column
-    /// per vector).
+    /// per vector); blocks come in rising order of rows.
     pub fn add(&mut self, start: usize, sims: &Matrix) {
         // Each task keeps the heaps of a few vectors and reads their stretch of every row.
         const VECTORS_PER_TASK: usize = 16;
@@ -103,16 +111,21 @@ impl Candidates {
             .enumerate()
             .for_each(|(task, heaps)| {
                 let first = task * VECTORS_PER_TASK;
+                // Each full heap's lowest score: most products fall below it, and a float
+                // comparison turns them away before any heap is touched. A product equal to
+                // it loses too, as the rows come in rising order and ties go to the lower.
+                let mut floors: Vec<Option<f32>> = heaps.iter().map(|h| floor(h, keep)).collect();
                 for r in 0..sims.rows {
                     let scores = &sims.row(r)[first..first + heaps.len()];
-                    for (heap, &s) in heaps.iter_mut().zip(scores) {
-                        let score = Score(s, Reverse(start + r));
-                        if heap.len() < keep {
-                            heap.push(Reverse(score));
-                        } else if heap.peek().is_some_and(|Reverse(low)| score > *low) {
-                            heap.pop();
-                            heap.push(Reverse(score));
+                    for ((heap, floor_of), &s) in heaps.iter_mut().zip(&mut floors).zip(scores) {
+                        if floor_of.is_some_and(|f| s.total_cmp(&f).is_le()) {
+                            continue;
                         }
+                        heap.push(Reverse(Score(s, Reverse(start + r))));
+                        if heap.len() > keep {
+                            heap.pop();
+                        }
+                        *floor_of = floor(heap, keep);
                     }
                 }
             });
