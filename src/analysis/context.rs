@@ -3,13 +3,15 @@
 
 use super::blend::{Candidates, feeding};
 use super::collapse::collapse_on_training_file;
-use super::forward::{continue_hidden, kernel};
+use super::forward::{continue_hidden, images_matrix, kernel};
 use super::layer_view::{LayerView, NEIGHBOURS, layer_view};
 use super::linalg::{Matrix, ProductRows};
 use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs};
 use super::probe::winners;
 use super::results::{AnalysisInputs, EpochFigures, Snapshot};
 use super::templates::{ClassTemplate, class_means, class_means_of, class_template};
+use crate::core::config::Activation;
+use crate::core::data::ImageSet;
 use crate::core::model_kind::ModelKind;
 use crate::core::weights::{LayerWeights, model_kind};
 
@@ -40,25 +42,55 @@ pub(super) struct Gathered {
     pub(super) hidden_rows: Vec<ProductRows>,
 }
 
-/// What every snapshot's figures share: the inputs, the training images as unit rows, and
-/// their class means.
+/// What every snapshot's reading reads besides its weights: the data, and how the network
+/// reads them.
+#[derive(Clone, Copy)]
+pub(super) struct SnapshotInputs<'a> {
+    pub(super) activation: Activation,
+    pub(super) train: &'a ImageSet,
+    pub(super) test: &'a ImageSet,
+    pub(super) probe_index: usize,
+    pub(super) explorer: bool,
+}
+
+/// What every snapshot's figures share: the inputs, the training images as unit rows and
+/// their class means, and the test images.
 pub(super) struct Context<'a> {
-    pub(super) inputs: &'a AnalysisInputs<'a>,
+    pub(super) inputs: SnapshotInputs<'a>,
     pub(super) images: UnitRows,
     pub(super) means: Matrix,
     pub(super) global: Vec<f32>,
+    pub(super) test_images: Matrix,
 }
 
 impl<'a> Context<'a> {
-    pub(super) fn new(inputs: &'a AnalysisInputs<'a>) -> Self {
+    /// The context of `inputs`' snapshots (which it does not keep).
+    pub(super) fn new(inputs: &AnalysisInputs<'a>) -> Self {
         let train = inputs.train;
         let (means, global) = class_means(train);
         Context {
-            inputs,
+            inputs: SnapshotInputs {
+                activation: inputs.activation,
+                train,
+                test: inputs.test,
+                probe_index: inputs.probe_index,
+                explorer: inputs.explorer,
+            },
             images: UnitRows::of(train.len(), train.pixels(), &train.images),
             means,
             global,
+            test_images: images_matrix(inputs.test),
         }
+    }
+
+    /// Whether this context was built for `inputs`' data, so their analysis may use it.
+    pub(super) fn reads(&self, inputs: &AnalysisInputs<'_>) -> bool {
+        let same = self.inputs;
+        std::ptr::eq(same.train, inputs.train)
+            && std::ptr::eq(same.test, inputs.test)
+            && same.activation == inputs.activation
+            && same.probe_index == inputs.probe_index
+            && same.explorer == inputs.explorer
     }
 
     pub(super) fn class_template(&self, layers: &[LayerWeights]) -> ClassTemplate {

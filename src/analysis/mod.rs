@@ -1,6 +1,7 @@
 //! The analysis layer: the measurements of `docs/method.md`, computed from weights copied to
 //! the host. Every function here is pure: plain arrays in, numbers out.
 
+pub mod alongside;
 pub mod blend;
 mod class_means;
 pub mod collapse;

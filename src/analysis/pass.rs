@@ -1,8 +1,10 @@
 //! The whole analysis of one network: every figure for the trained weights, its baseline on
 //! the initial weights, and the per-epoch dynamics. Produces `analysis.json`.
 
-use super::context::Context;
 use rayon::prelude::*;
+
+use super::alongside::{EarlyReadings, Reading, Role, SnapshotTemplates};
+use super::context::Context;
 
 use super::every_layer::every_layer_keys;
 use super::explorer::EpochView;
@@ -33,43 +35,67 @@ pub struct Analysed {
 /// Runs every analysis; every "against initial" figure needs the initial weights as the
 /// first of at least two snapshots.
 pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
+    analyze_with(inputs, EarlyReadings::none())
+}
+
+/// [`analyze`], with the readings of the snapshots taken while the network trained
+/// ([`super::alongside::Alongside`]): only the others are read here.
+pub fn analyze_with<'a>(inputs: &AnalysisInputs<'a>, early: EarlyReadings<'a>) -> Analysed {
     let (init, trained) = initial_and_trained(inputs.snapshots);
-    let ctx = Context::new(inputs);
+    let EarlyReadings {
+        context,
+        mut readings,
+    } = early;
+    let ctx = context
+        .filter(|c| c.reads(inputs))
+        .unwrap_or_else(|| Context::new(inputs));
     let activation = inputs.activation;
-    // The costliest figure, computed once per snapshot and shared by the dynamics and the
-    // trained-versus-initial comparison.
     let count = inputs.snapshots.len();
-    let (mut dynamics, mut nearest) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    let mut views = Vec::with_capacity(count);
-    let (mut every_init, mut every_trained, mut baselines) = (None, None, Vec::new());
+    let init_layers = init.map(|s| s.layers.as_slice());
+    let (mut dynamics, mut pages) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    let (mut first, mut last) = (None, None);
+    // The costliest figure, computed once per snapshot and shared by the dynamics and the
+    // trained-versus-initial comparison; only the initial and trained snapshots' readings
+    // are kept whole.
     for (i, snapshot) in inputs.snapshots.iter().enumerate() {
-        // Only the first (initial) and last (trained) snapshots' activations and candidates
-        // are needed again; the others are dropped as soon as their figures are taken.
-        let (first, last) = (i == 0, i + 1 == count);
-        let r = ctx.snapshot_figures(snapshot, first || last);
-        let mut figures = r.figures;
-        if let Some(gathered) = r.gathered {
-            let rows = ctx.layer_rows(gathered.hidden_rows);
-            let every = ctx.every_layer(&snapshot.layers, &r.hidden, &rows, gathered.candidates);
-            every.fill_dynamics(&mut figures);
-            if last {
-                let init = init.map(|s| s.layers.as_slice());
-                baselines = ctx.blend_baselines(&snapshot.layers, init, &rows);
-                every_trained = Some(every);
-            } else {
-                every_init = Some(every);
-            }
-        }
+        let role = Role::of(i, count);
+        let reading = readings
+            .remove(&snapshot.epoch)
+            .filter(|r| r.role == role)
+            .unwrap_or_else(|| ctx.read(snapshot, role, init_layers));
+        let Reading {
+            figures,
+            nearest,
+            every,
+            baselines,
+            views,
+            templates,
+            ..
+        } = reading;
         dynamics.push(figures);
-        nearest.push(r.nearest);
-        views.push(r.views);
+        match role {
+            Role::Trained => {
+                pages.push((views, None));
+                last = Some((nearest, every, baselines));
+            }
+            Role::Initial => {
+                let pixel = templates.as_ref().map(|t| t.pixel.clone());
+                pages.push((views, templates));
+                first = Some((nearest, every, pixel));
+            }
+            Role::Between => pages.push((views, templates)),
+        }
     }
-    let nearest_trained = nearest.pop().expect("one snapshot at least");
-    let nearest_init = init.map(|_| nearest.swap_remove(0));
-    let test_images = images_matrix(inputs.test);
+    let (nearest_trained, every_trained, baselines) = last.expect("one snapshot at least");
+    let (nearest_init, every_init, init_pixel) = match first {
+        Some((nearest, every, pixel)) => (Some(nearest), every, pixel),
+        None => (None, None, None),
+    };
+    let test_images = &ctx.test_images;
     let templates = TrainedAndInit {
-        trained: pixel_templates(&trained.layers, activation, &test_images),
-        init: init.map(|s| pixel_templates(&s.layers, activation, &test_images)),
+        trained: pixel_templates(&trained.layers, activation, test_images),
+        init: init_pixel
+            .or_else(|| init.map(|s| pixel_templates(&s.layers, activation, test_images))),
     };
     let class_templates = TrainedAndInit {
         trained: ctx.class_template(&trained.layers),
@@ -93,7 +119,7 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));
-    let every_trained = every_trained.expect("one snapshot at least");
+    let every_trained = every_trained.expect("the trained weights' reading gathers");
     let keys = every_layer_keys(&trained.layers, every_trained, every_init, baselines);
     let analysis = Analysis {
         pixel_templates: with_init(likeness.trained, likeness.init)
@@ -140,10 +166,11 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
             .zip(init)
             .map(|(set, init)| first_layer_span(set, &trained.layers[0], &init.layers[0])),
     };
-    let explorer = views
+    let explorer = pages
         .into_iter()
+        .map(|(views, early)| views.map(|v| (v, early)))
         .collect::<Option<Vec<_>>>()
-        .map(|views| epoch_views(inputs, views, &templates, effective, &test_images));
+        .map(|pages| epoch_views(inputs, &ctx, pages, &templates, effective));
     Analysed {
         analysis,
         pixel_templates: templates,
@@ -152,14 +179,14 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
 }
 
 /// The explorer's every snapshot: its layers' views from the searches, and its effective
-/// and pixel templates over the test images, those of the trained and initial weights taken
-/// from the analysis rather than computed again.
+/// and pixel templates over the test images, those taken alongside training and those of the
+/// trained and initial weights taken from the analysis rather than computed again.
 fn epoch_views(
     inputs: &AnalysisInputs<'_>,
-    views: Vec<Vec<LayerView>>,
+    ctx: &Context<'_>,
+    pages: Vec<(Vec<LayerView>, Option<SnapshotTemplates>)>,
     templates: &TrainedAndInit<Vec<Matrix>>,
     trained_effective: Option<Matrix>,
-    test_images: &Matrix,
 ) -> Vec<EpochView> {
     let count = inputs.snapshots.len();
     let has_init = initial_and_trained(inputs.snapshots).0.is_some();
@@ -167,31 +194,36 @@ fn epoch_views(
     inputs
         .snapshots
         .par_iter()
-        .zip(views)
+        .zip(pages)
         .enumerate()
-        .map(|(i, (snapshot, layers))| {
+        .map(|(i, (snapshot, (layers, early)))| {
             let last = i + 1 == count;
-            let known = if last {
-                Some(&templates.trained)
-            } else if i == 0 && has_init {
-                templates.init.as_ref()
-            } else {
-                None
-            };
-            let pixel_templates = known.map_or_else(
-                || pixel_templates(&snapshot.layers, inputs.activation, test_images),
-                Clone::clone,
-            );
-            let effective = if last {
-                trained_effective.clone()
-            } else {
-                effective_templates(&snapshot.layers, inputs.activation, inputs.test)
+            let SnapshotTemplates { pixel, effective } = match early {
+                Some(t) => t,
+                None if last => SnapshotTemplates {
+                    pixel: templates.trained.clone(),
+                    effective: trained_effective.clone(),
+                },
+                None => {
+                    let known = (i == 0 && has_init).then_some(templates.init.as_ref());
+                    match known.flatten() {
+                        Some(pixel) => SnapshotTemplates {
+                            pixel: pixel.clone(),
+                            effective: effective_templates(
+                                &snapshot.layers,
+                                inputs.activation,
+                                inputs.test,
+                            ),
+                        },
+                        None => ctx.templates(&snapshot.layers),
+                    }
+                }
             };
             EpochView {
                 epoch: snapshot.epoch,
                 layers,
                 effective,
-                pixel_templates: pixel_templates[1..].to_vec(),
+                pixel_templates: pixel[1..].to_vec(),
             }
         })
         .collect()

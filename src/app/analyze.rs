@@ -11,7 +11,8 @@ use super::compare::{InHand, write_comparison};
 use super::explore::{write_explorer, write_page_of_views};
 use super::feedback::Feedback;
 use super::finished::FinishedRun;
-use crate::analysis::pass::{Analysed, analyze};
+use crate::analysis::alongside::EarlyReadings;
+use crate::analysis::pass::{Analysed, analyze_with};
 use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot, initial_and_trained};
 use crate::analysis::span::MAX_SPAN_IMAGES;
 use crate::core::data::RunData;
@@ -49,14 +50,17 @@ pub fn analyze_run(path: &Path, feedback: &mut dyn Feedback) -> Result<Analysis>
             snapshots: &snapshots,
         },
         true,
+        EarlyReadings::none(),
         feedback,
     )
 }
 
 /// Analyses `subject` and writes its results; `explorer` asks for its explorer page too.
-pub(crate) fn write_analysis(
-    subject: &Subject<'_>,
+/// `early` holds the readings of snapshots taken while the network trained.
+pub(crate) fn write_analysis<'a>(
+    subject: &Subject<'a>,
     explorer: bool,
+    early: EarlyReadings<'a>,
     feedback: &mut dyn Feedback,
 ) -> Result<Analysis> {
     let Subject {
@@ -72,19 +76,23 @@ pub(crate) fn write_analysis(
         Provenance::Trained { .. } if data.train_len() <= MAX_SPAN_IMAGES => Some(data.split().0),
         _ => None,
     };
+    let read_early = early.epochs().len();
     let Analysed {
         analysis,
         pixel_templates,
         explorer: views,
-    } = analyze(&AnalysisInputs {
-        activation: provenance.activation(),
-        train: &data.full_train,
-        test: &data.test,
-        probe_index: provenance.probe_index(),
-        snapshots,
-        trained_on: trained_on.as_ref(),
-        explorer,
-    });
+    } = analyze_with(
+        &AnalysisInputs {
+            activation: provenance.activation(),
+            train: &data.full_train,
+            test: &data.test,
+            probe_index: provenance.probe_index(),
+            snapshots,
+            trained_on: trained_on.as_ref(),
+            explorer,
+        },
+        early,
+    );
     dir.write_json(ANALYSIS_FILE, &analysis)?;
     dir.write(
         PIXEL_TEMPLATES_FILE,
@@ -118,8 +126,16 @@ pub(crate) fn write_analysis(
         (files, page_line)
     });
     let files = files?;
+    // The snapshots read while training ran cost the training time they shared, not this.
+    let during = match read_early {
+        0 => String::new(),
+        n => format!(
+            " ({n} of {} snapshots read while training)",
+            snapshots.len()
+        ),
+    };
     feedback.message(&format!(
-        "analysis: {} in {:.1}s, {} figure files in {}",
+        "analysis: {} in {:.1}s{during}, {} figure files in {}",
         dir.file(ANALYSIS_FILE).display(),
         started.elapsed().as_secs_f64(),
         files.len(),

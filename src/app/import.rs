@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 
 use super::analyze::{Subject, write_analysis};
 use super::feedback::Feedback;
+use crate::analysis::alongside::EarlyReadings;
 use crate::analysis::forward::evaluate_on_host;
 use crate::analysis::results::{Analysis, Snapshot, initial_and_trained};
 use crate::core::config::{Activation, Config, data_folder};
@@ -372,5 +373,5 @@ fn write_import(
         data,
         snapshots: &snapshots,
     };
-    write_analysis(&subject, true, feedback)
+    write_analysis(&subject, true, EarlyReadings::none(), feedback)
 }

@@ -2,13 +2,16 @@
 //! Also resuming, which continues an interrupted run from its checkpoint.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use anyhow::{Result, bail};
 
 use super::analyze::{Subject, write_analysis};
 use super::feedback::Feedback;
 use super::finished::snapshots;
-use crate::analysis::results::Analysis;
+use crate::analysis::alongside::{Alongside, EarlyReadings};
+use crate::analysis::results::{Analysis, AnalysisInputs, Snapshot};
 use crate::core::config::Config;
 use crate::core::data::RunData;
 use crate::core::metrics::{EpochMetrics, Metrics};
@@ -136,11 +139,13 @@ pub fn resume_training(
     run.train(Start::Resume(checkpoint), outputs, feedback, stop)
 }
 
-/// Shows the loop's progress and saves a snapshot of the weights after every epoch.
+/// Shows the loop's progress and saves a snapshot of the weights after every epoch, handing
+/// it on to be read alongside the training where the run will be analysed.
 struct RunObserver<'a> {
     feedback: &'a mut dyn Feedback,
     dir: &'a RunDir,
     epochs: usize,
+    alongside: Option<Sender<Snapshot>>,
 }
 
 impl TrainObserver for RunObserver<'_> {
@@ -161,7 +166,13 @@ impl TrainObserver for RunObserver<'_> {
         if let Some(m) = metrics {
             self.feedback.end_epoch(m, self.epochs);
         }
-        save_model(self.dir, &snapshot_file(epoch), model)
+        save_model(self.dir, &snapshot_file(epoch), model)?;
+        if let Some(reader) = &self.alongside {
+            let layers = model.weights();
+            // A reader gone has stopped reading; the analysis reads what it left.
+            let _ = reader.send(Snapshot { epoch, layers });
+        }
+        Ok(())
     }
 
     fn stopped(&mut self) {
@@ -187,26 +198,23 @@ impl Run<'_> {
         stop: &StopToken,
     ) -> Result<RunSummary> {
         self.announce(feedback);
-        let config = self.config;
-        let (train_set, validation) = self.data.split();
-        let job = TrainJob {
-            training: &config.training,
-            seed: config.seed,
-            activation: config.model.activation,
-            data: TrainInputs {
-                train: train_set,
-                validation,
-                max_tensor_bytes: backend::max_tensor_bytes(config.backend),
-                test: &self.data.test,
-            },
-            device: &self.backend.device,
-        };
-        let mut observer = RunObserver {
-            feedback: &mut *feedback,
-            dir: &self.dir,
-            epochs: config.training.epochs,
-        };
-        let trained = match train(job, start, &mut observer, stop)? {
+        let analysed = outputs != Outputs::Results;
+        let over = AtomicBool::new(false);
+        let (outcome, early) = std::thread::scope(|scope| {
+            let (reader, read) = match analysed {
+                true => {
+                    let (send, receive) = channel();
+                    let read = scope.spawn(|| self.read_alongside(outputs, receive, &over, stop));
+                    (Some(send), Some(read))
+                }
+                false => (None, None),
+            };
+            let outcome = self.fit(start, reader, feedback, stop);
+            over.store(true, Ordering::Relaxed);
+            let early = read.map(|r| r.join().expect("reading snapshots does not panic"));
+            (outcome, early)
+        });
+        let trained = match outcome? {
             Outcome::Finished(trained) => trained,
             Outcome::Interrupted(checkpoint) => {
                 checkpoint.save(&self.dir)?;
@@ -220,9 +228,9 @@ impl Run<'_> {
             }
         };
         let metrics = self.save_results(trained, feedback)?;
-        let analysis = match outputs {
-            Outputs::Results => None,
-            Outputs::Report | Outputs::Explorer => Some(self.analyse(&metrics, outputs, feedback)?),
+        let analysis = match early {
+            Some(early) => Some(self.analyse(&metrics, outputs, early, feedback)?),
+            None => None,
         };
         feedback.message(&match outputs {
             Outputs::Explorer => format!(
@@ -241,11 +249,79 @@ impl Run<'_> {
         })
     }
 
-    /// The analysis of the snapshots just saved, read back as any finished run's are.
-    fn analyse(
+    /// The training loop, each snapshot sent to `reader` where one reads them.
+    fn fit(
         &self,
+        start: Start<'_>,
+        reader: Option<Sender<Snapshot>>,
+        feedback: &mut dyn Feedback,
+        stop: &StopToken,
+    ) -> Result<Outcome> {
+        let config = self.config;
+        let (train_set, validation) = self.data.split();
+        let job = TrainJob {
+            training: &config.training,
+            seed: config.seed,
+            activation: config.model.activation,
+            data: TrainInputs {
+                train: train_set,
+                validation,
+                max_tensor_bytes: backend::max_tensor_bytes(config.backend),
+                test: &self.data.test,
+            },
+            device: &self.backend.device,
+        };
+        let mut observer = RunObserver {
+            feedback: &mut *feedback,
+            dir: &self.dir,
+            epochs: config.training.epochs,
+            alongside: reader,
+        };
+        train(job, start, &mut observer, stop)
+    }
+
+    /// Reads the snapshots `snapshots` brings while the training runs, on a thread of its own
+    /// (the training leaves about a third of two cores idle between its matrix products). Once
+    /// the training is `over` (or asked to stop) it reads no more: the analysis reads what is
+    /// left on every core.
+    fn read_alongside(
+        &self,
+        outputs: Outputs,
+        snapshots: Receiver<Snapshot>,
+        over: &AtomicBool,
+        stop: &StopToken,
+    ) -> EarlyReadings<'_> {
+        let inputs = AnalysisInputs {
+            activation: self.config.model.activation,
+            train: &self.data.full_train,
+            test: &self.data.test,
+            probe_index: self.config.analysis.probe_index,
+            snapshots: &[],
+            trained_on: None,
+            explorer: outputs == Outputs::Explorer,
+        };
+        // One thread: the reading's own parallel loops must not queue behind the training's.
+        let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else {
+            return EarlyReadings::none();
+        };
+        pool.install(|| {
+            let mut reader = Alongside::new(&inputs, self.config.training.epochs);
+            for snapshot in snapshots {
+                if stop.requested() || over.load(Ordering::Relaxed) {
+                    break;
+                }
+                reader.read(&snapshot);
+            }
+            reader.finish()
+        })
+    }
+
+    /// The analysis of the snapshots just saved, read back as any finished run's are.
+    fn analyse<'a>(
+        &'a self,
         metrics: &Metrics,
         outputs: Outputs,
+        early: EarlyReadings<'a>,
         feedback: &mut dyn Feedback,
     ) -> Result<Analysis> {
         let snapshots = snapshots(&self.dir, self.config, metrics)?;
@@ -258,7 +334,7 @@ impl Run<'_> {
             data: &self.data,
             snapshots: &snapshots,
         };
-        write_analysis(&subject, outputs == Outputs::Explorer, feedback)
+        write_analysis(&subject, outputs == Outputs::Explorer, early, feedback)
     }
 
     fn announce(&self, feedback: &dyn Feedback) {

@@ -343,3 +343,62 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
         }
     }
 }
+
+/// The analysis of `run`'s snapshots, read one by one as training would hand them over
+/// (`planned` epochs announced), equals the analysis that reads them all at the end; with
+/// every snapshot but the trained one read early.
+fn early_readings_change_nothing(run: &Path, planned: usize, read: impl Fn(usize) -> bool) {
+    use weightscope::analysis::alongside::Alongside;
+    use weightscope::analysis::pass::{analyze, analyze_with};
+    use weightscope::analysis::results::AnalysisInputs;
+    let finished = weightscope::app::finished::FinishedRun::open(run).unwrap();
+    let (data, snapshots) = (finished.data().unwrap(), finished.snapshots().unwrap());
+    let provenance = finished.provenance();
+    let inputs = AnalysisInputs {
+        activation: provenance.activation(),
+        train: &data.full_train,
+        test: &data.test,
+        probe_index: provenance.probe_index(),
+        snapshots: &snapshots,
+        trained_on: None,
+        explorer: true,
+    };
+    let plain = analyze(&inputs);
+    let mut alongside = Alongside::new(&inputs, planned);
+    for snapshot in snapshots.iter().filter(|s| read(s.epoch)) {
+        alongside.read(snapshot);
+    }
+    let early = alongside.finish();
+    // Epoch `planned`, the trained weights, is left to the analysis.
+    let expected: Vec<usize> = (0..snapshots.len())
+        .filter(|&e| e < planned && read(e))
+        .collect();
+    assert_eq!(early.epochs(), expected);
+    let with_early = analyze_with(&inputs, early);
+    let text = |a: &weightscope::analysis::results::Analysis| serde_json::to_string(a).unwrap();
+    assert_eq!(text(&with_early.analysis), text(&plain.analysis));
+    assert_eq!(with_early.pixel_templates, plain.pixel_templates);
+    assert_eq!(with_early.explorer, plain.explorer);
+}
+
+#[test]
+fn snapshots_read_while_training_give_the_analysis_read_afterwards() {
+    let run = &crate::common::shared_mlp().dir;
+    let epochs = json(&run.join("metrics.json"))["epochs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(epochs >= 3, "a run with epochs between its first and last");
+    // Every snapshot read; only some (as after a resume); a run that ended before the epochs
+    // planned, whose last snapshot was read as one between.
+    early_readings_change_nothing(run, epochs, |_| true);
+    early_readings_change_nothing(run, epochs, |e| e % 2 == 1);
+    early_readings_change_nothing(run, epochs + 3, |_| true);
+}
+
+#[test]
+fn a_deeper_network_read_while_training_gives_the_analysis_read_afterwards() {
+    let ws = Workspace::new(300, 100);
+    let run = train(&ws, "deep", &[12, 8]);
+    early_readings_change_nothing(&run, 4, |_| true);
+}
