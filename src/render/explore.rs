@@ -108,13 +108,17 @@ struct Images {
 /// pieces this long compress as well as the whole.
 const PACKED_PIECE: usize = 1 << 20;
 
+/// How hard the page's arrays are deflated: the default level makes the article MLP's page 1%
+/// larger than the best (8.69 against 8.61 MB of deflated data) in a ninth of the time.
+const PACKING: Compression = Compression::new(6);
+
 /// `bytes` deflated piece by piece (each piece a raw deflate stream in base64), in parallel;
 /// the page inflates the pieces and joins them.
 fn packed(bytes: &[u8]) -> Vec<String> {
     bytes
         .par_chunks(PACKED_PIECE)
         .map(|piece| {
-            let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
+            let mut encoder = DeflateEncoder::new(Vec::new(), PACKING);
             encoder
                 .write_all(piece)
                 .expect("deflating into memory cannot fail");
