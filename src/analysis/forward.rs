@@ -19,13 +19,15 @@ pub fn images_matrix(set: &ImageSet) -> Matrix {
 /// Pre-activations `z` of every layer for a batch of inputs (rows).
 pub fn pre_activations(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Vec<Matrix> {
     let mut out = Vec::with_capacity(layers.len());
-    let mut input = x.clone();
+    // The first layer reads `x` itself: the test set is tens of MB.
+    let mut input: Option<Matrix> = None;
     for (i, layer) in layers.iter().enumerate() {
-        let mut z = input.matmul(&kernel(layer));
+        let mut z = input.as_ref().unwrap_or(x).matmul(&kernel(layer));
         z.add_row_vector(&layer.bias);
         if i + 1 < layers.len() {
-            input = z.clone();
-            input.map(|v| activation.apply(v));
+            let mut next = z.clone();
+            next.map(|v| activation.apply(v));
+            input = Some(next);
         }
         out.push(z);
     }

@@ -155,7 +155,6 @@ pub fn train(
         validation: DeviceSet::upload(data.validation, device, limit),
         loss: CrossEntropyLossConfig::new().init(&train_device),
     };
-    let test_set = DeviceSet::upload(data.test.clone(), device, limit);
     let config = job.training;
     let (mut model, mut state) = initial_state(&job, start, &train_device, observer)?;
     let elapsed = |state: &State| state.earlier_seconds + started.elapsed().as_secs_f64();
@@ -187,6 +186,8 @@ pub fn train(
     }
     let train_seconds = elapsed(&state);
     let model = model.valid();
+    // Uploaded only now: the training does not need it beside the training set.
+    let test_set = DeviceSet::upload(data.test.clone(), device, limit);
     let test = evaluate(&model, &test_set);
     Ok(Outcome::Finished(Trained {
         model,
