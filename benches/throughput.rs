@@ -22,6 +22,7 @@ use weightscope::core::data::Mnist;
 use weightscope::core::scaling::InputScaling;
 use weightscope::core::stop::StopToken;
 use weightscope::core::weights::initial_weights;
+use weightscope::nn::backend::Placement;
 use weightscope::render::explore::{ExplorePage, explore_html};
 use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
@@ -98,10 +99,10 @@ fn main() {
                     seed: 12345,
                     activation: Activation::Relu,
                     data: TrainInputs {
-                        train: train_set.clone(),
-                        validation: val.clone(),
+                        train: (&train_set).into(),
+                        validation: (&val).into(),
                         test: &val,
-                        max_tensor_bytes: None,
+                        placement: Placement::Host,
                     },
                     device: &device,
                 };

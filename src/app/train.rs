@@ -258,7 +258,7 @@ impl Run<'_> {
         stop: &StopToken,
     ) -> Result<Outcome> {
         let config = self.config;
-        let (train_set, validation) = self.data.split();
+        let (train_set, validation) = self.data.split_slices();
         let job = TrainJob {
             training: &config.training,
             seed: config.seed,
@@ -266,7 +266,7 @@ impl Run<'_> {
             data: TrainInputs {
                 train: train_set,
                 validation,
-                max_tensor_bytes: backend::max_tensor_bytes(config.backend),
+                placement: backend::placement(config.backend),
                 test: &self.data.test,
             },
             device: &self.backend.device,

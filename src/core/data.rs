@@ -31,6 +31,45 @@ pub struct ImageSet {
     pub channels: usize,
 }
 
+/// Consecutive images of a set, borrowed: a training split without a copy of its pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageSlice<'a> {
+    /// Row-major `[len, pixels]`.
+    pub images: &'a [f32],
+    pub labels: &'a [Label],
+    /// Values per image.
+    pub pixels: usize,
+}
+
+impl<'a> ImageSlice<'a> {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Images `start..end`, still borrowed.
+    pub fn slice(&self, start: usize, end: usize) -> ImageSlice<'a> {
+        ImageSlice {
+            images: &self.images[start * self.pixels..end * self.pixels],
+            labels: &self.labels[start..end],
+            pixels: self.pixels,
+        }
+    }
+}
+
+impl<'a> From<&'a ImageSet> for ImageSlice<'a> {
+    fn from(set: &'a ImageSet) -> Self {
+        ImageSlice {
+            images: &set.images,
+            labels: &set.labels,
+            pixels: set.pixels(),
+        }
+    }
+}
+
 impl ImageSet {
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -77,6 +116,12 @@ impl ImageSet {
     pub fn split_validation(&self, fraction: f64) -> (ImageSet, ImageSet) {
         let train_len = self.split_index(fraction);
         (self.range(0, train_len), self.range(train_len, self.len()))
+    }
+
+    /// [`ImageSet::split_validation`], borrowing the two parts rather than copying them.
+    pub fn split_validation_slices(&self, fraction: f64) -> (ImageSlice<'_>, ImageSlice<'_>) {
+        let (all, train_len) = (ImageSlice::from(self), self.split_index(fraction));
+        (all.slice(0, train_len), all.slice(train_len, self.len()))
     }
 }
 
@@ -424,6 +469,12 @@ impl RunData {
     /// The training and validation sets, split as Keras splits them.
     pub fn split(&self) -> (ImageSet, ImageSet) {
         self.full_train.split_validation(self.validation_split)
+    }
+
+    /// [`RunData::split`], borrowed: what training reads.
+    pub fn split_slices(&self) -> (ImageSlice<'_>, ImageSlice<'_>) {
+        self.full_train
+            .split_validation_slices(self.validation_split)
     }
 }
 

@@ -6,12 +6,25 @@ use burn::tensor::Device;
 pub use crate::core::config::BackendName;
 use crate::core::metrics::Adapter;
 
-/// The largest tensor, in bytes, to put in one device buffer: wgpu's default limit on a
-/// storage buffer binding is 128 MiB, less than MNIST's 184 MB of training pixels.
-pub fn max_tensor_bytes(name: BackendName) -> Option<usize> {
+/// Where a data set waits for its batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In the host's memory, each batch copied out of the set the run already holds: the
+    /// CPU backends, for which an upload would only hold the images twice.
+    Host,
+    /// Uploaded to the device once, in parts of at most `max_tensor_bytes` where the backend
+    /// limits a buffer's size.
+    Device { max_tensor_bytes: Option<usize> },
+}
+
+/// Where `name`'s training data live. wgpu's default limit on a storage buffer binding is
+/// 128 MiB, less than MNIST's 184 MB of training pixels.
+pub fn placement(name: BackendName) -> Placement {
     match name {
-        BackendName::Wgpu => Some(64 << 20),
-        BackendName::Flex | BackendName::Ndarray => None,
+        BackendName::Wgpu => Placement::Device {
+            max_tensor_bytes: Some(64 << 20),
+        },
+        BackendName::Flex | BackendName::Ndarray => Placement::Host,
     }
 }
 

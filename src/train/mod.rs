@@ -20,10 +20,11 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::core::config::{Activation, TrainingConfig};
-use crate::core::data::ImageSet;
+use crate::core::data::{ImageSet, ImageSlice};
 use crate::core::metrics::{EpochMetrics, Evaluation};
 use crate::core::stop::StopToken;
 use crate::core::weights::LayerWeights;
+use crate::nn::backend::Placement;
 use crate::nn::model::DenseNet;
 use crate::nn::optim::optimizer;
 pub use checkpoint::Checkpoint;
@@ -55,13 +56,12 @@ impl TrainObserver for Unobserved {
     }
 }
 
-/// The sets a run trains on; the training and validation sets are moved to the device.
+/// The sets a run trains on, and where the backend reads them.
 pub struct TrainInputs<'a> {
-    pub train: ImageSet,
-    pub validation: ImageSet,
+    pub train: ImageSlice<'a>,
+    pub validation: ImageSlice<'a>,
     pub test: &'a ImageSet,
-    /// The largest tensor the backend takes, if it has a limit.
-    pub max_tensor_bytes: Option<usize>,
+    pub placement: Placement,
 }
 
 /// One training job: how to train, on what, where.
@@ -149,10 +149,10 @@ pub fn train(
         device,
     };
     let train_device = device.clone().autodiff();
-    let limit = data.max_tensor_bytes;
+    let placement = data.placement;
     let sets = Sets {
-        train: DeviceSet::upload(data.train, &train_device, limit),
-        validation: DeviceSet::upload(data.validation, device, limit),
+        train: DeviceSet::place(data.train, &train_device, placement),
+        validation: DeviceSet::place(data.validation, device, placement),
         loss: CrossEntropyLossConfig::new().init(&train_device),
     };
     let config = job.training;
@@ -187,7 +187,7 @@ pub fn train(
     let train_seconds = elapsed(&state);
     let model = model.valid();
     // Uploaded only now: the training does not need it beside the training set.
-    let test_set = DeviceSet::upload(data.test.clone(), device, limit);
+    let test_set = DeviceSet::place(data.test.into(), device, placement);
     let test = evaluate(&model, &test_set);
     Ok(Outcome::Finished(Trained {
         model,
@@ -206,9 +206,9 @@ struct Plan<'a> {
 }
 
 /// The device-side sets and the loss, fixed for the whole run.
-struct Sets {
-    train: DeviceSet,
-    validation: DeviceSet,
+struct Sets<'a> {
+    train: DeviceSet<'a>,
+    validation: DeviceSet<'a>,
     loss: CrossEntropyLoss,
 }
 
@@ -256,7 +256,7 @@ fn initial_state(
 fn run_epoch(
     mut model: DenseNet,
     state: &mut State,
-    sets: &Sets,
+    sets: &Sets<'_>,
     job: &Plan<'_>,
     observer: &mut dyn TrainObserver,
     stop: &StopToken,

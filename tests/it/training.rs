@@ -10,6 +10,7 @@ use weightscope::core::data::ImageSet;
 use weightscope::core::metrics::EpochMetrics;
 use weightscope::core::stop::StopToken;
 use weightscope::core::weights::{initial_weights, layer_widths};
+use weightscope::nn::backend::Placement;
 use weightscope::nn::model::DenseNet;
 use weightscope::train::epoch_order;
 use weightscope::train::saved::load_model;
@@ -213,7 +214,11 @@ fn saved_weights_load_back_bit_identically() {
     assert_ne!(trained.weights(), init.weights());
     // Evaluating the reloaded model gives the recorded test metrics.
     let data = weightscope::core::data::RunData::load(&config).unwrap();
-    let test = weightscope::train::device_data::DeviceSet::upload(data.test.clone(), &device, None);
+    let test = weightscope::train::device_data::DeviceSet::place(
+        (&data.test).into(),
+        &device,
+        weightscope::nn::backend::Placement::Host,
+    );
     let eval = weightscope::train::device_data::evaluate(&trained, &test);
     assert_eq!(eval, run.metrics.test);
 }
@@ -241,12 +246,12 @@ fn same_seed_gives_identical_metrics_and_sgd_differs_from_adam() {
 }
 
 #[test]
-fn a_set_held_in_parts_trains_like_one_held_whole() {
+fn a_set_held_in_parts_trains_like_one_held_whole_and_one_left_on_the_host() {
     let ws = Workspace::new(300, 60);
     let data = weightscope::core::data::Mnist::load(&ws.data_dir()).unwrap();
     let device = Device::flex();
-    let run = |limit: Option<usize>| {
-        let (train_set, validation) = data.train.split_validation(0.1);
+    let run = |placement: Placement| {
+        let (train_set, validation) = data.train.split_validation_slices(0.1);
         let mut config = Config::default().training;
         config.epochs = 2;
         config.batch_size = 32;
@@ -258,7 +263,7 @@ fn a_set_held_in_parts_trains_like_one_held_whole() {
                 train: train_set,
                 validation,
                 test: &data.test,
-                max_tensor_bytes: limit,
+                placement,
             },
             device: &device,
         };
@@ -275,8 +280,21 @@ fn a_set_held_in_parts_trains_like_one_held_whole() {
             Outcome::Interrupted(_) => panic!("nothing asked it to stop"),
         }
     };
-    let whole = run(None);
-    let parts = run(Some(20_000));
+    let device_at = |max_tensor_bytes| Placement::Device { max_tensor_bytes };
+    let whole = run(device_at(None));
+    let parts = run(device_at(Some(20_000)));
+    // On the host, batches hold the same images in the same order as on the device: the
+    // same training, bit for bit.
+    let host = run(Placement::Host);
+    assert_eq!(host.history.len(), whole.history.len());
+    for (a, b) in whole.history.iter().zip(&host.history) {
+        assert_eq!(
+            (a.loss, a.accuracy, a.val_loss, a.val_accuracy),
+            (b.loss, b.accuracy, b.val_loss, b.val_accuracy)
+        );
+    }
+    assert_eq!(host.test, whole.test);
+    assert_eq!(host.model.weights(), whole.model.weights());
     for (a, b) in whole.history.iter().zip(&parts.history) {
         assert!(
             ((a.loss - b.loss) / a.loss).abs() < 1e-4,
@@ -361,7 +379,7 @@ fn a_run_stopped_mid_epoch_resumes_to_the_same_result() {
     config.batch_size = 25;
     let initial = initial_weights(&[784, 16, 10], 9);
     let job = || {
-        let (train_set, validation) = data.train.split_validation(0.1);
+        let (train_set, validation) = data.train.split_validation_slices(0.1);
         TrainJob {
             training: &config,
             seed: 9,
@@ -370,7 +388,7 @@ fn a_run_stopped_mid_epoch_resumes_to_the_same_result() {
                 train: train_set,
                 validation,
                 test: &data.test,
-                max_tensor_bytes: None,
+                placement: Placement::Host,
             },
             device: &device,
         }

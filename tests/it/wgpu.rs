@@ -9,12 +9,12 @@ use weightscope::core::config::{Activation, Config};
 use weightscope::core::data::Mnist;
 use weightscope::core::stop::StopToken;
 use weightscope::core::weights::initial_weights;
-use weightscope::nn::backend::{BackendName, device};
+use weightscope::nn::backend::{BackendName, Placement, device};
 use weightscope::train::{Outcome, Start, TrainInputs, TrainJob, Unobserved, train};
 
 fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
     let data = Mnist::load(&ws.data_dir()).unwrap();
-    let (train_set, val) = data.train.split_validation(0.0);
+    let (train_set, val) = data.train.split_validation_slices(0.0);
     let mut config = Config::default().training;
     config.epochs = 2;
     config.batch_size = 50;
@@ -26,7 +26,9 @@ fn losses(device: &Device, ws: &Workspace) -> (Vec<f64>, f64) {
             train: train_set,
             validation: val,
             test: &data.test,
-            max_tensor_bytes: None,
+            placement: Placement::Device {
+                max_tensor_bytes: None,
+            },
         },
         device,
     };
