@@ -115,15 +115,33 @@ pub(crate) fn write_analysis<'a>(
         class_names: &data.class_names,
     };
     let page = dir.file(EXPLORE_FILE);
-    // Drawing the figures and packing the page are independent and each mostly on one core:
-    // side by side. Only the page's line is held back, so the messages keep their order.
-    let (files, page_line) = std::thread::scope(|scope| {
+    // Drawing the figures, packing the page and comparing with TensorFlow are independent and
+    // each mostly on one core: side by side. Only the page's line is held back, so the
+    // messages keep their order.
+    let (files, page_line, comparison) = std::thread::scope(|scope| {
         let packing = views.filter(|_| explorer).map(|views| {
             scope.spawn(|| write_page_of_views(&page, &provenance, data, snapshots, views))
         });
+        let comparing = scope.spawn(|| {
+            tensorflow_comparison(
+                dir,
+                &provenance,
+                &analysis,
+                // Only a training run is compared, and its first snapshot is its initial
+                // weights.
+                InHand {
+                    weights: Weights {
+                        trained: &trained.layers,
+                        init: &snapshots[0].layers,
+                    },
+                    test: &data.test,
+                },
+            )
+        });
         let files = draw_all(&figure_inputs, &figures);
         let page_line = packing.map(|p| p.join().expect("packing the page does not panic"));
-        (files, page_line)
+        let comparison = comparing.join().expect("comparing does not panic");
+        (files, page_line, comparison)
     });
     let files = files?;
     // The snapshots read while training ran cost the training time they shared, not this.
@@ -141,19 +159,7 @@ pub(crate) fn write_analysis<'a>(
         files.len(),
         figures.display(),
     ));
-    let comparison = tensorflow_comparison(
-        dir,
-        &provenance,
-        &analysis,
-        // Only a training run is compared, and its first snapshot is its initial weights.
-        InHand {
-            weights: Weights {
-                trained: &trained.layers,
-                init: &snapshots[0].layers,
-            },
-            test: &data.test,
-        },
-    )?;
+    let comparison = comparison?;
     match page_line {
         Some(line) => feedback.message(&line?),
         // A deeper network's page searches on its own.
