@@ -29,6 +29,12 @@ struct Part {
     len: usize,
 }
 
+/// A batch copied out of a set on the host, not yet a tensor.
+pub struct HostBatch {
+    images: Vec<f32>,
+    labels: Vec<u16>,
+}
+
 /// An epoch's visiting order, on the host and, for a set held in one part on the device,
 /// there too.
 pub struct BatchOrder {
@@ -101,19 +107,40 @@ impl<'a> DeviceSet<'a> {
         BatchOrder { host, device }
     }
 
+    /// Whether the set waits on the host, its batches copied out of it by [`DeviceSet::gather`].
+    pub fn on_host(&self) -> bool {
+        matches!(self.held, Held::Host(_))
+    }
+
+    /// Positions `start..start + n` of `order` copied out of a set held on the host (`None` for
+    /// one on the device), ready for [`DeviceSet::load`]; any thread may gather.
+    pub fn gather(&self, order: &BatchOrder, start: usize, n: usize) -> Option<HostBatch> {
+        let Held::Host(set) = &self.held else {
+            return None;
+        };
+        let wanted = &order.host[start..start + n];
+        let mut images = Vec::with_capacity(n * set.pixels);
+        for &i in wanted {
+            images.extend_from_slice(&set.images[i * set.pixels..(i + 1) * set.pixels]);
+        }
+        let labels = wanted.iter().map(|&i| set.labels[i]).collect();
+        Some(HostBatch { images, labels })
+    }
+
+    /// A gathered batch as tensors on the set's device.
+    pub fn load(&self, batch: HostBatch) -> (Tensor<2>, Tensor<1, Int>) {
+        tensors(batch.images, batch.labels.into_iter(), &self.device)
+    }
+
     /// Images and labels of positions `start..start + n` of `order`.
     pub fn batch(&self, order: &BatchOrder, start: usize, n: usize) -> (Tensor<2>, Tensor<1, Int>) {
-        let wanted = &order.host[start..start + n];
-        let parts = match &self.held {
-            Held::Host(set) => {
-                let mut images = Vec::with_capacity(n * set.pixels);
-                for &i in wanted {
-                    images.extend_from_slice(&set.images[i * set.pixels..(i + 1) * set.pixels]);
-                }
-                return tensors(images, wanted.iter().map(|&i| set.labels[i]), &self.device);
-            }
-            Held::Device(parts) => parts,
+        if let Some(batch) = self.gather(order, start, n) {
+            return self.load(batch);
+        }
+        let Held::Device(parts) = &self.held else {
+            unreachable!("a set not on the host is on the device");
         };
+        let wanted = &order.host[start..start + n];
         if let Some(all) = &order.device {
             let idx = all.clone().narrow(0, start, n);
             let part = &parts[0];

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod device_data;
 pub mod saved;
 
+use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -254,7 +255,7 @@ fn initial_state(
 
 /// Trains `state.epoch` from `state.step` to its end, or until a stop is requested.
 fn run_epoch(
-    mut model: DenseNet,
+    model: DenseNet,
     state: &mut State,
     sets: &Sets<'_>,
     job: &Plan<'_>,
@@ -274,30 +275,56 @@ fn run_epoch(
     ));
     let device = job.device.clone().autodiff();
     // Running sums stay on the device: reading them back every step would stall it.
-    let mut loss_sum = Tensor::<1>::from_data(TensorData::new(vec![state.sums.0], [1]), &device);
-    let mut correct =
-        Tensor::<1, Int>::from_data(TensorData::new(vec![state.sums.1], [1]), &device);
-    for step in state.step..steps {
+    let loss_sum = Tensor::<1>::from_data(TensorData::new(vec![state.sums.0], [1]), &device);
+    let correct = Tensor::<1, Int>::from_data(TensorData::new(vec![state.sums.1], [1]), &device);
+    let span = |step: usize| {
         let start = step * config.batch_size;
-        let n = config.batch_size.min(train.len() - start);
-        let (x, y) = train.batch(&order, start, n);
-        let logits = model.forward(x);
-        let loss = sets.loss.forward(logits.clone(), y.clone());
-        loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
-        correct = correct + count_correct(logits.detach(), y);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = state.optim.step(config.learning_rate, model, grads);
-        observer.step_done(step + 1);
-        if stop.requested() && step + 1 < steps {
-            let sums = (loss_sum.into_scalar::<f32>(), correct.into_scalar::<i64>());
-            return Ok((
-                model,
-                EpochEnd::Stopped {
-                    step: step + 1,
-                    sums,
-                },
-            ));
+        (start, config.batch_size.min(train.len() - start))
+    };
+    let first = state.step;
+    let (model, loss_sum, correct, stopped_at) = std::thread::scope(|scope| {
+        let (mut model, mut loss_sum, mut correct) = (model, loss_sum, correct);
+        // A set on the host: the next batch is copied out of it on a helper thread while this
+        // one trains, as the copy (rows scattered over the set) mostly waits on memory.
+        let prefetched = train.on_host().then(|| {
+            let (send, receive) = sync_channel(1);
+            let order = &order;
+            scope.spawn(move || {
+                for step in first..steps {
+                    let (start, n) = span(step);
+                    let batch = train
+                        .gather(order, start, n)
+                        .expect("the set is on the host");
+                    // The loop takes no more batches after an early stop.
+                    if send.send(batch).is_err() {
+                        break;
+                    }
+                }
+            });
+            receive
+        });
+        for step in first..steps {
+            let (start, n) = span(step);
+            let (x, y) = match &prefetched {
+                Some(batches) => train.load(batches.recv().expect("the helper gathers each step")),
+                None => train.batch(&order, start, n),
+            };
+            let logits = model.forward(x);
+            let loss = sets.loss.forward(logits.clone(), y.clone());
+            loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
+            correct = correct + count_correct(logits.detach(), y);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = state.optim.step(config.learning_rate, model, grads);
+            observer.step_done(step + 1);
+            if stop.requested() && step + 1 < steps {
+                return (model, loss_sum, correct, Some(step + 1));
+            }
         }
+        (model, loss_sum, correct, None)
+    });
+    if let Some(step) = stopped_at {
+        let sums = (loss_sum.into_scalar::<f32>(), correct.into_scalar::<i64>());
+        return Ok((model, EpochEnd::Stopped { step, sums }));
     }
     let loss = f64::from(loss_sum.into_scalar::<f32>()) / train.len() as f64;
     if !loss.is_finite() {
