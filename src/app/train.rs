@@ -201,13 +201,12 @@ impl Run<'_> {
         let analysed = outputs != Outputs::Results;
         let over = AtomicBool::new(false);
         let (outcome, early) = std::thread::scope(|scope| {
-            let (reader, read) = match analysed {
-                true => {
-                    let (send, receive) = channel();
-                    let read = scope.spawn(|| self.read_alongside(outputs, receive, &over, stop));
-                    (Some(send), Some(read))
-                }
-                false => (None, None),
+            let (reader, read) = if analysed {
+                let (send, receive) = channel();
+                let read = scope.spawn(|| self.read_alongside(outputs, receive, &over, stop));
+                (Some(send), Some(read))
+            } else {
+                (None, None)
             };
             let outcome = self.fit(start, reader, feedback, stop);
             over.store(true, Ordering::Relaxed);
@@ -281,7 +280,7 @@ impl Run<'_> {
     }
 
     /// Reads the snapshots `snapshots` brings while the training runs, on a thread of its own
-    /// (the training leaves about a third of two cores idle between its matrix products). Once
+    /// (the training leaves the cores idle in its serial steps between matrix products). Once
     /// the training is `over` (or asked to stop) it reads no more: the analysis reads what is
     /// left on every core.
     fn read_alongside(
