@@ -5,7 +5,6 @@ use rayon::prelude::*;
 
 use super::alongside::{EarlyReadings, Reading, Role, SnapshotTemplates};
 use super::context::Context;
-
 use super::every_layer::every_layer_keys;
 use super::explorer::EpochView;
 use super::forward::{images_matrix, kernel};
