@@ -40,9 +40,6 @@ fn centred_means(h: &Matrix, labels: &[Label]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>)
     (centred, per_class)
 }
 
-/// Images whose residuals are projected at a time in NC1.
-const RESIDUAL_BLOCK_ROWS: usize = 8192;
-
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -72,35 +69,28 @@ fn nc1(h: &Matrix, labels: &[Label], centred: &[Vec<f64>], means: &[Vec<f64>]) -
                 .collect()
         })
         .collect();
+    // ‖B r_i‖² for every image at once, as one matrix product of the residuals with Bᵀ.
+    let rows = labels.len().min(h.rows);
+    let mut residuals = Matrix::zeros(rows, h.cols);
+    residuals
+        .data
+        .par_chunks_mut(h.cols.max(1))
+        .zip(labels)
+        .enumerate()
+        .for_each(|(r, (residual, &label))| {
+            let mean = &means[label as usize];
+            for ((out, &v), m) in residual.iter_mut().zip(h.row(r)).zip(mean) {
+                *out = (f64::from(v) - m) as f32;
+            }
+        });
     let bt = Matrix::new(
         h.cols,
         k,
         (0..h.cols * k).map(|i| b[i % k][i / k] as f32).collect(),
     );
-    // ‖B r_i‖² for a block of images at once, as one matrix product of their residuals with
-    // Bᵀ; in blocks, so the residuals of a whole training file are never held at once.
-    let rows = labels.len().min(h.rows);
-    let mut total = 0.0f64;
-    for start in (0..rows).step_by(RESIDUAL_BLOCK_ROWS) {
-        let end = (start + RESIDUAL_BLOCK_ROWS).min(rows);
-        let mut residuals = Matrix::zeros(end - start, h.cols);
-        residuals
-            .data
-            .par_chunks_mut(h.cols.max(1))
-            .zip(&labels[start..end])
-            .enumerate()
-            .for_each(|(r, (residual, &label))| {
-                let mean = &means[label as usize];
-                for ((out, &v), m) in residual.iter_mut().zip(h.row(start + r)).zip(mean) {
-                    *out = (f64::from(v) - m) as f32;
-                }
-            });
-        // One running sum over every image in order, as over the whole file at once.
-        for &v in &residuals.matmul(&bt).data {
-            total += f64::from(v).powi(2);
-        }
-    }
-    total / rows.max(1) as f64
+    let projected = residuals.matmul(&bt);
+    let total: f64 = projected.data.iter().map(|&v| f64::from(v).powi(2)).sum();
+    total / labels.len().min(h.rows).max(1) as f64
 }
 
 fn nc2(centred: &[Vec<f64>]) -> (f64, f64, f64) {

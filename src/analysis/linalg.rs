@@ -284,8 +284,8 @@ struct BlockProduct<'a> {
 }
 
 /// Output vectors `first..first + N` of one row of a sparse row's product with `rhs`, summed
-/// in registers over all the row's entries, so that each entry costs loads and multiply-adds
-/// but no stores.
+/// over all the row's entries before they are stored, so that each entry costs loads and
+/// multiply-adds rather than a store per output vector.
 #[inline(always)]
 fn chunk<S: pulp::Simd, const N: usize>(
     simd: S,
@@ -314,8 +314,10 @@ fn lanes<S: pulp::Simd>() -> usize {
     std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>()
 }
 
-/// Output vectors summed in registers at once: sixteen (128 columns of f32 with AVX2) read
-/// each entry once for the common layer widths; eight where fewer are left.
+/// Output vectors summed at once: sixteen (128 columns of f32 with AVX2) read each entry once
+/// for the common layer widths; eight where fewer are left. Sixteen and the broadcast value
+/// are one more than AVX2's registers, so one sum spills, yet one pass over the entries beat
+/// two passes of eight (0.069 against 0.078 s, `cargo bench -- product`).
 const WIDE: usize = 16;
 const NARROW: usize = 8;
 

@@ -41,13 +41,12 @@ pub fn analyze(inputs: &AnalysisInputs<'_>) -> Analysed {
 /// ([`super::alongside::Alongside`]): only the others are read here.
 pub fn analyze_with<'a>(inputs: &AnalysisInputs<'a>, early: EarlyReadings<'a>) -> Analysed {
     let (init, trained) = initial_and_trained(inputs.snapshots);
-    let EarlyReadings {
-        context,
-        mut readings,
-    } = early;
-    let ctx = context
-        .filter(|c| c.reads(inputs))
-        .unwrap_or_else(|| Context::new(inputs));
+    let EarlyReadings { context, readings } = early;
+    // Readings taken with other data or settings are no readings of these snapshots.
+    let (ctx, mut readings) = match context.filter(|c| c.reads(inputs)) {
+        Some(context) => (context, readings),
+        None => (Context::new(inputs), Default::default()),
+    };
     let activation = inputs.activation;
     let count = inputs.snapshots.len();
     let init_layers = init.map(|s| s.layers.as_slice());

@@ -58,28 +58,37 @@ pub(crate) fn mean_chain(kernels_t: &[Matrix], slopes: &[Matrix]) -> Matrix {
     let top = kernels_t.len() - 1;
     let n = slopes[0].rows;
     let zero = || Matrix::zeros(kernels_t[top].rows, kernels_t[1].cols);
-    let mut sum = (0..n)
+    let add = |a: &mut Matrix, b: &Matrix| {
+        a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x += y);
+    };
+    // Fixed stretches of inputs, summed in order: the sum does not depend on how many
+    // threads there are or how they shared the work.
+    let starts: Vec<usize> = (0..n).step_by(CHAIN_INPUTS_PER_TASK).collect();
+    let partial: Vec<Matrix> = starts
         .into_par_iter()
-        .fold(zero, |mut acc, i| {
-            let mut chain = kernels_t[top].clone();
-            for l in (1..top).rev() {
-                chain = scaled_columns(&chain, slopes[l].row(i)).matmul(&kernels_t[l]);
+        .map(|start| {
+            let mut acc = zero();
+            for i in start..(start + CHAIN_INPUTS_PER_TASK).min(n) {
+                let mut chain = kernels_t[top].clone();
+                for l in (1..top).rev() {
+                    chain = scaled_columns(&chain, slopes[l].row(i)).matmul(&kernels_t[l]);
+                }
+                add(&mut acc, &scaled_columns(&chain, slopes[0].row(i)));
             }
-            let last = scaled_columns(&chain, slopes[0].row(i));
-            acc.data
-                .iter_mut()
-                .zip(&last.data)
-                .for_each(|(a, v)| *a += v);
             acc
         })
-        .reduce(zero, |mut a, b| {
-            a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x += y);
-            a
-        });
+        .collect();
+    let mut sum = zero();
+    for p in &partial {
+        add(&mut sum, p);
+    }
     let scale = 1.0 / n.max(1) as f32;
     sum.data.iter_mut().for_each(|v| *v *= scale);
     sum
 }
+
+/// Inputs per task of [`mean_chain`].
+const CHAIN_INPUTS_PER_TASK: usize = 64;
 
 /// `m · diag(d)`.
 fn scaled_columns(m: &Matrix, d: &[f32]) -> Matrix {

@@ -210,7 +210,9 @@ impl Run<'_> {
             };
             let outcome = self.fit(start, reader, feedback, stop);
             over.store(true, Ordering::Relaxed);
-            let early = read.map(|r| r.join().expect("reading snapshots does not panic"));
+            // A reader that failed (a bug, said by the panic's line) must not cost the
+            // training: the analysis then reads every snapshot itself.
+            let early = read.map(|r| r.join().unwrap_or_else(|_| EarlyReadings::none()));
             (outcome, early)
         });
         let trained = match outcome? {

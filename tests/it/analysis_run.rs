@@ -347,7 +347,7 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
 /// The analysis of `run`'s snapshots, read one by one as training would hand them over
 /// (`planned` epochs announced), equals the analysis that reads them all at the end; with
 /// every snapshot but the trained one read early.
-fn early_readings_change_nothing(run: &Path, planned: usize, read: impl Fn(usize) -> bool) {
+fn early_readings_change_nothing(run: &Path, planned: usize, read: impl Fn(usize) -> bool + Sync) {
     use weightscope::analysis::alongside::Alongside;
     use weightscope::analysis::pass::{analyze, analyze_with};
     use weightscope::analysis::results::AnalysisInputs;
@@ -364,11 +364,18 @@ fn early_readings_change_nothing(run: &Path, planned: usize, read: impl Fn(usize
         explorer: true,
     };
     let plain = analyze(&inputs);
-    let mut alongside = Alongside::new(&inputs, planned);
-    for snapshot in snapshots.iter().filter(|s| read(s.epoch)) {
-        alongside.read(snapshot);
-    }
-    let early = alongside.finish();
+    // On one thread of its own, as a training run reads them.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let early = pool.install(|| {
+        let mut alongside = Alongside::new(&inputs, planned);
+        for snapshot in snapshots.iter().filter(|s| read(s.epoch)) {
+            alongside.read(snapshot);
+        }
+        alongside.finish()
+    });
     // Epoch `planned`, the trained weights, is left to the analysis.
     let expected: Vec<usize> = (0..snapshots.len())
         .filter(|&e| e < planned && read(e))
@@ -397,8 +404,11 @@ fn snapshots_read_while_training_give_the_analysis_read_afterwards() {
 }
 
 #[test]
-fn a_deeper_network_read_while_training_gives_the_analysis_read_afterwards() {
+fn deeper_networks_read_while_training_give_the_analysis_read_afterwards() {
     let ws = Workspace::new(300, 100);
-    let run = train(&ws, "deep", &[12, 8]);
-    early_readings_change_nothing(&run, 4, |_| true);
+    // Two hidden layers: pixel templates in closed form; three: summed input by input.
+    for (name, hidden) in [("deep", &[12, 8][..]), ("deeper", &[12, 8, 6][..])] {
+        let run = train(&ws, name, hidden);
+        early_readings_change_nothing(&run, 4, |_| true);
+    }
 }
