@@ -254,24 +254,16 @@ pub fn train_into(config: &Config, out: &Path) -> RunSummary {
 
 /// Trains `config` in-process into `out` without its analysis (`--no-analysis`), quietly.
 pub fn train_results_only(config: &Config, out: &Path) -> RunSummary {
-    run_training(
-        config,
-        Some(out.to_path_buf()),
-        Outputs::Results,
-        &mut Silent,
-        &StopToken::new(),
-    )
-    .unwrap()
+    train_for(config, out, Outputs::Results).unwrap()
 }
 
 pub fn try_train_into(config: &Config, out: &Path) -> anyhow::Result<RunSummary> {
-    run_training(
-        config,
-        Some(out.to_path_buf()),
-        Outputs::Explorer,
-        &mut Silent,
-        &StopToken::new(),
-    )
+    train_for(config, out, Outputs::Explorer)
+}
+
+fn train_for(config: &Config, out: &Path, outputs: Outputs) -> anyhow::Result<RunSummary> {
+    let stop = StopToken::new();
+    run_training(config, Some(out.to_path_buf()), outputs, &mut Silent, &stop)
 }
 
 /// The line a held process prints on stderr once it stands at its hold (`core::hold`).

@@ -223,20 +223,14 @@ fn sorted_scores(pairs: &[(usize, usize, f64)]) -> Vec<f64> {
 #[test]
 fn the_matching_agrees_with_numpy_and_scipy() {
     let expected = read_json(&fixture("match_expected.json"));
-    let widths: Vec<usize> = expected["widths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_u64().unwrap() as usize)
-        .collect();
+    let numbers = |key: &str| -> Vec<f64> {
+        let values = expected[key].as_array().unwrap().iter();
+        values.map(|x| x.as_f64().unwrap()).collect()
+    };
+    let widths: Vec<usize> = numbers("widths").into_iter().map(|w| w as usize).collect();
     let a = layers_of(&expected["a"], &widths);
     let b = layers_of(&expected["b"], &widths);
-    let images: Vec<f32> = expected["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
+    let images: Vec<f32> = numbers("images").into_iter().map(|x| x as f32).collect();
     let test = ImageSet {
         labels: vec![0; images.len() / widths[0]],
         images,

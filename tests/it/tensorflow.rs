@@ -299,6 +299,20 @@ fn compare_command_writes_table_and_chart() {
     assert!(run.dir.file("figures/loss_vs_tensorflow.png").is_file());
 }
 
+/// What `compare RUN` prints against the project's TensorFlow reference.
+fn compare_with_reference(run: &weightscope::store::RunDir) -> String {
+    let out = crate::common::binary()
+        .args([
+            "compare",
+            crate::common::s(run.path()),
+            "--reference",
+            REFERENCE,
+        ])
+        .output()
+        .unwrap();
+    crate::common::succeeded(&out)
+}
+
 /// The markdown table row of `layer` in the section after `heading`.
 fn row_after<'a>(text: &'a str, heading: &str, layer: &str) -> Vec<&'a str> {
     let section = &text[text.find(heading).unwrap_or_else(|| panic!("no {heading}"))..];
@@ -322,16 +336,7 @@ fn compare_matches_neurons_with_tensorflow_and_their_lockstep_twins() {
     };
     let config = ws.config("lock", &[128]).epochs(1).with(lockstep).build();
     let run = crate::common::train_into(&config, &ws.path("run"));
-    let out = crate::common::binary()
-        .args([
-            "compare",
-            crate::common::s(run.dir.path()),
-            "--reference",
-            REFERENCE,
-        ])
-        .output()
-        .unwrap();
-    let stdout = crate::common::succeeded(&out);
+    let stdout = compare_with_reference(&run.dir);
     // Both runs start from TensorFlow's initial weights: the baseline matches perfectly.
     let hidden = row_after(&stdout, "Neuron by neuron", "hidden layer 1");
     assert_eq!(hidden[2], "1.000 (1.000)", "{hidden:?}");
@@ -360,16 +365,7 @@ fn compare_matches_neurons_with_tensorflow_and_their_lockstep_twins() {
     // A shuffled run has no twins, only the matching.
     let config = ws.config("free", &[128]).epochs(1).build();
     let free = crate::common::train_into(&config, &ws.path("free"));
-    let out = crate::common::binary()
-        .args([
-            "compare",
-            crate::common::s(free.dir.path()),
-            "--reference",
-            REFERENCE,
-        ])
-        .output()
-        .unwrap();
-    let stdout = crate::common::succeeded(&out);
+    let stdout = compare_with_reference(&free.dir);
     assert!(
         stdout.contains("Neuron by neuron") && !stdout.contains("Lockstep:"),
         "{stdout}"
