@@ -382,6 +382,7 @@ impl Run<'_> {
             optimizer: config.training.optimizer.name().into(),
             backend: config.backend.to_string(),
             adapter: self.backend.adapter.clone(),
+            cpu_kernels: backend::cpu_kernels(config.backend).map(String::from),
             seed: config.seed,
             input_scaling: config.input_scaling(),
             epochs: trained.history,

@@ -28,6 +28,31 @@ pub fn placement(name: BackendName) -> Placement {
     }
 }
 
+/// The instruction set the `gemm` crate picks at run time for the CPU backends' matrix
+/// products (Burn flex's, and the host analysis's); `None` for wgpu. Its AVX-512 kernels are
+/// compiled in (Cargo.toml) and sum in another order than the AVX2 ones.
+pub fn cpu_kernels(name: BackendName) -> Option<&'static str> {
+    if name == BackendName::Wgpu {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Some("AVX-512");
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return Some("AVX2 (FMA)");
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return Some("NEON");
+        }
+    }
+    Some("portable")
+}
+
 /// A backend's device, with the adapter behind it where the backend has one (wgpu).
 pub struct Opened {
     pub device: Device,

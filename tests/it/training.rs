@@ -148,6 +148,12 @@ fn mlp_learns_synthetic_classes_and_writes_its_results() {
     // Every figure is present with its type, none of them null.
     assert_eq!(json["model"], "MLP 784-32-10");
     assert_eq!(json["backend"], "flex");
+    // The kernels' instruction set, which decides the last bits of every product.
+    assert_eq!(
+        json["cpu_kernels"].as_str(),
+        weightscope::nn::backend::cpu_kernels(weightscope::nn::backend::BackendName::Flex)
+    );
+    assert!(json["cpu_kernels"].is_string(), "{json}");
     assert_eq!(json["optimizer"], "adam");
     assert_eq!(json["seed"], 7);
     assert_eq!(json["layers"], serde_json::json!([784, 32, 10]));

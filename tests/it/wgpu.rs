@@ -97,6 +97,10 @@ fn a_wgpu_run_names_its_adapter_and_warns_about_software_ones() {
     let first = stdout.lines().next().unwrap_or_default();
     let metrics: weightscope::core::metrics::Metrics =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics.cpu_kernels, None,
+        "wgpu's products are not the CPU kernels'"
+    );
     let adapter = metrics.adapter.expect("metrics.json names the adapter");
     assert_eq!(first, format!("wgpu: {}", adapter.describe()));
     assert!(
