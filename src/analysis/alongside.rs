@@ -9,9 +9,8 @@ use super::every_layer::{BlendBaselines, EveryLayer};
 use super::layer_view::LayerView;
 use super::linalg::Matrix;
 use super::nearest::NearestInput;
-use super::pixel_templates::pixel_templates;
+use super::pixel_templates::pixel_and_effective_templates;
 use super::results::{AnalysisInputs, EpochFigures, Snapshot};
-use super::templates::effective_templates;
 use crate::core::weights::LayerWeights;
 
 /// Which weights a snapshot holds, which decides what its reading computes.
@@ -95,11 +94,10 @@ impl Context<'_> {
 
     /// `layers`' pixel and effective templates over the test images.
     pub(super) fn templates(&self, layers: &[LayerWeights]) -> SnapshotTemplates {
-        let activation = self.inputs.activation;
-        SnapshotTemplates {
-            pixel: pixel_templates(layers, activation, &self.test_images),
-            effective: effective_templates(layers, activation, self.inputs.test),
-        }
+        let (activation, test) = (self.inputs.activation, self.inputs.test);
+        let (pixel, effective) =
+            pixel_and_effective_templates(layers, activation, &self.test_images, test);
+        SnapshotTemplates { pixel, effective }
     }
 }
 

@@ -9,9 +9,8 @@ use super::layer_view::layer_view;
 pub use super::layer_view::{LayerView, NEIGHBOURS};
 use super::linalg::Matrix;
 use super::nearest::{UnitRows, nearest_and_activations};
-use super::pixel_templates::pixel_templates;
+use super::pixel_templates::pixel_and_effective_templates;
 use super::results::Snapshot;
-use super::templates::effective_templates;
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::weights::LayerWeights;
@@ -68,12 +67,13 @@ impl<'a> ExplorerInputs<'a> {
                 next_inputs = Some(UnitRows::of(outputs.rows, outputs.cols, &outputs.data));
             }
         }
+        let (mut pixel, effective) =
+            pixel_and_effective_templates(layers, self.activation, &self.test_images, self.test);
         EpochView {
             epoch: snapshot.epoch,
             layers: views,
-            effective: effective_templates(layers, self.activation, self.test),
-            pixel_templates: pixel_templates(layers, self.activation, &self.test_images)
-                .split_off(1),
+            effective,
+            pixel_templates: pixel.split_off(1),
         }
     }
 

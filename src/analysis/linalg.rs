@@ -29,6 +29,12 @@ impl Matrix {
         &self.data[r * self.cols..(r + 1) * self.cols]
     }
 
+    /// Rows `rows` of `self`, in that order.
+    pub(crate) fn select_rows(&self, rows: &[usize]) -> Matrix {
+        let data = rows.iter().flat_map(|&r| self.row(r).iter().copied());
+        Matrix::new(rows.len(), self.cols, data.collect())
+    }
+
     pub fn column(&self, c: usize) -> Vec<f32> {
         (0..self.rows)
             .map(|r| self.data[r * self.cols + c])

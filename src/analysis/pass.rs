@@ -90,8 +90,9 @@ pub fn analyze_with<'a>(inputs: &AnalysisInputs<'a>, early: EarlyReadings<'a>) -
         None => (None, None, None),
     };
     let test_images = &ctx.test_images;
+    let trained_templates = ctx.templates(&trained.layers);
     let templates = TrainedAndInit {
-        trained: pixel_templates(&trained.layers, activation, test_images),
+        trained: trained_templates.pixel,
         init: init_pixel
             .or_else(|| init.map(|s| pixel_templates(&s.layers, activation, test_images))),
     };
@@ -113,7 +114,7 @@ pub fn analyze_with<'a>(inputs: &AnalysisInputs<'a>, early: EarlyReadings<'a>) -
             .map(|((t, n), c)| ctx.pixel_likeness(t, n[0].summary, c)),
     };
     let mut nearest_init = nearest_init.map(Vec::into_iter);
-    let effective = effective_templates(&trained.layers, activation, inputs.test);
+    let effective = trained_templates.effective;
     let effective_class_template = effective
         .as_ref()
         .map(|e| class_template(&ctx.means, &ctx.global, &e.transpose()));

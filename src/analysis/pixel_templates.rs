@@ -13,23 +13,50 @@ use super::forward::{kernel, pre_activations};
 use super::linalg::{Matrix, ProductRows, Summary};
 use super::nearest::nearest_unit_inputs;
 use super::results::{ClassBest, PixelLikeness};
-use super::templates::{ClassTemplate, class_template};
+use super::templates::{ClassTemplate, class_template, effective_templates_of};
 use crate::core::config::Activation;
-use crate::core::data::Label;
+use crate::core::data::{ImageSet, Label};
 use crate::core::weights::LayerWeights;
 use rayon::prelude::*;
 
 /// Every layer's pixel templates for the inputs `x` (rows), each `neurons x inputs`: entry 0
 /// is the first layer's weights, transposed.
 pub fn pixel_templates(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Vec<Matrix> {
+    let hidden = &layers[..layers.len() - 1];
+    pixel_templates_of(layers, activation, &pre_activations(hidden, activation, x))
+}
+
+/// The pixel templates of [`pixel_templates`] and the effective templates of
+/// [`effective_templates_of`] over `set`, whose images `images` holds: one forward pass
+/// serves both.
+pub fn pixel_and_effective_templates(
+    layers: &[LayerWeights],
+    activation: Activation,
+    images: &Matrix,
+    set: &ImageSet,
+) -> (Vec<Matrix>, Option<Matrix>) {
+    let pre = pre_activations(&layers[..layers.len() - 1], activation, images);
+    (
+        pixel_templates_of(layers, activation, &pre),
+        effective_templates_of(layers, activation, &pre, set),
+    )
+}
+
+/// [`pixel_templates`] from the pre-activations `pre` of every layer but the last for the
+/// inputs, which [`effective_templates_of`] reads too.
+pub fn pixel_templates_of(
+    layers: &[LayerWeights],
+    activation: Activation,
+    pre: &[Matrix],
+) -> Vec<Matrix> {
     let first = kernel(&layers[0]).transpose();
     if layers.len() == 1 {
         return vec![first];
     }
-    let pre = pre_activations(&layers[..layers.len() - 1], activation, x);
-    let slopes: Vec<Matrix> = pre
-        .into_iter()
-        .map(|mut z| {
+    let slopes: Vec<Matrix> = pre[..layers.len() - 1]
+        .iter()
+        .map(|z| {
+            let mut z = z.clone();
             z.map(|v| activation.derivative(v));
             z
         })

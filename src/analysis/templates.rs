@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::class_means::ClassMeans;
-use super::forward::{kernel, pre_activations};
+use super::forward::{images_matrix, kernel, pre_activations};
 use super::linalg::{Matrix, argmax, cosine};
 use crate::core::config::Activation;
 use crate::core::data::{ImageSet, Label};
@@ -132,6 +132,24 @@ pub fn effective_templates(
     if layers.len() < 2 {
         return None;
     }
+    let hidden = &layers[..layers.len() - 1];
+    let pre = pre_activations(hidden, activation, &images_matrix(set));
+    effective_templates_of(layers, activation, &pre, set)
+}
+
+/// [`effective_templates`] from the pre-activations `pre` of every layer but the last for
+/// `set`'s images, which [`super::pixel_templates::pixel_templates_of`] reads too. A row's
+/// products do not depend on the rows beside it, so each class's rows of `pre` are what a
+/// pass over that class alone would give.
+pub fn effective_templates_of(
+    layers: &[LayerWeights],
+    activation: Activation,
+    pre: &[Matrix],
+    set: &ImageSet,
+) -> Option<Matrix> {
+    if layers.len() < 2 {
+        return None;
+    }
     let last = layers.len() - 1;
     let classes = layers[last].d_out;
     let mut templates = Matrix::zeros(classes, set.pixels());
@@ -143,15 +161,10 @@ pub fn effective_templates(
         if members.is_empty() {
             continue;
         }
-        let x = Matrix::new(
-            members.len(),
-            set.pixels(),
-            members
-                .iter()
-                .flat_map(|&i| set.image(i).iter().copied())
-                .collect(),
-        );
-        let z = pre_activations(layers, activation, &x);
+        let z: Vec<Matrix> = pre[..last]
+            .iter()
+            .map(|z| z.select_rows(&members))
+            .collect();
         let column = layers[last].column(k);
         let mut grad = Matrix::new(
             members.len(),
