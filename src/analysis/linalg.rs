@@ -64,17 +64,18 @@ impl Matrix {
     pub(crate) fn into_normalized_rows(self) -> Matrix {
         let mut out = self;
         let cols = out.cols.max(1);
-        out.data.par_chunks_mut(cols).for_each(|row| {
-            let norm = row
-                .iter()
-                .map(|&v| f64::from(v) * f64::from(v))
-                .sum::<f64>()
-                .sqrt();
-            if norm > 0.0 {
-                row.iter_mut()
-                    .for_each(|v| *v = (f64::from(*v) / norm) as f32);
-            }
-        });
+        out.data
+            .par_chunks_mut(cols * ROWS_PER_TASK)
+            .for_each(|rows| {
+                let squares = row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v));
+                for (row, sum) in rows.chunks_mut(cols).zip(squares) {
+                    let norm = sum.sqrt();
+                    if norm > 0.0 {
+                        row.iter_mut()
+                            .for_each(|v| *v = (f64::from(*v) / norm) as f32);
+                    }
+                }
+            });
         out
     }
 
@@ -148,7 +149,36 @@ pub enum ProductRows {
 }
 
 /// Rows per parallel task when rows are scanned or multiplied.
-const ROWS_PER_TASK: usize = 64;
+pub(crate) const ROWS_PER_TASK: usize = 64;
+
+/// Each row's sum of `term` over its entries (`rows` holds whole rows of `cols`), added from
+/// `zero` in column order as `Iterator::sum` adds them (pass `-0.0` for the same sums bit for
+/// bit), eight rows at a time: eight independent chains of additions, which the CPU overlaps
+/// where a single row's chain waits on every addition in turn.
+pub(crate) fn row_sums<T: Copy + std::ops::Add<Output = T>>(
+    rows: &[f32],
+    cols: usize,
+    zero: T,
+    term: impl Fn(f32) -> T,
+) -> Vec<T> {
+    const LANES: usize = 8;
+    let cols = cols.max(1);
+    let mut out = Vec::with_capacity(rows.len() / cols);
+    let mut groups = rows.chunks_exact(cols * LANES);
+    for group in &mut groups {
+        let mut sums = [zero; LANES];
+        for c in 0..cols {
+            for (lane, sum) in sums.iter_mut().enumerate() {
+                *sum = *sum + term(group[lane * cols + c]);
+            }
+        }
+        out.extend(sums);
+    }
+    for row in groups.remainder().chunks(cols) {
+        out.push(row.iter().fold(zero, |sum, &v| sum + term(v)));
+    }
+    out
+}
 
 impl ProductRows {
     /// The rows of `data` (`rows x cols`, row-major), each scaled to unit length as
@@ -230,12 +260,9 @@ impl SparseRows {
         }
         tasks.into_par_iter().for_each(|(rows, columns, values)| {
             let mut at = 0;
-            for row in rows.chunks(cols.max(1)) {
-                let norm = row
-                    .iter()
-                    .map(|&v| f64::from(v) * f64::from(v))
-                    .sum::<f64>()
-                    .sqrt();
+            let squares = row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v));
+            for (row, sum) in rows.chunks(cols.max(1)).zip(squares) {
+                let norm = sum.sqrt();
                 for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
                     columns[at] = c as u32;
                     values[at] = (f64::from(v) / norm) as f32;
@@ -567,6 +594,31 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_sums_add_as_a_plain_loop_does() {
+        // Values of many magnitudes, so that another order of addition would round
+        // differently; whole groups of eight rows and a remainder, and rows of one column.
+        for (rows, cols) in [(19, 37), (8, 128), (5, 3), (11, 1)] {
+            let data: Vec<f32> = (0..rows * cols)
+                .map(|i| ((i * 7919) % 1013) as f32 * 10f32.powi((i % 9) as i32 - 4))
+                .collect();
+            let square = |v: f32| f64::from(v) * f64::from(v);
+            let plain: Vec<f64> = data
+                .chunks(cols)
+                .map(|row| row.iter().map(|&v| square(v)).sum())
+                .collect();
+            let grouped = row_sums(&data, cols, -0.0, square);
+            let bits = |sums: &[f64]| sums.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&grouped), bits(&plain), "{rows} x {cols}");
+            let plain: Vec<f32> = data
+                .chunks(cols)
+                .map(|row| row.iter().map(|v| v * v).sum())
+                .collect();
+            let grouped = row_sums(&data, cols, -0.0, |v| v * v);
+            assert_eq!(grouped, plain, "{rows} x {cols}");
+        }
+    }
 
     #[test]
     fn the_sparse_product_equals_the_dense_one() {

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
-use super::linalg::{Matrix, ProductRows, Summary, summarize};
+use super::linalg::{Matrix, ProductRows, ROWS_PER_TASK, Summary, row_sums, summarize};
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
 
@@ -26,8 +26,9 @@ impl UnitRows {
         UnitRows {
             rows: ProductRows::unit_rows(rows, cols, data),
             norms: data
-                .par_chunks(cols.max(1))
-                .map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt())
+                .par_chunks(cols.max(1) * ROWS_PER_TASK)
+                .flat_map_iter(|rows| row_sums(rows, cols, -0.0, |v| v * v))
+                .map(f32::sqrt)
                 .collect(),
         }
     }
