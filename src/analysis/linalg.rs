@@ -67,7 +67,7 @@ impl Matrix {
         out.data
             .par_chunks_mut(cols * ROWS_PER_TASK)
             .for_each(|rows| {
-                let squares = row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v));
+                let squares = squared_lengths(rows, cols);
                 for (row, sum) in rows.chunks_mut(cols).zip(squares) {
                     let norm = sum.sqrt();
                     if norm > 0.0 {
@@ -180,6 +180,11 @@ pub(crate) fn row_sums<T: Copy + std::ops::Add<Output = T>>(
     out
 }
 
+/// Each row's squared length, summed in `f64` as the unit rows are scaled.
+fn squared_lengths(rows: &[f32], cols: usize) -> Vec<f64> {
+    row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v))
+}
+
 impl ProductRows {
     /// The rows of `data` (`rows x cols`, row-major), each scaled to unit length as
     /// [`Matrix::normalized_rows`] does.
@@ -260,7 +265,7 @@ impl SparseRows {
         }
         tasks.into_par_iter().for_each(|(rows, columns, values)| {
             let mut at = 0;
-            let squares = row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v));
+            let squares = squared_lengths(rows, cols);
             for (row, sum) in rows.chunks(cols.max(1)).zip(squares) {
                 let norm = sum.sqrt();
                 for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {

@@ -34,9 +34,9 @@ pub struct Metrics {
     /// The wgpu adapter trained on; absent for the CPU backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<Adapter>,
-    /// The instruction set of the CPU backends' matrix kernels (`AVX-512`, `AVX2 (FMA)`, …), chosen
-    /// at run time: products differ between sets in the last bits, so a run repeats bit for bit
-    /// only where this matches. Absent for wgpu and in runs from before it was recorded.
+    /// The instruction set of the CPU backends' matrix kernels (`AVX-512`, `AVX2 (FMA)`, …),
+    /// chosen at run time: products differ between sets in the last bits, so a run repeats bit
+    /// for bit only where this matches. Absent for wgpu and in runs from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_kernels: Option<String>,
     pub seed: u64,
