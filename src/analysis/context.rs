@@ -6,7 +6,9 @@ use super::collapse::collapse_on_training_file;
 use super::forward::{continue_hidden, images_matrix, kernel};
 use super::layer_view::{LayerView, NEIGHBOURS, layer_view};
 use super::linalg::{Matrix, ProductRows};
-use super::nearest::{NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs};
+use super::nearest::{
+    LayerOutputs, NearestInput, UnitRows, nearest_and_activations, nearest_unit_inputs,
+};
 use super::probe::winners;
 use super::results::{AnalysisInputs, EpochFigures, Snapshot};
 use super::templates::{ClassTemplate, class_means, class_means_of, class_template};
@@ -119,8 +121,8 @@ impl<'a> Context<'a> {
         if model_kind(layers) == ModelKind::Slp {
             let (nearest, logits) = if views {
                 let (nearest, logits) =
-                    nearest_and_activations(&self.images, labels, &layers[0], None, observe);
-                (nearest, Some(logits))
+                    nearest_and_activations(&self.images, labels, &layers[0], None, false, observe);
+                (nearest, Some(logits.values))
             } else {
                 let nearest = nearest_unit_inputs(&self.images.rows, labels, &layers[0], observe);
                 (nearest, None)
@@ -140,27 +142,39 @@ impl<'a> Context<'a> {
                 views: view,
             };
         }
-        let (first_nearest, h) =
-            nearest_and_activations(&self.images, labels, &layers[0], Some(activation), observe);
+        // The first hidden layer's outputs are read as unit rows by the output layer's search
+        // for the explorer, by the blend curves and by a second hidden layer's search.
+        let wants_unit_rows = views || gather || layers.len() > 2;
+        let (first_nearest, first_outputs) = nearest_and_activations(
+            &self.images,
+            labels,
+            &layers[0],
+            Some(activation),
+            wants_unit_rows,
+            observe,
+        );
+        let LayerOutputs { values: h, unit } = first_outputs;
         candidates.extend(first);
         let mut views = top.map(|top| vec![layer_view(top, &layers[0], &h, labels)]);
-        // The output layer's search, for the explorer only; its unit rows serve the blend.
-        let mut output_rows = None;
+        // The output layer's search, for the explorer only.
         if let Some(views) = views.as_mut() {
-            let last = UnitRows::of(h.rows, h.cols, &h.data);
+            let last = unit.as_ref().expect("asked for with the views");
             let output = &layers[1];
             let mut top = Candidates::keeping(output.d_out, NEIGHBOURS);
             let (_, logits) =
-                nearest_and_activations(&last, labels, output, None, |s, p| top.add(s, p));
-            views.push(layer_view(top, output, &logits, labels));
-            output_rows = Some(last.rows);
+                nearest_and_activations(last, labels, output, None, false, |s, p| top.add(s, p));
+            views.push(layer_view(top, output, &logits.values, labels));
         }
         let middle = &layers[1..layers.len() - 1];
         let hidden = continue_hidden(h, middle, activation);
         let mut nearest = vec![first_nearest];
         let mut hidden_rows = Vec::new();
+        // The unit rows of `hidden`'s first entry, until a search or the blend takes them.
+        let mut known_rows = unit.map(|u| u.rows);
         for (inputs, layer) in hidden.iter().zip(middle) {
-            let unit = ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data);
+            let unit = known_rows
+                .take()
+                .unwrap_or_else(|| ProductRows::unit_rows(inputs.rows, inputs.cols, &inputs.data));
             let mut c = gather.then(|| Candidates::new(layer.d_out, rows));
             nearest.push(nearest_unit_inputs(&unit, labels, layer, feeding(&mut c)));
             candidates.extend(c);
@@ -170,7 +184,7 @@ impl<'a> Context<'a> {
             // The output layer reads the last hidden layer; no nearest-input search does.
             let last = hidden.last().expect("a network with a hidden layer");
             hidden_rows.push(
-                output_rows
+                known_rows
                     .unwrap_or_else(|| ProductRows::unit_rows(last.rows, last.cols, &last.data)),
             );
             Gathered {

@@ -60,12 +60,11 @@ impl<'a> ExplorerInputs<'a> {
                 labels,
                 layer,
                 self.output_activation(layers, l),
+                l + 1 < layers.len(),
                 |start, products| search.add(start, products),
             );
-            views.push(layer_view(search, layer, &outputs, labels));
-            if l + 1 < layers.len() {
-                next_inputs = Some(UnitRows::of(outputs.rows, outputs.cols, &outputs.data));
-            }
+            views.push(layer_view(search, layer, &outputs.values, labels));
+            next_inputs = outputs.unit;
         }
         let (mut pixel, effective) =
             pixel_and_effective_templates(layers, self.activation, &self.test_images, self.test);

@@ -66,16 +66,7 @@ impl Matrix {
         let cols = out.cols.max(1);
         out.data
             .par_chunks_mut(cols * ROWS_PER_TASK)
-            .for_each(|rows| {
-                let squares = squared_lengths(rows, cols);
-                for (row, sum) in rows.chunks_mut(cols).zip(squares) {
-                    let norm = sum.sqrt();
-                    if norm > 0.0 {
-                        row.iter_mut()
-                            .for_each(|v| *v = (f64::from(*v) / norm) as f32);
-                    }
-                }
-            });
+            .for_each(|rows| scale_to_unit_length(rows, cols));
         out
     }
 
@@ -185,20 +176,54 @@ fn squared_lengths(rows: &[f32], cols: usize) -> Vec<f64> {
     row_sums(rows, cols, -0.0, |v| f64::from(v) * f64::from(v))
 }
 
+/// Whole rows of `cols` scaled in place to unit length (in `f64`, then rounded); zero rows
+/// stay zero, so their cosines are 0.
+pub(crate) fn scale_to_unit_length(rows: &mut [f32], cols: usize) {
+    let squares = squared_lengths(rows, cols);
+    for (row, sum) in rows.chunks_mut(cols.max(1)).zip(squares) {
+        let norm = sum.sqrt();
+        if norm > 0.0 {
+            row.iter_mut()
+                .for_each(|v| *v = (f64::from(*v) / norm) as f32);
+        }
+    }
+}
+
+/// Each row's number of non-zero entries.
+pub(crate) fn non_zero_counts(rows: &[f32], cols: usize) -> impl Iterator<Item = usize> + '_ {
+    rows.chunks(cols.max(1))
+        .map(|row| row.iter().filter(|v| **v != 0.0).count())
+}
+
 impl ProductRows {
     /// The rows of `data` (`rows x cols`, row-major), each scaled to unit length as
     /// [`Matrix::normalized_rows`] does.
     pub fn unit_rows(rows: usize, cols: usize, data: &[f32]) -> Self {
         assert_eq!(data.len(), rows * cols, "rows do not match their shape");
         let lengths: Vec<usize> = data
-            .par_chunks(cols.max(1))
-            .map(|row| row.iter().filter(|v| **v != 0.0).count())
+            .par_chunks(cols.max(1) * ROWS_PER_TASK)
+            .flat_map_iter(|rows| non_zero_counts(rows, cols))
             .collect();
+        Self::of_scaled(rows, cols, data, &lengths, || {
+            Matrix::new(rows, cols, data.to_vec()).into_normalized_rows()
+        })
+    }
+
+    /// The rows of `data` as [`ProductRows::unit_rows`] keeps them, where `lengths` are their
+    /// numbers of non-zero entries and `dense` scales them to unit length as a whole matrix
+    /// (called only if the rows are kept dense): for rows scaled while they were computed.
+    pub(crate) fn of_scaled(
+        rows: usize,
+        cols: usize,
+        data: &[f32],
+        lengths: &[usize],
+        dense: impl FnOnce() -> Matrix,
+    ) -> Self {
         let non_zero: usize = lengths.iter().sum();
         if (non_zero as f64) < SPARSE_BELOW_DENSITY * (rows * cols) as f64 {
-            ProductRows::Sparse(SparseRows::unit_rows(cols, data, &lengths))
+            ProductRows::Sparse(SparseRows::unit_rows(cols, data, lengths))
         } else {
-            ProductRows::Dense(Matrix::new(rows, cols, data.to_vec()).into_normalized_rows())
+            ProductRows::Dense(dense())
         }
     }
 

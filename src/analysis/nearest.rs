@@ -5,7 +5,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
-use super::linalg::{Matrix, ProductRows, ROWS_PER_TASK, Summary, row_sums, summarize};
+use super::linalg::{
+    Matrix, ProductRows, ROWS_PER_TASK, Summary, non_zero_counts, row_sums, scale_to_unit_length,
+    summarize,
+};
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
 
@@ -27,10 +30,78 @@ impl UnitRows {
             rows: ProductRows::unit_rows(rows, cols, data),
             norms: data
                 .par_chunks(cols.max(1) * ROWS_PER_TASK)
-                .flat_map_iter(|rows| row_sums(rows, cols, -0.0, |v| v * v))
-                .map(f32::sqrt)
+                .flat_map_iter(|rows| lengths(rows, cols))
                 .collect(),
         }
+    }
+}
+
+/// Each row's length, in `f32`.
+fn lengths(rows: &[f32], cols: usize) -> impl Iterator<Item = f32> {
+    row_sums(rows, cols, -0.0, |v| v * v)
+        .into_iter()
+        .map(f32::sqrt)
+}
+
+/// A layer's outputs over a set of inputs, and where the next layer's search reads them, the
+/// same outputs as unit rows: scaled while each block of them is still in the cache, rather
+/// than in passes over the whole matrix afterwards.
+pub(crate) struct LayerOutputs {
+    pub values: Matrix,
+    pub unit: Option<UnitRows>,
+}
+
+/// The unit rows of a layer's outputs, filled block by block: the rows scaled to unit length
+/// (kept only if they stay dense), their lengths and their numbers of non-zero entries.
+struct UnitParts {
+    scaled: Vec<f32>,
+    norms: Vec<f32>,
+    non_zero: Vec<usize>,
+}
+
+impl UnitParts {
+    fn new(rows: usize, cols: usize) -> Self {
+        UnitParts {
+            scaled: vec![0.0; rows * cols],
+            norms: vec![0.0; rows],
+            non_zero: vec![0; rows],
+        }
+    }
+
+    /// Exactly what [`UnitRows::of`] makes of `values`.
+    fn into_unit_rows(self, values: &Matrix) -> UnitRows {
+        let (rows, cols) = (values.rows, values.cols);
+        let scaled = self.scaled;
+        UnitRows {
+            rows: ProductRows::of_scaled(rows, cols, &values.data, &self.non_zero, || {
+                Matrix::new(rows, cols, scaled)
+            }),
+            norms: self.norms,
+        }
+    }
+}
+
+/// `outputs = activation(z · norm + bias)` for one block's rows of products `z` with unit
+/// inputs of lengths `norms`: the activation chosen once, outside the loop over entries.
+fn activate(
+    z: &[f32],
+    norms: &[f32],
+    bias: &[f32],
+    activation: Option<Activation>,
+    outputs: &mut [f32],
+) {
+    fn each(z: &[f32], norms: &[f32], bias: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
+        let k = bias.len().max(1);
+        for ((row, z), &norm) in out.chunks_mut(k).zip(z.chunks(k)).zip(norms) {
+            for ((o, &v), &b) in row.iter_mut().zip(z).zip(bias) {
+                *o = f(v * norm + b);
+            }
+        }
+    }
+    match activation {
+        None => each(z, norms, bias, outputs, |z| z),
+        Some(Activation::Relu) => each(z, norms, bias, outputs, |z| z.max(0.0)),
+        Some(a) => each(z, norms, bias, outputs, |z| a.apply(z)),
     }
 }
 
@@ -66,31 +137,56 @@ pub(crate) fn nearest_unit_inputs(
 /// A layer's nearest-input figure and its outputs over the same inputs, from one product per
 /// block: with `Z = U W` for the unit-length rows `U`, cos(x_i, w_j) = Z_ij / |w_j| and
 /// x_i · w_j = Z_ij |x_i|. `observe` sees each block of `Z` (row offset, products).
-/// `activation` is `None` for an output layer (its logits).
+/// `activation` is `None` for an output layer (its logits); `unit_outputs` asks for the
+/// outputs as unit rows too.
 pub(crate) fn nearest_and_activations(
     inputs: &UnitRows,
     labels: &[Label],
     layer: &LayerWeights,
     activation: Option<Activation>,
+    unit_outputs: bool,
     mut observe: impl FnMut(usize, &Matrix),
-) -> (NearestInput, Matrix) {
+) -> (NearestInput, LayerOutputs) {
     let (unit_inputs, norms) = (&inputs.rows, &inputs.norms);
-    let k = layer.d_out;
-    let mut out = Matrix::zeros(unit_inputs.rows(), k);
+    let (n, k) = (unit_inputs.rows(), layer.d_out);
+    let mut out = Matrix::zeros(n, k);
+    let mut unit = unit_outputs.then(|| UnitParts::new(n, k));
     let nearest = search(unit_inputs, labels, layer, |start, products| {
-        let rows = &mut out.data[start * k..(start + products.rows) * k];
-        rows.par_chunks_mut(k)
-            .zip(products.data.par_chunks(k))
-            .zip(&norms[start..start + products.rows])
-            .for_each(|((row, z), &norm)| {
-                for ((o, &v), &b) in row.iter_mut().zip(z).zip(&layer.bias) {
-                    let z = v * norm + b;
-                    *o = activation.map_or(z, |a| a.apply(z));
-                }
-            });
+        let rows = start..start + products.rows;
+        let values = out.data[rows.start * k..rows.end * k].par_chunks_mut(k * ROWS_PER_TASK);
+        let tasks = values
+            .zip(products.data.par_chunks(k * ROWS_PER_TASK))
+            .zip(norms[rows.clone()].par_chunks(ROWS_PER_TASK));
+        match unit.as_mut() {
+            None => tasks.for_each(|((values, z), norms)| {
+                activate(z, norms, &layer.bias, activation, values)
+            }),
+            Some(parts) => {
+                let scaled =
+                    parts.scaled[rows.start * k..rows.end * k].par_chunks_mut(k * ROWS_PER_TASK);
+                let row_lengths = parts.norms[rows.clone()].par_chunks_mut(ROWS_PER_TASK);
+                let non_zero = parts.non_zero[rows].par_chunks_mut(ROWS_PER_TASK);
+                tasks.zip(scaled).zip(row_lengths).zip(non_zero).for_each(
+                    |(((((values, z), norms), scaled), lengths_out), non_zero)| {
+                        activate(z, norms, &layer.bias, activation, values);
+                        scaled.copy_from_slice(values);
+                        scale_to_unit_length(scaled, k);
+                        lengths_out
+                            .iter_mut()
+                            .zip(lengths(values, k))
+                            .for_each(|(o, l)| *o = l);
+                        non_zero
+                            .iter_mut()
+                            .zip(non_zero_counts(values, k))
+                            .for_each(|(o, c)| *o = c);
+                    },
+                );
+            }
+        }
         observe(start, products);
     });
-    (nearest, out)
+    let unit = unit.map(|parts| parts.into_unit_rows(&out));
+    (nearest, LayerOutputs { values: out, unit })
 }
 
 /// The blocked search: each block of rows times the layer's raw weights; `per_block` sees
