@@ -5,7 +5,7 @@
 use crate::core::metrics::EpochMetrics;
 
 /// Progress and messages from long work.
-pub trait Feedback {
+pub trait Feedback: Send {
     /// A line of information.
     fn message(&self, text: &str);
     /// A warning or note that must stay visible even when the information goes elsewhere.

@@ -208,7 +208,10 @@ impl Run<'_> {
             } else {
                 (None, None)
             };
-            let outcome = self.fit(start, reader, feedback, stop);
+            let outcome = match training_pool(analysed) {
+                Some(pool) => pool.install(|| self.fit(start, reader, feedback, stop)),
+                None => self.fit(start, reader, feedback, stop),
+            };
             over.store(true, Ordering::Relaxed);
             // A reader that failed (a bug, said by the panic's line) must not cost the
             // training: the analysis then reads every snapshot itself.
@@ -398,6 +401,21 @@ impl Run<'_> {
         ));
         Ok(metrics)
     }
+}
+
+/// The threads the training's matrix products run on while a reader reads its snapshots
+/// alongside: every core but the reader's. Sharing all cores with the reader slowed the
+/// training by a fifth (each product waits for its slowest thread, and a thread whose core the
+/// reader holds waits longest), more than the reader's work on a core of its own costs.
+fn training_pool(alongside: bool) -> Option<rayon::ThreadPool> {
+    let cores = rayon::current_num_threads();
+    if !alongside || cores < 2 {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cores - 1)
+        .build()
+        .ok()
 }
 
 /// Hands the memory freed since to the system. glibc keeps what a thread frees in that
