@@ -70,6 +70,12 @@ fn floor(heap: &BinaryHeap<Reverse<Score>>, keep: usize) -> Option<f32> {
     }
 }
 
+/// A floor as a number a score must not lie below to be looked at: -inf before the heap is
+/// full, so that every score is.
+fn plain_floor(floor: Option<f32>) -> f32 {
+    floor.unwrap_or(f32::NEG_INFINITY)
+}
+
 /// Candidates kept beyond k by the single-precision search, so that re-ranking them in double
 /// precision gives the same k images as a search in double precision would.
 const RERANK_MARGIN: usize = 40;
@@ -115,9 +121,26 @@ impl Candidates {
                 // comparison turns them away before any heap is touched. A product equal to
                 // it loses too, as the rows come in rising order and ties go to the lower.
                 let mut floors: Vec<Option<f32>> = heaps.iter().map(|h| floor(h, keep)).collect();
+                // The same floors as plain numbers, a heap not yet full at -inf, for a first
+                // look at each row that compares all its scores at once: a row whose every
+                // score lies below its floor is turned away, as the exact comparison would;
+                // any other goes on to the exact comparison.
+                let mut below: Vec<f32> = floors.iter().map(|f| plain_floor(*f)).collect();
                 for r in 0..sims.rows {
                     let scores = &sims.row(r)[first..first + heaps.len()];
-                    for ((heap, floor_of), &s) in heaps.iter_mut().zip(&mut floors).zip(scores) {
+                    if scores
+                        .iter()
+                        .zip(&below)
+                        .fold(true, |all, (s, f)| all & (s < f))
+                    {
+                        continue;
+                    }
+                    for (((heap, floor_of), plain), &s) in heaps
+                        .iter_mut()
+                        .zip(&mut floors)
+                        .zip(&mut below)
+                        .zip(scores)
+                    {
                         if floor_of.is_some_and(|f| s.total_cmp(&f).is_le()) {
                             continue;
                         }
@@ -126,6 +149,7 @@ impl Candidates {
                             heap.pop();
                         }
                         *floor_of = floor(heap, keep);
+                        *plain = plain_floor(*floor_of);
                     }
                 }
             });
