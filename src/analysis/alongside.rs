@@ -1,6 +1,7 @@
 //! Each snapshot's reading, taken as soon as the snapshot exists. While a network trains, the
-//! snapshots of the epochs done so far can be read on the CPU time the training leaves idle,
-//! so that after training only the trained weights' reading and the whole-run figures remain.
+//! snapshots of the epochs done so far can be read beside it (on a core the training leaves to
+//! the reader), so that after training only the trained weights' reading and the whole-run
+//! figures remain.
 
 use std::collections::BTreeMap;
 

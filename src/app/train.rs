@@ -285,9 +285,9 @@ impl Run<'_> {
     }
 
     /// Reads the snapshots `snapshots` brings while the training runs, on a thread of its own
-    /// (the training leaves the cores idle in its serial steps between matrix products). Once
-    /// the training is `over` (or asked to stop) it reads no more: the analysis reads what is
-    /// left on every core.
+    /// (the training's products leave it a core: [`training_pool`]). Once the training is
+    /// `over` (or asked to stop) it reads no more: the analysis reads what is left on every
+    /// core.
     fn read_alongside(
         &self,
         outputs: Outputs,
