@@ -25,9 +25,7 @@ pub fn pre_activations(layers: &[LayerWeights], activation: Activation, x: &Matr
         let mut z = input.as_ref().unwrap_or(x).matmul(&kernel(layer));
         z.add_row_vector(&layer.bias);
         if i + 1 < layers.len() {
-            let mut next = z.clone();
-            next.map(|v| activation.apply(v));
-            input = Some(next);
+            input = Some(z.mapped(|v| activation.apply(v)));
         }
         out.push(z);
     }

@@ -81,6 +81,23 @@ impl UnitParts {
     }
 }
 
+/// Whole rows of `k` `values` into their share of [`UnitParts`]: scaled to unit length, their
+/// lengths, their numbers of non-zero entries.
+fn scale_as_unit_rows(
+    values: &[f32],
+    k: usize,
+    ((scaled, lengths_out), non_zero): ((&mut [f32], &mut [f32]), &mut [usize]),
+) {
+    scaled.copy_from_slice(values);
+    scale_to_unit_length(scaled, k);
+    for (out, length) in lengths_out.iter_mut().zip(lengths(values, k)) {
+        *out = length;
+    }
+    for (out, count) in non_zero.iter_mut().zip(non_zero_counts(values, k)) {
+        *out = count;
+    }
+}
+
 /// `outputs = activation(z · norm + bias)` for one block's rows of products `z` with unit
 /// inputs of lengths `norms`: the activation chosen once, outside the loop over entries.
 fn activate(
@@ -166,21 +183,13 @@ pub(crate) fn nearest_and_activations(
                     parts.scaled[rows.start * k..rows.end * k].par_chunks_mut(k * ROWS_PER_TASK);
                 let row_lengths = parts.norms[rows.clone()].par_chunks_mut(ROWS_PER_TASK);
                 let non_zero = parts.non_zero[rows].par_chunks_mut(ROWS_PER_TASK);
-                tasks.zip(scaled).zip(row_lengths).zip(non_zero).for_each(
-                    |(((((values, z), norms), scaled), lengths_out), non_zero)| {
+                let unit_tasks = scaled.zip(row_lengths).zip(non_zero);
+                tasks
+                    .zip(unit_tasks)
+                    .for_each(|(((values, z), norms), unit)| {
                         activate(z, norms, &layer.bias, activation, values);
-                        scaled.copy_from_slice(values);
-                        scale_to_unit_length(scaled, k);
-                        lengths_out
-                            .iter_mut()
-                            .zip(lengths(values, k))
-                            .for_each(|(o, l)| *o = l);
-                        non_zero
-                            .iter_mut()
-                            .zip(non_zero_counts(values, k))
-                            .for_each(|(o, c)| *o = c);
-                    },
-                );
+                        scale_as_unit_rows(values, k, unit);
+                    });
             }
         }
         observe(start, products);

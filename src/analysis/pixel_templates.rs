@@ -55,11 +55,7 @@ pub fn pixel_templates_of(
     }
     let slopes: Vec<Matrix> = pre[..layers.len() - 1]
         .iter()
-        .map(|z| {
-            let mut z = z.clone();
-            z.map(|v| activation.derivative(v));
-            z
-        })
+        .map(|z| z.mapped(|v| activation.derivative(v)))
         .collect();
     let kernels_t: Vec<Matrix> = layers.iter().map(|l| kernel(l).transpose()).collect();
     let k0 = kernel(&layers[0]);
