@@ -148,6 +148,7 @@ pub fn train(
         seed,
         activation,
         device,
+        placement: data.placement,
     };
     let train_device = device.clone().autodiff();
     let placement = data.placement;
@@ -204,6 +205,7 @@ struct Plan<'a> {
     seed: u64,
     activation: Activation,
     device: &'a Device,
+    placement: Placement,
 }
 
 /// The device-side sets and the loss, fixed for the whole run.
@@ -219,7 +221,7 @@ fn initial_state(
     device: &Device,
     observer: &mut dyn TrainObserver,
 ) -> Result<(DenseNet, State)> {
-    let optim = optimizer(job.training);
+    let optim = optimizer(job.training, job.placement);
     match start {
         Start::Fresh(initial) => {
             let model = DenseNet::from_weights(initial, job.activation, device);
