@@ -55,15 +55,45 @@ impl LayerComparison {
 /// Every layer of A against B's. The two networks must have the same widths and their test
 /// sets the same images (each scaled as its own network expects).
 pub fn compare_networks(a: MatchSide<'_>, b: MatchSide<'_>) -> Vec<LayerComparison> {
-    let outputs_a = layer_outputs(a);
-    let outputs_b = layer_outputs(b);
-    let last = a.layers.len() - 1;
+    compare_observed(
+        a.layers,
+        &CentredOutputs::of(a),
+        b.layers,
+        &CentredOutputs::of(b),
+    )
+}
+
+/// Every layer's activations (logits for the last layer) over a network's test images, each
+/// column less its mean: what the activation matching and CKA read of a network, worked out
+/// once per network.
+pub struct CentredOutputs(Vec<faer::Mat<f64>>);
+
+impl CentredOutputs {
+    pub fn of(side: MatchSide<'_>) -> Self {
+        Self::over(side.layers, side.activation, &images_matrix(side.test))
+    }
+
+    /// Over `images`, one image a row, scaled as the network expects.
+    pub fn over(layers: &[LayerWeights], activation: Activation, images: &Matrix) -> Self {
+        let outputs = propagate(layers, activation, images).outputs;
+        Self(outputs.iter().map(centred).collect())
+    }
+}
+
+/// [`compare_networks`] of two networks whose outputs are already worked out.
+pub fn compare_observed(
+    a: &[LayerWeights],
+    outputs_a: &CentredOutputs,
+    b: &[LayerWeights],
+    outputs_b: &CentredOutputs,
+) -> Vec<LayerComparison> {
+    let last = a.len() - 1;
     // B's neuron matched to each of A's in the layer below, for the re-ordering.
     let mut order: Option<Vec<usize>> = None;
-    (0..a.layers.len())
+    (0..a.len())
         .map(|l| {
-            let kernel_b = reorder_inputs(&b.layers[l], order.as_deref());
-            let cosines = column_cosines(&a.layers[l], &kernel_b);
+            let kernel_b = reorder_inputs(&b[l], order.as_deref());
+            let cosines = column_cosines(&a[l], &kernel_b);
             let weight_pairs = if l == last {
                 (0..cosines.rows)
                     .map(|j| (j, j, cosines.get(j, j)))
@@ -72,12 +102,12 @@ pub fn compare_networks(a: MatchSide<'_>, b: MatchSide<'_>) -> Vec<LayerComparis
                 assign(&cosines)
             };
             order = Some(weight_pairs.iter().map(|p| p.1).collect());
-            let activation_pairs =
-                (l < last).then(|| assign(&correlations(&outputs_a[l], &outputs_b[l])));
+            let (x, y) = (&outputs_a.0[l], &outputs_b.0[l]);
+            let activation_pairs = (l < last).then(|| assign(&correlations(x, y)));
             LayerComparison {
                 weight_pairs,
                 activation_pairs,
-                cka: linear_cka(&outputs_a[l], &outputs_b[l]),
+                cka: linear_cka(x, y),
             }
         })
         .collect()
@@ -93,11 +123,6 @@ pub fn twin_cosines(a: &[LayerWeights], b: &[LayerWeights]) -> Vec<Vec<f64>> {
             (0..c.rows).map(|j| c.get(j, j)).collect()
         })
         .collect()
-}
-
-/// Every layer's activations over the side's test images (logits for the last layer).
-fn layer_outputs(side: MatchSide<'_>) -> Vec<Matrix> {
-    propagate(side.layers, side.activation, &images_matrix(side.test)).outputs
 }
 
 /// `layer`'s weights with their input rows taken in `order` (row `i` is row `order[i]`), so
@@ -128,24 +153,23 @@ fn column_cosines(a: &LayerWeights, b: &LayerWeights) -> Scores {
     Scores::of(&(unit(a).transpose() * unit(b)))
 }
 
-/// Pearson correlation of every column of `x` with every column of `y` (rows are images); a
-/// column that never varies correlates 0 with everything.
-fn correlations(x: &Matrix, y: &Matrix) -> Scores {
-    let standard = |m: &Matrix| {
-        let mut c = centred(m);
+/// Pearson correlation of every column of `x` with every column of `y` (rows are images,
+/// columns centred); a column that never varies correlates 0 with everything.
+fn correlations(x: &faer::Mat<f64>, y: &faer::Mat<f64>) -> Scores {
+    let standard = |m: &faer::Mat<f64>| {
+        let mut c = m.clone();
         scale_columns_to_unit(&mut c);
         c
     };
     Scores::of(&(standard(x).transpose() * standard(y)))
 }
 
-/// Linear CKA (Kornblith et al. 2019): `‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)` with the columns
+/// Linear CKA (Kornblith et al. 2019): `‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)` of two layers' columns,
 /// centred; 0 where either layer is constant over the images.
-pub fn linear_cka(x: &Matrix, y: &Matrix) -> f64 {
-    let (x, y) = (centred(x), centred(y));
-    let cross = x.transpose() * &y;
-    let xx = x.transpose() * &x;
-    let yy = y.transpose() * &y;
+fn linear_cka(x: &faer::Mat<f64>, y: &faer::Mat<f64>) -> f64 {
+    let cross = x.transpose() * y;
+    let xx = x.transpose() * x;
+    let yy = y.transpose() * y;
     let denominator = xx.norm_l2() * yy.norm_l2();
     if denominator > 0.0 {
         cross.norm_l2().powi(2) / denominator

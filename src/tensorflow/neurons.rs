@@ -6,8 +6,9 @@
 use std::fmt::Write as _;
 
 use super::REFERENCE_DIR;
+use crate::analysis::forward::images_matrix;
 use crate::analysis::linalg::{Summary, summarize};
-use crate::analysis::matching::{LayerMatch, MatchSide, compare_networks, twin_cosines};
+use crate::analysis::matching::{CentredOutputs, LayerMatch, compare_observed, twin_cosines};
 use crate::core::config::Activation;
 use crate::core::data::ImageSet;
 use crate::core::weights::{LayerWeights, layer_name};
@@ -44,13 +45,14 @@ pub fn compare_neurons(
     lockstep_twin: Option<&[LayerWeights]>,
     test: &ImageSet,
 ) -> NeuronComparison {
-    let side = |layers| MatchSide {
-        layers,
-        activation: Activation::Relu,
-        test,
+    // One matrix of the test images for all four networks: they all read pixels / 255.
+    let images = images_matrix(test);
+    let observe = |layers: &[LayerWeights]| CentredOutputs::over(layers, Activation::Relu, &images);
+    let compare = |ours: &[LayerWeights], theirs: &[LayerWeights]| {
+        compare_observed(ours, &observe(ours), theirs, &observe(theirs))
     };
-    let trained = compare_networks(side(run.trained), side(tensorflow.trained));
-    let init = compare_networks(side(run.init), side(tensorflow.init));
+    let trained = compare(run.trained, tensorflow.trained);
+    let init = compare(run.init, tensorflow.init);
     let matched = trained
         .iter()
         .zip(&init)
