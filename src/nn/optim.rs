@@ -159,7 +159,17 @@ impl AdamSteps {
         }
     }
 
+    /// One step over a parameter, with the widest vectors the CPU has: element by element
+    /// the same operations as without them, so the same bits.
     fn apply(&self, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || self.apply_each(param, grad, m, v),
+        )
+    }
+
+    #[inline(always)]
+    fn apply_each(&self, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
         let moments = param.iter_mut().zip(grad).zip(m).zip(v);
         if self.first {
             // The moments start from the gradient alone, as Burn's do: `0 · β + …` would
