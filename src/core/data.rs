@@ -10,6 +10,7 @@ use crate::core::config::{Config, data_folder};
 use crate::core::npz_data;
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
+use rayon::prelude::*;
 
 pub use crate::core::classes::{Label, MAX_CLASSES};
 
@@ -150,8 +151,8 @@ impl Mnist {
                 dir.display()
             );
         }
-        let train = read_pair(dir, "train")?;
-        let test = read_pair(dir, "t10k")?;
+        let (train, test) = rayon::join(|| read_pair(dir, "train"), || read_pair(dir, "t10k"));
+        let (train, test) = (train?, test?);
         if (train.rows, train.cols) != (test.rows, test.cols) {
             bail!(
                 "images in {} are {}x{} in the training file but {}x{} in the test file: \
@@ -248,7 +249,8 @@ fn missing_classes(labels: &[Label], classes: usize) -> Vec<String> {
 fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
     let images_path = find_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = find_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let (rows, cols, pixels) = parse_images(&read_maybe_gz(&images_path)?)
+    let bytes = read_maybe_gz(&images_path)?;
+    let (rows, cols, pixels) = parse_images(&bytes)
         .with_context(|| format!("{} is not a valid IDX image file", images_path.display()))?;
     let labels = parse_labels(&read_maybe_gz(&labels_path)?)
         .with_context(|| format!("{} is not a valid IDX label file", labels_path.display()))?;
@@ -261,8 +263,13 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
             labels.len()
         );
     }
+    let mut images = Vec::with_capacity(pixels.len());
+    pixels
+        .par_iter()
+        .map(|&p| f32::from(p) / 255.0)
+        .collect_into_vec(&mut images);
     Ok(ImageSet {
-        images: pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+        images,
         labels: labels.into_iter().map(Label::from).collect(),
         rows,
         cols,
@@ -290,7 +297,7 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(inflated_size(&bytes));
         GzDecoder::new(bytes.as_slice())
             .read_to_end(&mut out)
             .map_err(|e| {
@@ -303,6 +310,18 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     } else {
         Ok(bytes)
     }
+}
+
+/// The size a gzip file says its contents have (its last four bytes, modulo 4 GiB), as a
+/// capacity to inflate into at once; bounded by deflate's largest ratio, so that a corrupt
+/// trailer cannot ask for more.
+fn inflated_size(gz: &[u8]) -> usize {
+    const MAX_RATIO: usize = 1032;
+    let Some(trailer) = gz.len().checked_sub(4).and_then(|at| gz.get(at..)) else {
+        return 0;
+    };
+    let size = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    (size as usize).min(gz.len() * MAX_RATIO)
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -325,7 +344,7 @@ fn check_magic(bytes: &[u8], expected: u32) -> Result<()> {
 }
 
 /// Parses an IDX3 unsigned-byte image file; returns rows, cols and the raw pixels.
-pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, &[u8])> {
     check_magic(bytes, IMAGES_MAGIC)?;
     let header = 16;
     let (Some(count), Some(rows), Some(cols)) =
@@ -356,7 +375,7 @@ pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
             }
         );
     }
-    Ok((rows as usize, cols as usize, body.to_vec()))
+    Ok((rows as usize, cols as usize, body))
 }
 
 /// Parses an IDX1 unsigned-byte label file.
@@ -494,5 +513,20 @@ mod tests {
         assert!(unseen.contains("no image of class 2"), "{unseen}");
         let one = check_classes(dir, &[0, 0], &[0]).unwrap_err().to_string();
         assert!(one.contains("a classifier needs 2"), "{one}");
+    }
+
+    #[test]
+    fn a_gzip_trailer_sizes_the_inflated_buffer_but_cannot_ask_for_more_than_deflate_allows() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write as _;
+        let contents = vec![7u8; 100_000];
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&contents).unwrap();
+        let mut gz = encoder.finish().unwrap();
+        assert_eq!(inflated_size(&gz), contents.len());
+        let at = gz.len() - 4;
+        gz[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(inflated_size(&gz), gz.len() * 1032);
+        assert_eq!(inflated_size(&[1, 2]), 0);
     }
 }
