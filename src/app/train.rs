@@ -213,25 +213,14 @@ impl Run<'_> {
                 None => self.fit(start, reader, feedback, stop),
             };
             over.store(true, Ordering::Relaxed);
+            // Saved while the reader finishes the snapshot it holds, on a core it leaves.
+            let saved = outcome.and_then(|outcome| self.save(outcome, feedback));
             // A reader that failed (a bug, said by the panic's line) must not cost the
             // training: the analysis then reads every snapshot itself.
             let early = read.map(|r| r.join().unwrap_or_else(|_| EarlyReadings::none()));
-            (outcome, early)
+            (saved, early)
         });
-        let trained = match outcome? {
-            Outcome::Finished(trained) => trained,
-            Outcome::Interrupted(checkpoint) => {
-                checkpoint.save(&self.dir)?;
-                let dir = self.dir.path().display();
-                bail!(
-                    "interrupted in epoch {} at step {}; a checkpoint is saved in {dir}: continue \
-                     with `weightscope --resume {dir}`",
-                    checkpoint.epoch,
-                    checkpoint.step,
-                );
-            }
-        };
-        let metrics = self.save_results(trained, feedback)?;
+        let metrics = outcome?;
         let analysis = match early {
             Some(early) => Some(self.analyse(&metrics, outputs, early, feedback)?),
             None => None,
@@ -365,6 +354,23 @@ impl Run<'_> {
             config.backend,
             config.seed
         ));
+    }
+
+    /// The results of a finished training, or the checkpoint of an interrupted one.
+    fn save(&self, outcome: Outcome, feedback: &dyn Feedback) -> Result<Metrics> {
+        match outcome {
+            Outcome::Finished(trained) => self.save_results(trained, feedback),
+            Outcome::Interrupted(checkpoint) => {
+                checkpoint.save(&self.dir)?;
+                let dir = self.dir.path().display();
+                bail!(
+                    "interrupted in epoch {} at step {}; a checkpoint is saved in {dir}: continue \
+                     with `weightscope --resume {dir}`",
+                    checkpoint.epoch,
+                    checkpoint.step,
+                );
+            }
+        }
     }
 
     /// The trained weights (burnpack and safetensors), the history and `metrics.json`.
