@@ -151,8 +151,8 @@ impl Mnist {
                 dir.display()
             );
         }
-        let (train, test) = rayon::join(|| read_pair(dir, "train"), || read_pair(dir, "t10k"));
-        let (train, test) = (train?, test?);
+        let train = read_pair(dir, "train")?;
+        let test = read_pair(dir, "t10k")?;
         if (train.rows, train.cols) != (test.rows, test.cols) {
             bail!(
                 "images in {} are {}x{} in the training file but {}x{} in the test file: \
