@@ -40,9 +40,19 @@ pub struct Propagation {
 }
 
 pub fn propagate(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Propagation {
-    let pre = pre_activations(layers, activation, x);
+    let outputs = layer_outputs(layers, activation, x);
     let last = layers.len() - 1;
-    let outputs: Vec<Matrix> = pre
+    let inputs = std::iter::once(x.clone())
+        .chain(outputs[..last].iter().cloned())
+        .collect();
+    Propagation { inputs, outputs }
+}
+
+/// Every layer's outputs for a batch of inputs (rows): its activations, logits for the last
+/// layer. [`propagate`] without the copies of what each layer reads.
+pub fn layer_outputs(layers: &[LayerWeights], activation: Activation, x: &Matrix) -> Vec<Matrix> {
+    let last = layers.len() - 1;
+    pre_activations(layers, activation, x)
         .into_iter()
         .enumerate()
         .map(|(l, mut z)| {
@@ -51,11 +61,7 @@ pub fn propagate(layers: &[LayerWeights], activation: Activation, x: &Matrix) ->
             }
             z
         })
-        .collect();
-    let inputs = std::iter::once(x.clone())
-        .chain(outputs[..last].iter().cloned())
-        .collect();
-    Propagation { inputs, outputs }
+        .collect()
 }
 
 /// Test loss and accuracy of `layers` computed on the host, for weights that were not trained
@@ -66,8 +72,8 @@ pub(crate) fn evaluate_on_host(
     test: &ImageSet,
 ) -> Evaluation {
     let x = images_matrix(test);
-    let p = propagate(layers, activation, &x);
-    let logits = p.outputs.last().expect("a network has a layer");
+    let outputs = layer_outputs(layers, activation, &x);
+    let logits = outputs.last().expect("a network has a layer");
     let (mut loss, mut correct) = (0f64, 0usize);
     for (r, &label) in test.labels.iter().enumerate() {
         let row = logits.row(r);

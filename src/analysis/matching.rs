@@ -8,7 +8,7 @@ use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix as Weights;
 use serde::{Deserialize, Serialize};
 
-use super::forward::{images_matrix, propagate};
+use super::forward::{images_matrix, layer_outputs};
 use super::linalg::{Matrix, summarize};
 use super::verdict::Verdict;
 use crate::core::config::Activation;
@@ -75,7 +75,7 @@ impl CentredOutputs {
 
     /// Over `images`, one image a row, scaled as the network expects.
     pub fn over(layers: &[LayerWeights], activation: Activation, images: &Matrix) -> Self {
-        let outputs = propagate(layers, activation, images).outputs;
+        let outputs = layer_outputs(layers, activation, images);
         Self(outputs.iter().map(centred).collect())
     }
 }
