@@ -263,13 +263,8 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
             labels.len()
         );
     }
-    let mut images = Vec::with_capacity(pixels.len());
-    pixels
-        .par_iter()
-        .map(|&p| f32::from(p) / 255.0)
-        .collect_into_vec(&mut images);
     Ok(ImageSet {
-        images,
+        images: pixels.par_iter().map(|&p| f32::from(p) / 255.0).collect(),
         labels: labels.into_iter().map(Label::from).collect(),
         rows,
         cols,
@@ -317,11 +312,10 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 /// trailer cannot ask for more.
 fn inflated_size(gz: &[u8]) -> usize {
     const MAX_RATIO: usize = 1032;
-    let Some(trailer) = gz.len().checked_sub(4).and_then(|at| gz.get(at..)) else {
+    let Some(&trailer) = gz.last_chunk::<4>() else {
         return 0;
     };
-    let size = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-    (size as usize).min(gz.len() * MAX_RATIO)
+    (u32::from_le_bytes(trailer) as usize).min(gz.len() * MAX_RATIO)
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
