@@ -124,12 +124,9 @@ fn main() {
 
     if selected(&filter, "product") {
         // The analysis's costliest step: the training images (unit rows) times a layer.
-        let images = Matrix::new(
-            mnist.train.len(),
-            mnist.train.pixels(),
-            mnist.train.images.clone(),
-        )
-        .normalized_rows();
+        let values = mnist.train.images.to_vec();
+        let images =
+            Matrix::new(mnist.train.len(), mnist.train.pixels(), values.clone()).normalized_rows();
         let layer = &initial_weights(&[784, 128], 1)[0];
         let weights = Matrix::new(784, 128, layer.weight.clone());
         let dense = time_it(5, || {
@@ -137,7 +134,7 @@ fn main() {
             std::hint::black_box(images.matmul(&weights));
             t.elapsed().as_secs_f64()
         });
-        let rows = ProductRows::unit_rows(images.rows, images.cols, &mnist.train.images);
+        let rows = ProductRows::unit_rows(images.rows, images.cols, &values);
         let picked = time_it(5, || {
             let t = Instant::now();
             std::hint::black_box(rows.rows_matmul(0, images.rows, &weights));

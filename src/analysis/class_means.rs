@@ -1,6 +1,8 @@
 //! Class means: the mean of each class's rows and of all rows, the one computation every
 //! figure that needs them uses (class templates, neural collapse, the distributed code).
 
+use std::borrow::Cow;
+
 use crate::core::data::Label;
 use rayon::prelude::*;
 
@@ -19,7 +21,7 @@ pub(crate) fn class_count(labels: &[Label]) -> usize {
 fn class_sums<'a>(
     rows: usize,
     cols: usize,
-    row: impl Fn(usize) -> &'a [f32] + Sync,
+    row: impl Fn(usize) -> Cow<'a, [f32]> + Sync,
     labels: &[Label],
 ) -> (Vec<f64>, Vec<usize>) {
     let rows = rows.min(labels.len());
@@ -34,7 +36,7 @@ fn class_sums<'a>(
             for (r, &label) in labels.iter().enumerate().take(end).skip(start) {
                 let c = usize::from(label);
                 counts[c] += 1;
-                for (s, &v) in sums[c * cols..(c + 1) * cols].iter_mut().zip(row(r)) {
+                for (s, &v) in sums[c * cols..(c + 1) * cols].iter_mut().zip(row(r).iter()) {
                     *s += f64::from(v);
                 }
             }
@@ -65,7 +67,7 @@ impl ClassMeans {
     pub(crate) fn of<'a>(
         rows: usize,
         cols: usize,
-        row: impl Fn(usize) -> &'a [f32] + Sync,
+        row: impl Fn(usize) -> Cow<'a, [f32]> + Sync,
         labels: &[Label],
     ) -> Self {
         let (sums, counts) = class_sums(rows, cols, row, labels);
@@ -84,6 +86,6 @@ impl ClassMeans {
 
     /// The means of the rows of `h`.
     pub(crate) fn of_matrix(h: &super::linalg::Matrix, labels: &[Label]) -> Self {
-        Self::of(h.rows, h.cols, |r| h.row(r), labels)
+        Self::of(h.rows, h.cols, |r| h.row(r).into(), labels)
     }
 }

@@ -78,7 +78,7 @@ impl<'a> Context<'a> {
                 probe_index: inputs.probe_index,
                 explorer: inputs.explorer,
             },
-            images: UnitRows::of(train.len(), train.pixels(), &train.images),
+            images: UnitRows::of_images(train),
             means,
             global,
             test_images: images_matrix(inputs.test),
@@ -239,7 +239,7 @@ impl<'a> Context<'a> {
         let w = winners(
             &snapshot.layers,
             self.inputs.activation,
-            self.inputs.train.image(self.inputs.probe_index),
+            &self.inputs.train.image(self.inputs.probe_index),
         );
         let ct = self.class_template(&snapshot.layers);
         EpochFigures {

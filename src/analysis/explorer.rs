@@ -40,7 +40,7 @@ impl<'a> ExplorerInputs<'a> {
             activation,
             train,
             test,
-            images: UnitRows::of(train.len(), train.pixels(), &train.images),
+            images: UnitRows::of_images(train),
             test_images: images_matrix(test),
         }
     }

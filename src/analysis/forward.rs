@@ -13,7 +13,7 @@ pub fn kernel(layer: &LayerWeights) -> Matrix {
 }
 
 pub fn images_matrix(set: &ImageSet) -> Matrix {
-    Matrix::new(set.len(), set.pixels(), set.images.clone())
+    Matrix::new(set.len(), set.pixels(), set.images.to_vec())
 }
 
 /// Pre-activations `z` of every layer for a batch of inputs (rows).
@@ -110,7 +110,11 @@ pub fn hidden_activations(
     let p = set.pixels();
     for start in (0..set.len()).step_by(FORWARD_BLOCK_ROWS) {
         let end = (start + FORWARD_BLOCK_ROWS).min(set.len());
-        let mut x = Matrix::new(end - start, p, set.images[start * p..end * p].to_vec());
+        let mut x = Matrix::new(
+            end - start,
+            p,
+            set.images.as_ref().slice(start * p..end * p).to_vec(),
+        );
         for (l, layer) in layers[..hidden].iter().enumerate() {
             x = x.matmul(&kernel(layer));
             x.add_row_vector(&layer.bias);

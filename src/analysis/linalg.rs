@@ -152,6 +152,9 @@ pub enum ProductRows {
 /// Rows per parallel task when rows are scanned or multiplied.
 pub(crate) const ROWS_PER_TASK: usize = 64;
 
+/// Rows `start..end` of a matrix (row-major), borrowed or made as they are asked for.
+pub type Stretch<'a> = dyn Fn(usize, usize) -> std::borrow::Cow<'a, [f32]> + Sync + 'a;
+
 /// Each row's sum of `term` over its entries (`rows` holds whole rows of `cols`), added from
 /// `zero` in column order as `Iterator::sum` adds them (pass `-0.0` for the same sums bit for
 /// bit), eight rows at a time: eight independent chains of additions, which the CPU overlaps
@@ -210,28 +213,40 @@ impl ProductRows {
     /// [`Matrix::normalized_rows`] does.
     pub fn unit_rows(rows: usize, cols: usize, data: &[f32]) -> Self {
         assert_eq!(data.len(), rows * cols, "rows do not match their shape");
-        let lengths: Vec<usize> = data
-            .par_chunks(cols.max(1) * ROWS_PER_TASK)
-            .flat_map_iter(|rows| non_zero_counts(rows, cols))
+        Self::unit_rows_of(rows, cols, &|start, end| {
+            data[start * cols..end * cols].into()
+        })
+    }
+
+    /// [`ProductRows::unit_rows`] of `rows` rows that `stretch(start, end)` hands out a stretch
+    /// at a time: rows kept more compactly than as values, made into values as they are read.
+    pub fn unit_rows_of<'a>(rows: usize, cols: usize, stretch: &Stretch<'a>) -> Self {
+        let lengths: Vec<usize> = (0..rows.div_ceil(ROWS_PER_TASK))
+            .into_par_iter()
+            .flat_map_iter(|task| {
+                let start = task * ROWS_PER_TASK;
+                let values = stretch(start, (start + ROWS_PER_TASK).min(rows));
+                non_zero_counts(&values, cols).collect::<Vec<_>>()
+            })
             .collect();
-        Self::of_scaled(rows, cols, data, &lengths, || {
-            Matrix::new(rows, cols, data.to_vec()).into_normalized_rows()
+        Self::of_scaled(rows, cols, stretch, &lengths, || {
+            Matrix::new(rows, cols, stretch(0, rows).into_owned()).into_normalized_rows()
         })
     }
 
     /// The rows of `data` as [`ProductRows::unit_rows`] keeps them, where `lengths` are their
     /// numbers of non-zero entries and `dense` scales them to unit length as a whole matrix
     /// (called only if the rows are kept dense): for rows scaled while they were computed.
-    pub(crate) fn of_scaled(
+    pub(crate) fn of_scaled<'a>(
         rows: usize,
         cols: usize,
-        data: &[f32],
+        stretch: &Stretch<'a>,
         lengths: &[usize],
         dense: impl FnOnce() -> Matrix,
     ) -> Self {
         let non_zero: usize = lengths.iter().sum();
         if (non_zero as f64) < SPARSE_BELOW_DENSITY * (rows * cols) as f64 {
-            ProductRows::Sparse(SparseRows::unit_rows(cols, data, lengths))
+            ProductRows::Sparse(SparseRows::unit_rows(cols, stretch, lengths))
         } else {
             ProductRows::Dense(dense())
         }
@@ -279,7 +294,7 @@ pub struct SparseRows {
 impl SparseRows {
     /// The non-zero entries of each row of `data`, scaled to unit length; `lengths` are the
     /// rows' numbers of non-zero entries.
-    fn unit_rows(cols: usize, data: &[f32], lengths: &[usize]) -> Self {
+    fn unit_rows(cols: usize, stretch: &Stretch<'_>, lengths: &[usize]) -> Self {
         let mut offsets = Vec::with_capacity(lengths.len() + 1);
         offsets.push(0);
         for length in lengths {
@@ -296,20 +311,23 @@ impl SparseRows {
             let (c, c_rest) = columns_left.split_at_mut(count);
             let (v, v_rest) = values_left.split_at_mut(count);
             (columns_left, values_left) = (c_rest, v_rest);
-            tasks.push((&data[start * cols..end * cols], c, v));
+            tasks.push(((start, end), c, v));
         }
-        tasks.into_par_iter().for_each(|(rows, columns, values)| {
-            let mut at = 0;
-            let squares = squared_lengths(rows, cols);
-            for (row, sum) in rows.chunks(cols.max(1)).zip(squares) {
-                let norm = sum.sqrt();
-                for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
-                    columns[at] = c as u32;
-                    values[at] = (f64::from(v) / norm) as f32;
-                    at += 1;
+        tasks
+            .into_par_iter()
+            .for_each(|((start, end), columns, values)| {
+                let rows = stretch(start, end);
+                let mut at = 0;
+                let squares = squared_lengths(&rows, cols);
+                for (row, sum) in rows.chunks(cols.max(1)).zip(squares) {
+                    let norm = sum.sqrt();
+                    for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+                        columns[at] = c as u32;
+                        values[at] = (f64::from(v) / norm) as f32;
+                        at += 1;
+                    }
                 }
-            }
-        });
+            });
         SparseRows {
             cols,
             offsets,

@@ -1,13 +1,13 @@
 //! Figure 3: each neuron's most similar input, searched over a whole training file.
 
-use crate::core::data::Label;
+use crate::core::data::{ImageSet, Label};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
 use super::linalg::{
-    Matrix, ProductRows, ROWS_PER_TASK, Summary, non_zero_counts, row_sums, scale_to_unit_length,
-    summarize,
+    Matrix, ProductRows, ROWS_PER_TASK, Stretch, Summary, non_zero_counts, row_sums,
+    scale_to_unit_length, summarize,
 };
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
@@ -24,13 +24,20 @@ pub(crate) struct UnitRows {
 }
 
 impl UnitRows {
-    /// The rows of `data` (`rows x cols`, row-major).
-    pub(crate) fn of(rows: usize, cols: usize, data: &[f32]) -> Self {
+    /// The images of `set`, made into values a stretch at a time rather than all at once.
+    pub(crate) fn of_images(set: &ImageSet) -> Self {
+        let (rows, cols) = (set.len(), set.pixels());
+        let pixels = set.images.as_ref();
+        let stretch: &Stretch<'_> = &|start, end| pixels.slice(start * cols..end * cols).values();
         UnitRows {
-            rows: ProductRows::unit_rows(rows, cols, data),
-            norms: data
-                .par_chunks(cols.max(1) * ROWS_PER_TASK)
-                .flat_map_iter(|rows| lengths(rows, cols))
+            rows: ProductRows::unit_rows_of(rows, cols, stretch),
+            norms: (0..rows.div_ceil(ROWS_PER_TASK))
+                .into_par_iter()
+                .flat_map_iter(|task| {
+                    let start = task * ROWS_PER_TASK;
+                    let values = stretch(start, (start + ROWS_PER_TASK).min(rows));
+                    lengths(&values, cols).collect::<Vec<_>>()
+                })
                 .collect(),
         }
     }
@@ -73,9 +80,13 @@ impl UnitParts {
         let (rows, cols) = (values.rows, values.cols);
         let scaled = self.scaled;
         UnitRows {
-            rows: ProductRows::of_scaled(rows, cols, &values.data, &self.non_zero, || {
-                Matrix::new(rows, cols, scaled)
-            }),
+            rows: ProductRows::of_scaled(
+                rows,
+                cols,
+                &|start, end| values.data[start * cols..end * cols].into(),
+                &self.non_zero,
+                || Matrix::new(rows, cols, scaled),
+            ),
             norms: self.norms,
         }
     }

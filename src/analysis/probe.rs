@@ -56,8 +56,8 @@ pub fn probe(
     index: usize,
 ) -> Probe {
     let image = train.image(index);
-    let t = winners(trained, activation, image);
-    let i = init.map(|init| winners(init, activation, image));
+    let t = winners(trained, activation, &image);
+    let i = init.map(|init| winners(init, activation, &image));
     Probe {
         index,
         label: train.labels[index],

@@ -1,6 +1,8 @@
 //! Figures 2 and 4: class templates. How each neuron of the first layer compares with the mean
 //! image of each class, and what the whole network matches each class against.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::class_means::ClassMeans;
@@ -17,13 +19,13 @@ pub fn class_means(set: &ImageSet) -> (Matrix, Vec<f32>) {
 
 /// Mean row of each class (`classes x cols`) and of all rows: a layer's inputs over a set.
 pub fn class_means_of(inputs: &Matrix, labels: &[Label]) -> (Matrix, Vec<f32>) {
-    class_means_of_rows(inputs.rows, inputs.cols, |r| inputs.row(r), labels)
+    class_means_of_rows(inputs.rows, inputs.cols, |r| inputs.row(r).into(), labels)
 }
 
 fn class_means_of_rows<'a>(
     rows: usize,
     p: usize,
-    row: impl Fn(usize) -> &'a [f32] + Sync,
+    row: impl Fn(usize) -> Cow<'a, [f32]> + Sync,
     labels: &[Label],
 ) -> (Matrix, Vec<f32>) {
     let class = ClassMeans::of(rows, p, row, labels);

@@ -1,5 +1,6 @@
 //! MNIST-format IDX files: reading, validating and splitting them the way Keras does.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -8,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use crate::core::classes::ClassNames;
 use crate::core::config::{Config, data_folder};
 use crate::core::npz_data;
+use crate::core::pixels::{Pixels, PixelsRef};
 use crate::core::scaling::InputScaling;
 use flate2::read::GzDecoder;
-use rayon::prelude::*;
 
 pub use crate::core::classes::{Label, MAX_CLASSES};
 
@@ -19,11 +20,14 @@ const MIN_CLASSES: usize = 2;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
+/// Bytes before an IDX3 image file's pixels: magic, count, rows, columns.
+const IMAGES_HEADER: usize = 16;
 
-/// Images as `f32` pixels scaled to [0, 1], row-major `[len, pixels]`, with their labels.
+/// Images, row-major `[len, pixels]`, as the network reads them (pixels / 255, then the input
+/// scaling), with their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSet {
-    pub images: Vec<f32>,
+    pub images: Pixels,
     pub labels: Vec<Label>,
     pub rows: usize,
     pub cols: usize,
@@ -36,7 +40,7 @@ pub struct ImageSet {
 #[derive(Debug, Clone, Copy)]
 pub struct ImageSlice<'a> {
     /// Row-major `[len, pixels]`.
-    pub images: &'a [f32],
+    pub images: PixelsRef<'a>,
     pub labels: &'a [Label],
     /// Values per image.
     pub pixels: usize,
@@ -54,7 +58,7 @@ impl<'a> ImageSlice<'a> {
     /// Images `start..end`, still borrowed.
     pub fn slice(&self, start: usize, end: usize) -> ImageSlice<'a> {
         ImageSlice {
-            images: &self.images[start * self.pixels..end * self.pixels],
+            images: self.images.slice(start * self.pixels..end * self.pixels),
             labels: &self.labels[start..end],
             pixels: self.pixels,
         }
@@ -64,7 +68,7 @@ impl<'a> ImageSlice<'a> {
 impl<'a> From<&'a ImageSet> for ImageSlice<'a> {
     fn from(set: &'a ImageSet) -> Self {
         ImageSlice {
-            images: &set.images,
+            images: set.images.as_ref(),
             labels: &set.labels,
             pixels: set.pixels(),
         }
@@ -85,9 +89,13 @@ impl ImageSet {
         self.rows * self.cols * self.channels
     }
 
-    pub fn image(&self, index: usize) -> &[f32] {
+    /// Image `index`'s values.
+    pub fn image(&self, index: usize) -> Cow<'_, [f32]> {
         let p = self.pixels();
-        &self.images[index * p..(index + 1) * p]
+        self.images
+            .as_ref()
+            .slice(index * p..(index + 1) * p)
+            .values()
     }
 
     /// The first `n` images.
@@ -98,7 +106,7 @@ impl ImageSet {
     fn range(&self, start: usize, end: usize) -> ImageSet {
         let p = self.pixels();
         ImageSet {
-            images: self.images[start * p..end * p].to_vec(),
+            images: self.images.as_ref().slice(start * p..end * p).to_owned(),
             labels: self.labels[start..end].to_vec(),
             rows: self.rows,
             cols: self.cols,
@@ -184,7 +192,7 @@ impl Mnist {
         let data = npz_data::load(path)?;
         let classes = check_classes(path, &data.train.labels, &data.test.labels)?;
         let set = |s: npz_data::NpzSet| ImageSet {
-            images: s.images,
+            images: Pixels::bytes(s.images, s.channels),
             labels: s.labels,
             rows: s.rows,
             cols: s.cols,
@@ -249,12 +257,13 @@ fn missing_classes(labels: &[Label], classes: usize) -> Vec<String> {
 fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
     let images_path = find_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = find_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let bytes = read_maybe_gz(&images_path)?;
+    let mut bytes = read_maybe_gz(&images_path)?;
     let (rows, cols, pixels) = parse_images(&bytes)
         .with_context(|| format!("{} is not a valid IDX image file", images_path.display()))?;
+    let pixel_count = pixels.len();
     let labels = parse_labels(&read_maybe_gz(&labels_path)?)
         .with_context(|| format!("{} is not a valid IDX label file", labels_path.display()))?;
-    let count = pixels.len() / (rows * cols).max(1);
+    let count = pixel_count / (rows * cols).max(1);
     if count != labels.len() {
         bail!(
             "{} holds {count} images but {} holds {} labels: use files from the same set",
@@ -263,8 +272,10 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<ImageSet> {
             labels.len()
         );
     }
+    // The pixels are all of the file's bytes after its header: kept where they were read.
+    bytes.drain(..IMAGES_HEADER);
     Ok(ImageSet {
-        images: pixels.par_iter().map(|&p| f32::from(p) / 255.0).collect(),
+        images: Pixels::bytes(bytes, 1),
         labels: labels.into_iter().map(Label::from).collect(),
         rows,
         cols,
@@ -340,7 +351,7 @@ fn check_magic(bytes: &[u8], expected: u32) -> Result<()> {
 /// Parses an IDX3 unsigned-byte image file; returns rows, cols and the raw pixels.
 pub fn parse_images(bytes: &[u8]) -> Result<(usize, usize, &[u8])> {
     check_magic(bytes, IMAGES_MAGIC)?;
-    let header = 16;
+    let header = IMAGES_HEADER;
     let (Some(count), Some(rows), Some(cols)) =
         (read_u32(bytes, 4), read_u32(bytes, 8), read_u32(bytes, 12))
     else {
@@ -468,8 +479,8 @@ impl RunData {
                 if channels == 1 { "" } else { "s" }
             );
         }
-        scaling.apply(&mut self.full_train.images);
-        scaling.apply(&mut self.test.images);
+        self.full_train.images.scale(&scaling, channels);
+        self.test.images.scale(&scaling, channels);
         self.scaling = scaling;
         Ok(self)
     }

@@ -10,6 +10,7 @@ pub mod hold;
 pub mod metrics;
 pub mod model_kind;
 pub mod npz_data;
+pub mod pixels;
 pub mod provenance;
 pub mod scaling;
 pub mod stop;

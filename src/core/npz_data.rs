@@ -16,9 +16,9 @@ pub fn is_npz(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-/// One set's images (pixels / 255, row-major `[len, rows * cols * channels]`) and labels.
+/// One set's images (pixel bytes, row-major `[len, rows * cols * channels]`) and labels.
 pub(crate) struct NpzSet {
-    pub images: Vec<f32>,
+    pub images: Vec<u8>,
     pub labels: Vec<Label>,
     pub rows: usize,
     pub cols: usize,
@@ -102,8 +102,8 @@ fn parse(bytes: &[u8]) -> Result<NpzData> {
     })
 }
 
-/// uint8 images `[n, H, W]` or `[n, H, W, 1]`, as pixels / 255.
-fn images(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
+/// uint8 images `[n, H, W]`, `[n, H, W, 1]` or `[n, H, W, 3]`, and their shape.
+fn images(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>)> {
     let npy = npyz::NpyFile::new(bytes).with_context(|| format!("{name} is not an .npy array"))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if !matches!(shape.as_slice(), [_, _, _] | [_, _, _, 1 | 3]) {
@@ -127,10 +127,7 @@ fn images(name: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     let pixels: Vec<u8> = npy
         .into_vec()
         .with_context(|| format!("{name} cannot be read"))?;
-    Ok((
-        shape,
-        pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
-    ))
+    Ok((shape, pixels))
 }
 
 /// Integer labels `[n]` (or `[n, 1]`), each below [`MAX_CLASSES`].

@@ -108,10 +108,15 @@ impl InputScaling {
         if self.is_identity() {
             return;
         }
-        let c = self.channels();
         for (i, v) in values.iter_mut().enumerate() {
-            *v = (*v - self.mean[i % c]) / self.std[i % c];
+            *v = self.apply_to_channel(*v, i);
         }
+    }
+
+    /// Scales one value of channel `channel` (or of any value index: only its channel counts).
+    pub fn apply_to_channel(&self, value: f32, channel: usize) -> f32 {
+        let c = channel % self.channels();
+        (value - self.mean[c]) / self.std[c]
     }
 
     /// The value in [0, 1] a scaled value came from.

@@ -163,10 +163,13 @@ fn image_bytes(set: &ImageSet, indices: &[usize], scaling: &InputScaling) -> Vec
     indices
         .iter()
         .flat_map(|&i| {
-            set.image(i)
+            let image = set.image(i);
+            let bytes: Vec<u8> = image
                 .iter()
                 .enumerate()
                 .map(|(p, &v)| (scaling.undo(v, p) * 255.0).round() as u8)
+                .collect();
+            bytes
         })
         .collect()
 }

@@ -249,7 +249,7 @@ pub(crate) fn winners_figure(inputs: &FigureInputs<'_>) -> PanelGrid {
         inputs.analysis,
         inputs.trained,
         inputs.provenance.activation(),
-        inputs.train.image(probe.index),
+        &inputs.train.image(probe.index),
         inputs.class_names.name(usize::from(probe.label)),
         inputs.pixels(),
         inputs.provenance.model(),
@@ -477,7 +477,7 @@ fn inked_only(values: &[f32], inked: &[bool]) -> Vec<f32> {
 fn inked_pixels(train: &ImageSet) -> Vec<bool> {
     let mut counts = vec![0usize; train.pixels()];
     for i in 0..train.len() {
-        for (c, &v) in counts.iter_mut().zip(train.image(i)) {
+        for (c, &v) in counts.iter_mut().zip(train.image(i).iter()) {
             *c += usize::from(v > 0.0);
         }
     }
@@ -855,7 +855,7 @@ pub(crate) fn article_figure(runs: [RunPanels<'_>; 2], train: &ImageSet) -> Pane
                 r.analysis,
                 r.layers,
                 r.activation,
-                train.image(r.analysis.probe.index),
+                &train.image(r.analysis.probe.index),
                 &r.analysis.probe.label.to_string(),
                 (train.rows, train.cols, train.channels),
                 r.model,

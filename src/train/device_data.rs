@@ -121,7 +121,9 @@ impl<'a> DeviceSet<'a> {
         let wanted = &order.host[start..start + n];
         let mut images = Vec::with_capacity(n * set.pixels);
         for &i in wanted {
-            images.extend_from_slice(&set.images[i * set.pixels..(i + 1) * set.pixels]);
+            set.images
+                .slice(i * set.pixels..(i + 1) * set.pixels)
+                .extend_into(&mut images);
         }
         let labels = wanted.iter().map(|&i| set.labels[i]).collect();
         Some(HostBatch { images, labels })
@@ -270,7 +272,10 @@ mod tests {
     /// Ten two-pixel images whose first pixel is their index.
     fn numbered(n: usize) -> ImageSet {
         ImageSet {
-            images: (0..n).flat_map(|i| [i as f32, 0.5]).collect(),
+            images: (0..n)
+                .flat_map(|i| [i as f32, 0.5])
+                .collect::<Vec<_>>()
+                .into(),
             labels: (0..n).map(|i| (i % 10) as u16).collect(),
             rows: 1,
             cols: 2,

@@ -79,7 +79,7 @@ fn one_hot_set() -> ImageSet {
         images.extend(img);
     }
     ImageSet {
-        images,
+        images: images.into(),
         labels: (0..20).map(|i| (i % 10) as u16).collect(),
         rows: 2,
         cols: 5,
@@ -177,7 +177,10 @@ fn effective_templates_are_mean_input_gradients_of_the_logit() {
     ];
     let n = 40;
     let set = ImageSet {
-        images: (0..n * d).map(|_| rng.random_range(0.0..1.0)).collect(),
+        images: (0..n * d)
+            .map(|_| rng.random_range(0.0..1.0))
+            .collect::<Vec<f32>>()
+            .into(),
         labels: (0..n).map(|i| (i % 10) as u16).collect(),
         rows: 2,
         cols: 3,

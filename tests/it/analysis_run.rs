@@ -303,7 +303,7 @@ fn a_deeper_network_gets_every_figure_at_every_layer() {
         let best: Vec<f64> = (0..t.rows)
             .map(|j| {
                 (0..train_set.len())
-                    .map(|i| cosine(t.row(j), train_set.image(i)))
+                    .map(|i| cosine(t.row(j), &train_set.image(i)))
                     .fold(f64::NEG_INFINITY, f64::max)
             })
             .collect();

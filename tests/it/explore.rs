@@ -183,7 +183,7 @@ fn the_page_computes_what_weightscope_computes_for_any_image_and_epoch() {
             &data.train
         };
         let layers = run.layers(epoch);
-        let image = set.image(index);
+        let image = &set.image(index);
         assert_page_predicts(&state, &layers, run.activation, image, &at);
         let now = winners(&layers, run.activation, image);
         let then = winners(&init, run.activation, image);
@@ -312,7 +312,7 @@ fn the_explore_command_writes_a_page_for_a_single_layer_network() {
     };
     let layers = slp.layers(1);
     let data = Mnist::load(&ws.data_dir()).unwrap();
-    let (predicted, _) = prediction(&layers, config.model.activation, data.test.image(5));
+    let (predicted, _) = prediction(&layers, config.model.activation, &data.test.image(5));
     assert_eq!(state["prediction"], predicted);
     let shown = state["layers"].as_array().unwrap();
     assert_eq!(shown.len(), 1, "{state}");
@@ -653,7 +653,7 @@ fn a_network_on_eight_by_twelve_images_of_three_classes_trains_and_explores() {
         assert_quiet(&log);
         let at = format!("test image {index}");
         let predicted =
-            assert_page_predicts(&state, &layers, Activation::Relu, test.image(index), &at);
+            assert_page_predicts(&state, &layers, Activation::Relu, &test.image(index), &at);
         assert_eq!(
             state["prediction_name"],
             ["left", "middle", "right"][predicted]
@@ -805,6 +805,6 @@ fn a_page_whose_weights_span_several_pieces_computes_with_the_exact_weights() {
         )
         .unwrap();
         let at = format!("epoch {epoch}");
-        assert_page_predicts(&state, &layers, Activation::Relu, data.test.image(5), &at);
+        assert_page_predicts(&state, &layers, Activation::Relu, &data.test.image(5), &at);
     }
 }

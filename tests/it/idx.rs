@@ -39,7 +39,7 @@ fn scales_pixels_to_unit_range() {
         .unwrap();
     }
     let m = Mnist::load(dir.path()).unwrap();
-    assert_eq!(m.train.images, vec![0.0, 0.2, 1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(m.train.images.to_vec(), vec![0.0, 0.2, 1.0, 0.0, 0.0, 0.0]);
     assert_eq!(m.train.labels, vec![1, 0]);
     assert_eq!(m.classes, 2);
 }

@@ -16,11 +16,11 @@ use weightscope::interop::read;
 
 /// The three inputs `make_weights.py` feeds NumPy's forward pass.
 fn probes() -> ImageSet {
-    let images = (0..3)
+    let images: Vec<f32> = (0..3)
         .flat_map(|k| (0..784).map(move |i| ((i * 7 + k * 13) % 256) as f32 / 255.0))
         .collect();
     ImageSet {
-        images,
+        images: images.into(),
         labels: vec![0; 3],
         rows: 28,
         cols: 28,

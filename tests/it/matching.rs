@@ -19,7 +19,8 @@ fn random_images(n: usize, pixels: usize, seed: u64) -> ImageSet {
     ImageSet {
         images: (0..n * pixels)
             .map(|_| rand::Rng::random_range(&mut rng, 0.0..1.0))
-            .collect(),
+            .collect::<Vec<f32>>()
+            .into(),
         labels: vec![0; n],
         rows: 1,
         cols: pixels,
@@ -233,7 +234,7 @@ fn the_matching_agrees_with_numpy_and_scipy() {
     let images: Vec<f32> = numbers("images").into_iter().map(|x| x as f32).collect();
     let test = ImageSet {
         labels: vec![0; images.len() / widths[0]],
-        images,
+        images: images.into(),
         rows: 5,
         cols: 6,
         channels: 1,

@@ -88,7 +88,7 @@ fn burn_model_uses_the_keras_kernel_layout() {
 
 fn numbered_set(n: usize) -> ImageSet {
     ImageSet {
-        images: (0..n).map(|i| i as f32).collect(),
+        images: (0..n).map(|i| i as f32).collect::<Vec<_>>().into(),
         labels: (0..n).map(|i| (i % 10) as u16).collect(),
         rows: 1,
         cols: 1,
@@ -101,9 +101,9 @@ fn validation_split_takes_the_last_two_percent_as_keras_does() {
     let full = numbered_set(60_000);
     let (train, val) = full.split_validation(0.02);
     assert_eq!((train.len(), val.len()), (58_800, 1_200));
-    assert_eq!(train.images[58_799], 58_799.0);
-    assert_eq!(val.images[0], 58_800.0);
-    assert_eq!(val.images[1_199], 59_999.0);
+    assert_eq!(train.images.get(58_799), 58_799.0);
+    assert_eq!(val.images.get(0), 58_800.0);
+    assert_eq!(val.images.get(1_199), 59_999.0);
     let (train, val) = numbered_set(1_000).split_validation(0.1);
     assert_eq!((train.len(), val.len()), (900, 100));
     let (train, val) = numbered_set(7).split_validation(0.0);
