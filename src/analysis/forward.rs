@@ -113,7 +113,7 @@ pub fn hidden_activations(
         let mut x = Matrix::new(
             end - start,
             p,
-            set.images.as_ref().slice(start * p..end * p).to_vec(),
+            set.images.view().slice(start * p..end * p).to_vec(),
         );
         for (l, layer) in layers[..hidden].iter().enumerate() {
             x = x.matmul(&kernel(layer));

@@ -234,9 +234,10 @@ impl ProductRows {
         })
     }
 
-    /// The rows of `data` as [`ProductRows::unit_rows`] keeps them, where `lengths` are their
-    /// numbers of non-zero entries and `dense` scales them to unit length as a whole matrix
-    /// (called only if the rows are kept dense): for rows scaled while they were computed.
+    /// The rows `stretch` hands out as [`ProductRows::unit_rows`] keeps them, where `lengths`
+    /// are their numbers of non-zero entries and `dense` scales them to unit length as a whole
+    /// matrix (called only if the rows are kept dense): for rows scaled while they were
+    /// computed.
     pub(crate) fn of_scaled<'a>(
         rows: usize,
         cols: usize,
@@ -292,8 +293,8 @@ pub struct SparseRows {
 }
 
 impl SparseRows {
-    /// The non-zero entries of each row of `data`, scaled to unit length; `lengths` are the
-    /// rows' numbers of non-zero entries.
+    /// The non-zero entries of each row `stretch` hands out, scaled to unit length; `lengths`
+    /// are the rows' numbers of non-zero entries.
     fn unit_rows(cols: usize, stretch: &Stretch<'_>, lengths: &[usize]) -> Self {
         let mut offsets = Vec::with_capacity(lengths.len() + 1);
         offsets.push(0);

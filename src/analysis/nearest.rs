@@ -27,7 +27,8 @@ impl UnitRows {
     /// The images of `set`, made into values a stretch at a time rather than all at once.
     pub(crate) fn of_images(set: &ImageSet) -> Self {
         let (rows, cols) = (set.len(), set.pixels());
-        let pixels = set.images.as_ref();
+        let pixels = set.images.view();
+        assert_eq!(pixels.len(), rows * cols, "images do not match their shape");
         let stretch: &Stretch<'_> = &|start, end| pixels.slice(start * cols..end * cols).values();
         UnitRows {
             rows: ProductRows::unit_rows_of(rows, cols, stretch),

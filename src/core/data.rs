@@ -68,7 +68,7 @@ impl<'a> ImageSlice<'a> {
 impl<'a> From<&'a ImageSet> for ImageSlice<'a> {
     fn from(set: &'a ImageSet) -> Self {
         ImageSlice {
-            images: set.images.as_ref(),
+            images: set.images.view(),
             labels: &set.labels,
             pixels: set.pixels(),
         }
@@ -93,7 +93,7 @@ impl ImageSet {
     pub fn image(&self, index: usize) -> Cow<'_, [f32]> {
         let p = self.pixels();
         self.images
-            .as_ref()
+            .view()
             .slice(index * p..(index + 1) * p)
             .values()
     }
@@ -106,7 +106,7 @@ impl ImageSet {
     fn range(&self, start: usize, end: usize) -> ImageSet {
         let p = self.pixels();
         ImageSet {
-            images: self.images.as_ref().slice(start * p..end * p).to_owned(),
+            images: self.images.view().slice(start * p..end * p).to_pixels(),
             labels: self.labels[start..end].to_vec(),
             rows: self.rows,
             cols: self.cols,

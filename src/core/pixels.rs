@@ -9,19 +9,24 @@ use std::sync::Arc;
 
 use crate::core::scaling::InputScaling;
 
-/// How a byte becomes an input: `byte / 255`, then the input scaling where there is one, as
-/// an expression rather than a table of the 256 values, so that a batch converts in vector
-/// registers rather than one lookup at a time.
+/// How a byte becomes an input: `byte / 255`, then the input scaling where there is one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ByteValues {
+pub struct Decoding {
     scaling: Option<InputScaling>,
     /// Channels interleaved in the bytes.
     channels: usize,
 }
 
-impl ByteValues {
+impl Decoding {
+    /// `scaling` gives one mean and std for all channels or one per channel (as
+    /// `RunData::scaled` checks): any other count would pair bytes with the wrong channel's.
     fn of(scaling: &InputScaling, channels: usize) -> Self {
-        ByteValues {
+        assert!(
+            scaling.channels() == 1 || scaling.channels() == channels,
+            "a scaling of {} channels for pixels of {channels}",
+            scaling.channels()
+        );
+        Decoding {
             scaling: (!scaling.is_identity()).then(|| scaling.clone()),
             channels: channels.max(1),
         }
@@ -34,7 +39,8 @@ impl ByteValues {
         match &self.scaling {
             None => out.extend(bytes.iter().map(|&b| unit(b))),
             Some(s) if s.channels() == 1 => {
-                out.extend(bytes.iter().map(|&b| s.apply_to_channel(unit(b), 0)));
+                let (mean, std) = (s.mean[0], s.std[0]);
+                out.extend(bytes.iter().map(|&b| (unit(b) - mean) / std));
             }
             Some(s) => out.extend(
                 bytes
@@ -49,10 +55,10 @@ impl ByteValues {
 /// A set's values, row-major `[images, values per image]`.
 #[derive(Debug, Clone)]
 pub enum Pixels {
-    /// Bytes as the data files hold them, and what they stand for.
+    /// Bytes as the data files hold them, and how they become inputs.
     Bytes {
         bytes: Vec<u8>,
-        values: Arc<ByteValues>,
+        decoding: Arc<Decoding>,
     },
     /// Values given as they are (tests, other tools).
     Values(Vec<f32>),
@@ -63,7 +69,7 @@ pub enum Pixels {
 pub enum PixelsRef<'a> {
     Bytes {
         bytes: &'a [u8],
-        values: &'a ByteValues,
+        decoding: &'a Decoding,
         /// The channel of the first byte.
         phase: usize,
     },
@@ -75,15 +81,16 @@ impl Pixels {
     pub fn bytes(bytes: Vec<u8>, channels: usize) -> Self {
         Pixels::Bytes {
             bytes,
-            values: Arc::new(ByteValues::of(&InputScaling::default(), channels)),
+            decoding: Arc::new(Decoding::of(&InputScaling::default(), channels)),
         }
     }
 
-    pub fn as_ref(&self) -> PixelsRef<'_> {
+    /// All the values, borrowed.
+    pub fn view(&self) -> PixelsRef<'_> {
         match self {
-            Pixels::Bytes { bytes, values } => PixelsRef::Bytes {
+            Pixels::Bytes { bytes, decoding } => PixelsRef::Bytes {
                 bytes,
-                values,
+                decoding,
                 phase: 0,
             },
             Pixels::Values(v) => PixelsRef::Values(v),
@@ -91,7 +98,7 @@ impl Pixels {
     }
 
     pub fn len(&self) -> usize {
-        self.as_ref().len()
+        self.view().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,19 +107,21 @@ impl Pixels {
 
     /// Value `index`.
     pub fn get(&self, index: usize) -> f32 {
-        self.as_ref().slice(index..index + 1).values()[0]
+        self.view().slice(index..index + 1).values()[0]
     }
 
     /// Every value, written out.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.as_ref().to_vec()
+        self.view().to_vec()
     }
 
-    /// `scaling` applied to values that are `pixels / 255` so far, of `channels` interleaved
-    /// channels.
+    /// `scaling` applied to values that are still `pixels / 255`, of `channels` interleaved
+    /// channels: once (bytes take it as their decoding, values are scaled in place).
     pub fn scale(&mut self, scaling: &InputScaling, channels: usize) {
         match self {
-            Pixels::Bytes { values, .. } => *values = Arc::new(ByteValues::of(scaling, channels)),
+            Pixels::Bytes { decoding, .. } => {
+                *decoding = Arc::new(Decoding::of(scaling, channels));
+            }
             Pixels::Values(v) => scaling.apply(v),
         }
     }
@@ -127,7 +136,7 @@ impl From<Vec<f32>> for Pixels {
 impl PartialEq for Pixels {
     /// Equal values, however they are kept.
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.as_ref().values() == other.as_ref().values()
+        self.len() == other.len() && self.view().values() == other.view().values()
     }
 }
 
@@ -148,12 +157,12 @@ impl<'a> PixelsRef<'a> {
         match *self {
             PixelsRef::Bytes {
                 bytes,
-                values,
+                decoding,
                 phase,
             } => PixelsRef::Bytes {
-                phase: (phase + range.start) % values.channels,
+                phase: (phase + range.start) % decoding.channels,
                 bytes: &bytes[range],
-                values,
+                decoding,
             },
             PixelsRef::Values(v) => PixelsRef::Values(&v[range]),
         }
@@ -182,30 +191,33 @@ impl<'a> PixelsRef<'a> {
             PixelsRef::Values(v) => out.extend_from_slice(v),
             PixelsRef::Bytes {
                 bytes,
-                values,
+                decoding,
                 phase,
-            } => values.extend(bytes, phase, out),
+            } => decoding.extend(bytes, phase, out),
         }
     }
 
-    /// The same values, owned.
-    pub fn to_owned(&self) -> Pixels {
+    /// A copy of the stretch, kept as this one is.
+    pub fn to_pixels(&self) -> Pixels {
         match *self {
             PixelsRef::Values(v) => Pixels::Values(v.to_vec()),
             PixelsRef::Bytes {
                 bytes,
-                values,
+                decoding,
                 phase,
             } => {
                 // The copy's first byte is of channel 0 to it.
-                let mut scaling = values.scaling.clone();
+                let mut scaling = decoding.scaling.clone();
                 if let Some(s) = scaling.as_mut().filter(|s| s.channels() > 1) {
                     s.mean.rotate_left(phase);
                     s.std.rotate_left(phase);
                 }
                 Pixels::Bytes {
                     bytes: bytes.to_vec(),
-                    values: Arc::new(ByteValues { scaling, ..*values }),
+                    decoding: Arc::new(Decoding {
+                        scaling,
+                        ..*decoding
+                    }),
                 }
             }
         }
@@ -235,18 +247,14 @@ mod tests {
                 .all(|(a, b)| a.to_bits() == b.to_bits())
         );
         // A stretch that starts on the second channel reads that channel's values.
-        let stretch = pixels.as_ref().slice(5..9).values().into_owned();
+        let stretch = pixels.view().slice(5..9).values().into_owned();
         assert_eq!(stretch, expected[5..9]);
         assert_eq!(pixels.get(259), expected[259]);
         assert_eq!(pixels, Pixels::Values(expected.clone()));
         assert_ne!(pixels, Pixels::Values(expected[1..].to_vec()));
         let mut owned = Vec::new();
-        pixels
-            .as_ref()
-            .slice(1..4)
-            .to_owned()
-            .as_ref()
-            .extend_into(&mut owned);
+        let copy = pixels.view().slice(1..4).to_pixels();
+        copy.view().extend_into(&mut owned);
         assert_eq!(owned, expected[1..4]);
     }
 }

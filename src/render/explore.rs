@@ -163,6 +163,7 @@ fn image_bytes(set: &ImageSet, indices: &[usize], scaling: &InputScaling) -> Vec
     indices
         .iter()
         .flat_map(|&i| {
+            // Collected here: the bytes must not borrow the image, made for this loop alone.
             let image = set.image(i);
             let bytes: Vec<u8> = image
                 .iter()

@@ -413,7 +413,7 @@ pub(crate) fn nearest_figure<'a>(
         ));
     }
     for &j in &order[..top] {
-        let image = inputs.train.image(trained.index[j]).to_vec();
+        let image = inputs.train.image(trained.index[j]).into_owned();
         panels.push(Panel::image(
             image.clone(),
             inputs.pixels(),

@@ -1,5 +1,5 @@
-//! Data where the backend reads them: a labelled set borrowed on the host, each batch copied
-//! out of it (CPU backends), or uploaded to the device once (in parts where a backend limits a
+//! Data where the backend reads them: a labelled set borrowed on the host, each batch made
+//! into inputs out of it (CPU backends), or uploaded to the device once (in parts where a backend limits a
 //! buffer's size) with batches gathered there; and evaluation over a whole set.
 
 use burn::nn::loss::CrossEntropyLossConfig;
