@@ -18,8 +18,8 @@ use crate::core::metrics::EpochMetrics;
 use crate::core::provenance::Provenance;
 use crate::core::weights::{LayerWeights, layer_name};
 use crate::render::plot::{
-    self, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar, image_shape,
-    titled,
+    self, Canvas, Figure, Heatmap, Histogram, LineChart, PlotResult, Scale, Series, colorbar,
+    image_shape, titled,
 };
 use crate::tensorflow::compare::Comparison;
 
@@ -98,7 +98,7 @@ impl Figure for PanelGrid {
         )
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         let (w, _) = body.dim_in_pixel();
         let (cells, bar) = match self.shared {
@@ -142,7 +142,7 @@ impl Figure for Charts<'_> {
         self.size
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         for (chart, area) in self.lines.iter().zip(body.split_evenly(self.grid)) {
             chart.draw(&area)?;
@@ -164,7 +164,7 @@ impl Figure for NearestFigure<'_> {
         (w, h + 300)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         let (top, bottom) = body.split_vertically(280);
         self.histogram.draw(&top.margin(0, 0, 60, 60))?;
@@ -882,7 +882,7 @@ impl Figure for LossFigure<'_> {
         (900, 560)
     }
 
-    fn draw<DB: plotters::prelude::DrawingBackend>(
+    fn draw<DB: Canvas>(
         &self,
         root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
     ) -> PlotResult {
@@ -1129,7 +1129,7 @@ impl Figure for DistributedFigure {
         (1300, 520.max(300 * self.selectivity.len() as u32 + 60))
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         let (left, right) = body.split_horizontally(650);
         self.n90.draw(&left)?;

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::figures::{BLUE_, Charts, FigureFile, GREEN_, GREY, ORANGE, Panel, PanelGrid, RED_};
-use super::plot::{Figure, Histogram, LineChart, PlotResult, Scale, Series, titled};
+use super::plot::{Canvas, Figure, Histogram, LineChart, PlotResult, Scale, Series, titled};
 use crate::analysis::matching::{EpochLayerMatch, LayerComparison, NetworkMatch, Pair};
 use crate::core::data::ImageSet;
 use crate::core::weights::{LayerWeights, layer_name};
@@ -103,7 +103,7 @@ impl Figure for CosineHistograms {
         (820, 40 + 300 * self.layers.len() as u32)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
+    fn draw<DB: Canvas>(&self, root: &DrawingArea<DB, Shift>) -> PlotResult {
         let body = titled(root, &self.title)?;
         for (layer, area) in self
             .layers

@@ -148,6 +148,66 @@ fn figures_are_valid_png_and_svg_files_of_the_expected_size() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2 * names.len());
 }
 
+/// A PNG's pixels as RGB rows: width, height and the bytes.
+fn png_rgb(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let mut reader = png::Decoder::new(bytes).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let rgb = buf[..info.buffer_size()]
+        .chunks(step)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width as usize, info.height as usize, rgb)
+}
+
+#[test]
+fn image_panels_in_svg_are_embedded_pngs_showing_what_the_png_figure_shows() {
+    use base64::Engine as _;
+    let dir = crate::common::shared_mlp().dir.join("figures");
+    let svg = std::fs::read_to_string(dir.join("weights.svg")).unwrap();
+    let (width, _, figure) = png_rgb(&std::fs::read(dir.join("weights.png")).unwrap());
+    assert!(
+        !svg.contains("data:png;"),
+        "an embedded image without a media type"
+    );
+    // Each piece starts with the image's attributes, each after a space.
+    let images: Vec<&str> = svg
+        .split("<image")
+        .skip(1)
+        .map(|i| &i[..i.find("/>").unwrap()])
+        .collect();
+    // One image per hidden neuron, rather than a rectangle per weight.
+    assert_eq!(images.len(), 16);
+    // The colour bar's hundred steps are rectangles; 16 x 784 cells would be 12,544 more.
+    assert!(
+        svg.matches("<rect").count() < 1000,
+        "cells drawn as rectangles"
+    );
+    for image in images {
+        let attr = |name: &str| -> &str {
+            let start = image.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            image[start..].split('"').next().unwrap()
+        };
+        let number = |name| attr(name).parse::<usize>().unwrap();
+        let data = attr("href").strip_prefix("data:image/png;base64,").unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        let (w, h, pixels) = png_rgb(&png);
+        assert_eq!((w, h), (number("width"), number("height")));
+        let (x, y) = (number("x"), number("y"));
+        for row in 0..h {
+            let at = ((y + row) * width + x) * 3;
+            assert_eq!(
+                pixels[row * w * 3..(row + 1) * w * 3],
+                figure[at..at + w * 3],
+                "row {row} of the panel at ({x}, {y})"
+            );
+        }
+    }
+}
+
 #[test]
 fn analyze_run_reproduces_analysis_json() {
     let ws = Workspace::new(300, 100);
