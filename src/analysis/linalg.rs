@@ -155,6 +155,22 @@ pub(crate) const ROWS_PER_TASK: usize = 64;
 /// Rows `start..end` of a matrix (row-major), borrowed or made as they are asked for.
 pub type Stretch<'a> = dyn Fn(usize, usize) -> std::borrow::Cow<'a, [f32]> + Sync + 'a;
 
+/// `per_row` of every stretch of [`ROWS_PER_TASK`] of `rows` rows, in parallel, joined in
+/// row order: one value per row.
+pub(crate) fn per_row_of_stretches<T: Send>(
+    rows: usize,
+    stretch: &Stretch<'_>,
+    per_row: impl Fn(&[f32]) -> Vec<T> + Sync,
+) -> Vec<T> {
+    (0..rows.div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .flat_map_iter(|task| {
+            let start = task * ROWS_PER_TASK;
+            per_row(&stretch(start, (start + ROWS_PER_TASK).min(rows)))
+        })
+        .collect()
+}
+
 /// Each row's sum of `term` over its entries (`rows` holds whole rows of `cols`), added from
 /// `zero` in column order as `Iterator::sum` adds them (pass `-0.0` for the same sums bit for
 /// bit), eight rows at a time: eight independent chains of additions, which the CPU overlaps
@@ -221,14 +237,9 @@ impl ProductRows {
     /// [`ProductRows::unit_rows`] of `rows` rows that `stretch(start, end)` hands out a stretch
     /// at a time: rows kept more compactly than as values, made into values as they are read.
     pub fn unit_rows_of<'a>(rows: usize, cols: usize, stretch: &Stretch<'a>) -> Self {
-        let lengths: Vec<usize> = (0..rows.div_ceil(ROWS_PER_TASK))
-            .into_par_iter()
-            .flat_map_iter(|task| {
-                let start = task * ROWS_PER_TASK;
-                let values = stretch(start, (start + ROWS_PER_TASK).min(rows));
-                non_zero_counts(&values, cols).collect::<Vec<_>>()
-            })
-            .collect();
+        let lengths = per_row_of_stretches(rows, stretch, |values| {
+            non_zero_counts(values, cols).collect()
+        });
         Self::of_scaled(rows, cols, stretch, &lengths, || {
             Matrix::new(rows, cols, stretch(0, rows).into_owned()).into_normalized_rows()
         })

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::forward::kernel;
 use super::linalg::{
-    Matrix, ProductRows, ROWS_PER_TASK, Stretch, Summary, non_zero_counts, row_sums,
-    scale_to_unit_length, summarize,
+    Matrix, ProductRows, ROWS_PER_TASK, Stretch, Summary, non_zero_counts, per_row_of_stretches,
+    row_sums, scale_to_unit_length, summarize,
 };
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
@@ -32,14 +32,7 @@ impl UnitRows {
         let stretch: &Stretch<'_> = &|start, end| pixels.slice(start * cols..end * cols).values();
         UnitRows {
             rows: ProductRows::unit_rows_of(rows, cols, stretch),
-            norms: (0..rows.div_ceil(ROWS_PER_TASK))
-                .into_par_iter()
-                .flat_map_iter(|task| {
-                    let start = task * ROWS_PER_TASK;
-                    let values = stretch(start, (start + ROWS_PER_TASK).min(rows));
-                    lengths(&values, cols).collect::<Vec<_>>()
-                })
-                .collect(),
+            norms: per_row_of_stretches(rows, stretch, |values| lengths(values, cols).collect()),
         }
     }
 }
