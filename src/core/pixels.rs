@@ -185,6 +185,25 @@ impl<'a> PixelsRef<'a> {
         self.values().into_owned()
     }
 
+    /// Asks the processor to start loading the stretch into its cache: a batch's rows lie
+    /// scattered over the set, and decoding one row while the next is on its way hides part
+    /// of the wait on memory that took most of a gather's time.
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let (start, len) = match *self {
+                PixelsRef::Bytes { bytes, .. } => (bytes.as_ptr().cast::<i8>(), bytes.len()),
+                PixelsRef::Values(v) => (v.as_ptr().cast::<i8>(), size_of_val(v)),
+            };
+            for offset in (0..len).step_by(64) {
+                // SAFETY: the address lies within the borrowed stretch; a prefetch only hints
+                // at a load and never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+            }
+        }
+    }
+
     /// The values appended to `out`.
     pub fn extend_into(&self, out: &mut Vec<f32>) {
         match *self {

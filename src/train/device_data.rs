@@ -10,6 +10,10 @@ use crate::core::metrics::Evaluation;
 use crate::nn::backend::Placement;
 use crate::nn::model::DenseNet;
 
+/// How many rows ahead of the one it decodes a gather asks for: enough to cover the wait on
+/// memory, few enough that they stay in the cache until used.
+const PREFETCH_AHEAD: usize = 4;
+
 /// A labelled set where the backend reads it.
 pub struct DeviceSet<'a> {
     held: Held<'a>,
@@ -120,10 +124,15 @@ impl<'a> DeviceSet<'a> {
         };
         let wanted = &order.host[start..start + n];
         let mut images = Vec::with_capacity(n * set.pixels);
-        for &i in wanted {
-            set.images
-                .slice(i * set.pixels..(i + 1) * set.pixels)
-                .extend_into(&mut images);
+        let row = |i: usize| set.images.slice(i * set.pixels..(i + 1) * set.pixels);
+        for &i in wanted.iter().take(PREFETCH_AHEAD) {
+            row(i).prefetch();
+        }
+        for (k, &i) in wanted.iter().enumerate() {
+            if let Some(&next) = wanted.get(k + PREFETCH_AHEAD) {
+                row(next).prefetch();
+            }
+            row(i).extend_into(&mut images);
         }
         let labels = wanted.iter().map(|&i| set.labels[i]).collect();
         Some(HostBatch { images, labels })
