@@ -99,6 +99,7 @@ fn main() {
             // fraction swing as much.
             let mut fractions = Vec::new();
             let images = train_set.len() as f64;
+            let gflops_at = |secs: f64| images * flops_per_image(&widths) / secs / 1e9;
             let secs = time_it(5, || {
                 let job = TrainJob {
                     training: &config,
@@ -117,11 +118,10 @@ fn main() {
                     Outcome::Finished(trained) => trained.history[0].seconds,
                     Outcome::Interrupted(_) => unreachable!("nothing asks it to stop"),
                 };
-                let gflops = images * flops_per_image(&widths) / secs / 1e9;
-                fractions.push(gflops / gemm_gflops(3));
+                fractions.push(gflops_at(secs) / gemm_gflops(3));
                 secs
             });
-            let gflops = images * flops_per_image(&widths) / secs / 1e9;
+            let gflops = gflops_at(secs);
             println!(
                 "{name}: {secs:.3} s/epoch, {:.0} images/s, {gflops:.2} GFLOP/s = {:.1}% of the GEMM rate measured beside each epoch",
                 images / secs,

@@ -160,19 +160,17 @@ fn packed_weights(snapshots: &[Snapshot]) -> Vec<String> {
 /// The images' pixels as bytes again, the scaling undone; the page scales them as weightscope
 /// did.
 fn image_bytes(set: &ImageSet, indices: &[usize], scaling: &InputScaling) -> Vec<u8> {
-    indices
-        .iter()
-        .flat_map(|&i| {
-            // Collected here: the bytes must not borrow the image, made for this loop alone.
-            let image = set.image(i);
-            let bytes: Vec<u8> = image
+    let mut bytes = Vec::with_capacity(indices.len() * set.pixels());
+    for &i in indices {
+        let image = set.image(i);
+        bytes.extend(
+            image
                 .iter()
                 .enumerate()
-                .map(|(p, &v)| (scaling.undo(v, p) * 255.0).round() as u8)
-                .collect();
-            bytes
-        })
-        .collect()
+                .map(|(p, &v)| (scaling.undo(v, p) * 255.0).round() as u8),
+        );
+    }
+    bytes
 }
 
 fn images(set: &ImageSet, indices: Option<&[usize]>, scaling: &InputScaling) -> Images {
