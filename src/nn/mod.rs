@@ -2,5 +2,6 @@
 //! layer besides `train` that touches tensors.
 
 pub mod backend;
+pub mod dense;
 pub mod model;
 pub mod optim;

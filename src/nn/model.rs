@@ -2,6 +2,7 @@
 
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
+use crate::nn::dense::dense;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, tanh};
@@ -40,7 +41,10 @@ impl DenseNet {
         let last = self.layers.len() - 1;
         let mut x = input;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
+            x = match &layer.bias {
+                Some(bias) => dense(x, layer.weight.val(), bias.val()),
+                None => layer.forward(x),
+            };
             if i < last {
                 x = self.activate(x);
             }
