@@ -300,31 +300,45 @@ fn run_epoch(
     let (model, loss_sum, correct, stopped_at) = std::thread::scope(|scope| {
         let (mut model, mut loss_sum, mut correct) = (model, loss_sum, correct);
         // A set on the host: the next batch is copied out of it on a helper thread while this
-        // one trains, as the copy (rows scattered over the set) mostly waits on memory.
+        // one trains, as the copy (rows scattered over the set) mostly waits on memory. The
+        // helper starts each copy when the step before has passed its forward pass: copying
+        // while a matrix product runs took one of the product's cores.
         let prefetched = train.on_host().then(|| {
             let (send, receive) = sync_channel(1);
+            let (ask, asked) = sync_channel::<()>(1);
             let order = &order;
             scope.spawn(move || {
                 for step in first..steps {
+                    // The loop asks no more after an early stop.
+                    if step > first && asked.recv().is_err() {
+                        break;
+                    }
                     let (start, n) = span(step);
                     let batch = train
                         .gather(order, start, n)
                         .expect("the set is on the host");
-                    // The loop takes no more batches after an early stop.
                     if send.send(batch).is_err() {
                         break;
                     }
                 }
             });
-            receive
+            (receive, ask)
         });
         for step in first..steps {
             let (start, n) = span(step);
             let (x, y) = match &prefetched {
-                Some(batches) => train.load(batches.recv().expect("the helper gathers each step")),
+                Some((batches, _)) => {
+                    train.load(batches.recv().expect("the helper gathers each step"))
+                }
                 None => train.batch(&order, start, n),
             };
             let logits = model.forward(x);
+            if let Some((_, ask)) = &prefetched
+                && step + 1 < steps
+            {
+                ask.send(())
+                    .expect("the helper gathers until the last step");
+            }
             let loss = sets.loss.forward(logits.clone(), y.clone());
             loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
             correct = correct + count_correct(logits.detach(), y);
