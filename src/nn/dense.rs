@@ -17,7 +17,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, NdArray, backend_extension};
 use burn::tensor::{Bytes, DType, Shape, Tensor};
@@ -32,6 +32,15 @@ pub trait DenseOps: Backend {
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         Self::linear(x, weight, Some(bias))
+    }
+
+    /// `relu(x · weight + bias)`.
+    fn dense_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::relu(Self::dense(x, weight, bias))
     }
 
     /// `xᵀ · grad`: the weights' gradient.
@@ -55,17 +64,17 @@ impl DenseOps for Flex {
         if !plain_matrices(&[&x, &weight]) || bias.dtype() != DType::F32 {
             return Self::linear(x, weight, Some(bias));
         }
-        let mut out = product(&x, &weight);
-        let bias = bias.to_contiguous();
-        let bias: &[f32] = &bias.storage()[bias.layout().start_offset()..];
-        let width = bias.len();
-        // The sum Burn's broadcast addition makes, element by element: `out + bias`.
-        for row in out.storage_mut::<f32>().chunks_exact_mut(width) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                *v += b;
-            }
+        biased(product(&x, &weight), &bias, |v| v)
+    }
+
+    fn dense_relu(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        if !plain_matrices(&[&x, &weight]) || bias.dtype() != DType::F32 {
+            return Self::relu(Self::linear(x, weight, Some(bias)));
         }
-        out
+        // Burn flex's relu, which lets NaN through.
+        biased(product(&x, &weight), &bias, |v| {
+            if v.is_nan() || v > 0.0 { v } else { 0.0 }
+        })
     }
 
     fn dense_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
@@ -81,6 +90,19 @@ impl DenseOps for Flex {
         }
         product(&grad, &weight.transpose(0, 1))
     }
+}
+
+/// `activation(out + bias)` for each row of `out`, in place: the sum Burn's broadcast addition
+/// makes, element by element, then the activation Burn's own pass would apply.
+fn biased(mut out: FlexTensor, bias: &FlexTensor, activation: impl Fn(f32) -> f32) -> FlexTensor {
+    let bias = bias.to_contiguous();
+    let bias: &[f32] = &bias.storage()[bias.layout().start_offset()..];
+    for row in out.storage_mut::<f32>().chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v = activation(*v + b);
+        }
+    }
+    out
 }
 
 /// Whether the fast path takes these: single-precision matrices.
@@ -160,30 +182,53 @@ impl<B: Backend + DenseOps, C: CheckpointStrategy> DenseOps for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let x_tracked = x.is_tracked();
-        let weight_tracked = weight.is_tracked();
-        match DenseBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                // Each operand is kept only for the other's gradient.
-                let x_kept = weight_tracked.then(|| prep.checkpoint(&x));
-                let weight_kept = x_tracked.then(|| prep.checkpoint(&weight));
-                let out = B::dense(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                );
-                prep.finish((x_kept, weight_kept), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::dense(
+        traced::<B, C>(x, weight, bias, false)
+    }
+
+    fn dense_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        traced::<B, C>(x, weight, bias, true)
+    }
+}
+
+/// A dense layer, with a relu after it where `relu` says, as one step of the autodiff graph.
+fn traced<B: Backend + DenseOps, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    relu: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let forward = |x, weight, bias| match relu {
+        true => B::dense_relu(x, weight, bias),
+        false => B::dense(x, weight, bias),
+    };
+    let x_tracked = x.is_tracked();
+    let weight_tracked = weight.is_tracked();
+    match DenseBackward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            // Each operand is kept only for the other's gradient.
+            let x_kept = weight_tracked.then(|| prep.checkpoint(&x));
+            let weight_kept = x_tracked.then(|| prep.checkpoint(&weight));
+            let out = forward(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
-            )),
+            );
+            let relu_output = relu.then(|| out.clone());
+            prep.finish((x_kept, weight_kept, relu_output), out)
         }
+        OpsKind::UnTracked(prep) => prep.finish(forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+        )),
     }
 }
 
@@ -191,8 +236,14 @@ impl<B: Backend + DenseOps, C: CheckpointStrategy> DenseOps for Autodiff<B, C> {
 struct DenseBackward;
 
 impl<B: Backend + DenseOps> Backward<B, 3> for DenseBackward {
-    /// The checkpointed input and weights, where the other's gradient needs them.
-    type State = (Option<NodeId>, Option<NodeId>);
+    /// The checkpointed input and weights, where the other's gradient needs them, and the
+    /// output where a relu produced it (it is positive, or NaN, where the relu let the sum
+    /// through).
+    type State = (
+        Option<NodeId>,
+        Option<NodeId>,
+        Option<B::FloatTensorPrimitive>,
+    );
 
     fn backward(
         self,
@@ -201,8 +252,12 @@ impl<B: Backend + DenseOps> Backward<B, 3> for DenseBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [x_node, weight_node, bias_node] = ops.parents;
+        let (x_kept, weight_kept, relu_output) = ops.state;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_kept, weight_kept) = ops.state;
+        let grad = match relu_output {
+            Some(output) => B::relu_backward(output, grad),
+            None => grad,
+        };
         let mut kept = |id: Option<NodeId>| {
             checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(
                 id.expect("an operand is kept where the other's gradient is wanted"),
@@ -231,9 +286,19 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
     ))
 }
 
+/// `relu(x · weight + bias)` on whatever backend holds `x`, differentiable where it is tracked.
+pub fn dense_relu(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as DenseOps>::dense_relu(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::activation::relu;
     use burn::tensor::module::linear;
     use burn::tensor::{Device, Distribution};
 
@@ -245,8 +310,14 @@ mod tests {
     /// A layer's output and its input, weight and bias gradients, as bits.
     type Results = [Vec<u32>; 4];
 
-    /// [`Results`] of `dense` and of Burn's `linear` on the same operands.
-    fn both(device: &Device, x: &Tensor<2>, (d_in, d_out): (usize, usize)) -> [Results; 2] {
+    /// [`Results`] of `dense` (or `dense_relu`) and of Burn's `linear` (and `relu`) on the same
+    /// operands.
+    fn both(
+        device: &Device,
+        x: &Tensor<2>,
+        (d_in, d_out): (usize, usize),
+        with_relu: bool,
+    ) -> [Results; 2] {
         let n = x.dims()[0];
         let normal = Distribution::Normal(0.0, 1.0);
         let w = Tensor::<2>::random([d_in, d_out], normal, device).require_grad();
@@ -254,10 +325,12 @@ mod tests {
         // Each output weighted differently, so that every gradient is a real product.
         let upstream = Tensor::<2>::random([n, d_out], normal, device);
         [true, false].map(|ours| {
-            let out = if ours {
-                dense(x.clone(), w.clone(), b.clone())
-            } else {
-                linear(x.clone(), w.clone(), Some(b.clone()))
+            let operands = (x.clone(), w.clone(), b.clone());
+            let out = match (ours, with_relu, operands) {
+                (true, false, (x, w, b)) => dense(x, w, b),
+                (true, true, (x, w, b)) => dense_relu(x, w, b),
+                (false, false, (x, w, b)) => linear(x, w, Some(b)),
+                (false, true, (x, w, b)) => relu(linear(x, w, Some(b))),
             };
             let grads = (out.clone() * upstream.clone()).sum().backward();
             [
@@ -270,22 +343,27 @@ mod tests {
     }
 
     #[test]
-    fn dense_layers_compute_what_burns_linear_does_bit_for_bit() {
+    fn dense_layers_compute_what_burns_linear_and_relu_do_bit_for_bit() {
         #[allow(deprecated)]
         let devices = [Device::flex(), Device::ndarray()];
         let normal = Distribution::Normal(0.0, 1.0);
         for device in devices.map(|d| d.autodiff()) {
             // A product large enough for the rayon pool, a small one, and an input read through
             // strides (a transposed matrix) as a hidden layer's may be.
-            for (n, d_in, d_out) in [(300, 200, 130), (7, 5, 3)] {
+            // With a relu after it too, which zeroes about half of the outputs here.
+            for ((n, d_in, d_out), with_relu) in [(300, 200, 130), (7, 5, 3)]
+                .into_iter()
+                .flat_map(|shape| [(shape, false), (shape, true)])
+            {
+                let case = format!("{n}x{d_in}x{d_out}, relu {with_relu}, on {device:?}");
                 let x = Tensor::<2>::random([n, d_in], normal, &device).require_grad();
-                let [ours, burns] = both(&device, &x, (d_in, d_out));
-                assert_eq!(ours, burns, "{n}x{d_in}x{d_out} on {device:?}");
+                let [ours, burns] = both(&device, &x, (d_in, d_out), with_relu);
+                assert_eq!(ours, burns, "{case}");
                 let strided = Tensor::<2>::random([d_in, n], normal, &device)
                     .transpose()
                     .require_grad();
-                let [ours, burns] = both(&device, &strided, (d_in, d_out));
-                assert_eq!(ours, burns, "transposed {n}x{d_in}x{d_out} on {device:?}");
+                let [ours, burns] = both(&device, &strided, (d_in, d_out), with_relu);
+                assert_eq!(ours, burns, "transposed, {case}");
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::core::config::Activation;
 use crate::core::weights::LayerWeights;
-use crate::nn::dense::dense;
+use crate::nn::dense::{dense, dense_relu};
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid, tanh};
@@ -41,15 +41,24 @@ impl DenseNet {
         let last = self.layers.len() - 1;
         let mut x = input;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = match &layer.bias {
-                Some(bias) => dense(x, layer.weight.val(), bias.val()),
-                None => layer.forward(x),
-            };
-            if i < last {
-                x = self.activate(x);
-            }
+            x = self.layer_forward(layer, x, i < last);
         }
         x
+    }
+
+    /// One layer's output: activated where `hidden`, logits otherwise.
+    fn layer_forward(&self, layer: &Linear, x: Tensor<2>, hidden: bool) -> Tensor<2> {
+        let Some(bias) = &layer.bias else {
+            let z = layer.forward(x);
+            return if hidden { self.activate(z) } else { z };
+        };
+        let weight = layer.weight.val();
+        match (hidden, self.activation) {
+            // In the product's own pass over its output.
+            (true, Activation::Relu) => dense_relu(x, weight, bias.val()),
+            (true, _) => self.activate(dense(x, weight, bias.val())),
+            (false, _) => dense(x, weight, bias.val()),
+        }
     }
 
     fn activate(&self, x: Tensor<2>) -> Tensor<2> {
