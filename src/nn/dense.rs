@@ -1,7 +1,7 @@
 //! A dense layer's `x · W + b` as a Burn backend extension, so that the flex backend computes
 //! it and its gradients into fresh memory. Burn flex fills every product's output with zeros and
-//! then copies it into a second allocation to align it, although the product overwrites it all:
-//! 11 ms of an article MLP's 195 ms epoch on a 2-core Xeon, all of it on the training thread.
+//! then copies it into a second allocation to align it, although the product overwrites it all,
+//! and that work falls on the training thread (docs/performance.md, eighth round).
 //!
 //! The arithmetic is Burn's own (its `linear` and the backward pass of it): the same `gemm`
 //! calls with the same arguments, the bias then added to each row, the bias gradient by
@@ -22,7 +22,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, NdArray, backend_extension};
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
-/// The products of a dense layer, forward and backward.
+/// The products of a dense layer, forward and backward. Autodiff implements the forward
+/// methods only: the gradients are computed by the inner backend, never differentiated again.
 #[backend_extension(Flex, NdArray, Cube: cfg(feature = "wgpu"), Autodiff)]
 pub trait DenseOps: Backend {
     /// `x · weight + bias`, `x` being `[n, d_in]`.
@@ -95,9 +96,18 @@ impl DenseOps for Flex {
 /// `activation(out + bias)` for each row of `out`, in place: the sum Burn's broadcast addition
 /// makes, element by element, then the activation Burn's own pass would apply.
 fn biased(mut out: FlexTensor, bias: &FlexTensor, activation: impl Fn(f32) -> f32) -> FlexTensor {
+    let width = out.layout().shape()[1];
+    assert_eq!(
+        bias.layout().shape().num_elements(),
+        width,
+        "dense: the bias must have one value per output"
+    );
+    if width == 0 {
+        return out;
+    }
     let bias = bias.to_contiguous();
-    let bias: &[f32] = &bias.storage()[bias.layout().start_offset()..];
-    for row in out.storage_mut::<f32>().chunks_exact_mut(bias.len()) {
+    let bias: &[f32] = &bias.storage()[..width];
+    for row in out.storage_mut::<f32>().chunks_exact_mut(width) {
         for (v, b) in row.iter_mut().zip(bias) {
             *v = activation(*v + b);
         }
@@ -120,12 +130,21 @@ const PARALLEL_PRODUCT: usize = 192 * 192 * 192;
 fn product(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
     let (m, k) = (lhs.layout().shape()[0], lhs.layout().shape()[1]);
     let n = rhs.layout().shape()[1];
+    // Burn's matmul asserts it too; here the product reads memory by these sizes.
+    assert_eq!(
+        rhs.layout().shape()[0],
+        k,
+        "dense: inner dimensions must match"
+    );
+    let len = m
+        .checked_mul(n)
+        .expect("dense: the product's size overflows");
     let mut out: Vec<f32> = if k == 0 {
-        vec![0.0; m * n]
+        vec![0.0; len]
     } else {
-        Vec::with_capacity(m * n)
+        Vec::with_capacity(len)
     };
-    if k > 0 && m * n > 0 {
+    if k > 0 && len > 0 {
         let (lhs_rs, lhs_cs) = strides(lhs);
         let (rhs_rs, rhs_cs) = strides(rhs);
         let lhs_data: &[f32] = lhs.storage();
@@ -135,9 +154,10 @@ fn product(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
         } else {
             gemm::Parallelism::None
         };
-        // SAFETY: the operands' strides and offsets come from their layouts, which address
-        // only their storage; `out` has room for `m · n` values, and `gemm` writes every one
-        // of them without reading any (`read_dst` is false) before the length is set.
+        // SAFETY: the operands are `[m, k]` and `[k, n]` (asserted above), and their strides
+        // and offsets come from their layouts, which address only their storage; `out` has
+        // room for `m · n` values, and `gemm` writes every one of them without reading any
+        // (`read_dst` is false) before the length is set.
         unsafe {
             gemm::gemm(
                 m,
@@ -160,7 +180,7 @@ fn product(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
                 false,
                 parallelism,
             );
-            out.set_len(m * n);
+            out.set_len(len);
         }
     }
     FlexTensor::new(
@@ -182,7 +202,7 @@ impl<B: Backend + DenseOps, C: CheckpointStrategy> DenseOps for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        traced::<B, C>(x, weight, bias, false)
+        dense_step::<B, C>(x, weight, bias, false)
     }
 
     fn dense_relu(
@@ -190,12 +210,12 @@ impl<B: Backend + DenseOps, C: CheckpointStrategy> DenseOps for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        traced::<B, C>(x, weight, bias, true)
+        dense_step::<B, C>(x, weight, bias, true)
     }
 }
 
 /// A dense layer, with a relu after it where `relu` says, as one step of the autodiff graph.
-fn traced<B: Backend + DenseOps, C: CheckpointStrategy>(
+fn dense_step<B: Backend + DenseOps, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<B, C>>,
     weight: FloatTensor<Autodiff<B, C>>,
     bias: FloatTensor<Autodiff<B, C>>,
@@ -221,8 +241,12 @@ fn traced<B: Backend + DenseOps, C: CheckpointStrategy>(
                 weight.into_primitive(),
                 bias.into_primitive(),
             );
-            let relu_output = relu.then(|| out.clone());
-            prep.finish((x_kept, weight_kept, relu_output), out)
+            let kept = Kept {
+                x: x_kept,
+                weight: weight_kept,
+                relu_output: relu.then(|| out.clone()),
+            };
+            prep.finish(kept, out)
         }
         OpsKind::UnTracked(prep) => prep.finish(forward(
             x.into_primitive(),
@@ -235,15 +259,18 @@ fn traced<B: Backend + DenseOps, C: CheckpointStrategy>(
 #[derive(Debug)]
 struct DenseBackward;
 
+/// What a dense step keeps for its backward pass: the checkpointed input and weights, where the
+/// other's gradient needs them, and the output where a relu produced it (positive, or NaN,
+/// where the relu let the sum through).
+#[derive(Debug, Clone)]
+struct Kept<T> {
+    x: Option<NodeId>,
+    weight: Option<NodeId>,
+    relu_output: Option<T>,
+}
+
 impl<B: Backend + DenseOps> Backward<B, 3> for DenseBackward {
-    /// The checkpointed input and weights, where the other's gradient needs them, and the
-    /// output where a relu produced it (it is positive, or NaN, where the relu let the sum
-    /// through).
-    type State = (
-        Option<NodeId>,
-        Option<NodeId>,
-        Option<B::FloatTensorPrimitive>,
-    );
+    type State = Kept<B::FloatTensorPrimitive>;
 
     fn backward(
         self,
@@ -252,7 +279,11 @@ impl<B: Backend + DenseOps> Backward<B, 3> for DenseBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [x_node, weight_node, bias_node] = ops.parents;
-        let (x_kept, weight_kept, relu_output) = ops.state;
+        let Kept {
+            x: x_kept,
+            weight: weight_kept,
+            relu_output,
+        } = ops.state;
         let grad = grads.consume::<B>(&ops.node);
         let grad = match relu_output {
             Some(output) => B::relu_backward(output, grad),
@@ -300,71 +331,113 @@ mod tests {
     use super::*;
     use burn::tensor::activation::relu;
     use burn::tensor::module::linear;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::{Device, Distribution, TensorData};
 
     fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
         let values = t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
         values.into_iter().map(f32::to_bits).collect()
     }
 
-    /// A layer's output and its input, weight and bias gradients, as bits.
-    type Results = [Vec<u32>; 4];
+    fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+    }
 
-    /// [`Results`] of `dense` (or `dense_relu`) and of Burn's `linear` (and `relu`) on the same
-    /// operands.
-    fn both(
-        device: &Device,
-        x: &Tensor<2>,
-        (d_in, d_out): (usize, usize),
-        with_relu: bool,
-    ) -> [Results; 2] {
-        let n = x.dims()[0];
-        let normal = Distribution::Normal(0.0, 1.0);
-        let w = Tensor::<2>::random([d_in, d_out], normal, device).require_grad();
-        let b = Tensor::<1>::random([d_out], normal, device).require_grad();
+    /// A device, and whether it differentiates.
+    type On<'a> = (&'a Device, bool);
+
+    /// `t` with its gradient wanted, where the device differentiates.
+    fn tracked<const D: usize>(t: Tensor<D>, (_, autodiff): On<'_>) -> Tensor<D> {
+        if autodiff { t.require_grad() } else { t }
+    }
+
+    /// A layer's output and, where computed, its input, weight and bias gradients, as bits.
+    type Results = (Vec<u32>, [Option<Vec<u32>>; 3]);
+
+    /// [`Results`] of `dense` (or `dense_relu`) and of Burn's `linear` (and `relu`) for `x`,
+    /// with weights and a bias (one of its values -0.0) drawn here, tracked on an autodiff
+    /// device.
+    fn both(on: On<'_>, x: &Tensor<2>, d_out: usize, with_relu: bool) -> [Results; 2] {
+        let (device, autodiff) = on;
+        let [n, d_in] = x.dims();
+        let w = tracked(normal([d_in, d_out], device), on);
+        let mut bias = normal([d_out], device).into_data().to_vec::<f32>().unwrap();
+        bias[0] = -0.0;
+        let b = tracked(
+            Tensor::from_data(TensorData::new(bias, [d_out]), device),
+            on,
+        );
         // Each output weighted differently, so that every gradient is a real product.
-        let upstream = Tensor::<2>::random([n, d_out], normal, device);
+        let upstream = normal([n, d_out], device);
         [true, false].map(|ours| {
-            let operands = (x.clone(), w.clone(), b.clone());
-            let out = match (ours, with_relu, operands) {
+            let out = match (ours, with_relu, (x.clone(), w.clone(), b.clone())) {
                 (true, false, (x, w, b)) => dense(x, w, b),
                 (true, true, (x, w, b)) => dense_relu(x, w, b),
                 (false, false, (x, w, b)) => linear(x, w, Some(b)),
                 (false, true, (x, w, b)) => relu(linear(x, w, Some(b))),
             };
-            let grads = (out.clone() * upstream.clone()).sum().backward();
-            [
+            let grads = autodiff.then(|| (out.clone() * upstream.clone()).sum().backward());
+            let grad = |g: Option<Tensor<2>>| g.map(bits);
+            let grads = grads.as_ref();
+            (
                 bits(out),
-                bits(x.grad(&grads).expect("the input is tracked")),
-                bits(w.grad(&grads).expect("the weights are tracked")),
-                bits(b.grad(&grads).expect("the bias is tracked")),
-            ]
+                [
+                    grad(grads.and_then(|g| x.grad(g))),
+                    grad(grads.and_then(|g| w.grad(g))),
+                    grads.and_then(|g| b.grad(g)).map(bits),
+                ],
+            )
         })
+    }
+
+    /// Inputs of `n x d_in`: drawn and tracked (a hidden layer's), drawn and untracked (the
+    /// images'), read through strides (a transposed matrix), and one with a row of zeros and
+    /// a NaN.
+    fn inputs(on: On<'_>, n: usize, d_in: usize) -> Vec<(&'static str, Tensor<2>)> {
+        let device = on.0;
+        let mut special = normal([n, d_in], device)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        special[..d_in].fill(0.0);
+        special[d_in] = f32::NAN;
+        vec![
+            ("tracked", tracked(normal([n, d_in], device), on)),
+            ("untracked", normal([n, d_in], device)),
+            (
+                "strided",
+                tracked(normal([d_in, n], device).transpose(), on),
+            ),
+            (
+                "zeros and NaN",
+                Tensor::from_data(TensorData::new(special, [n, d_in]), device),
+            ),
+        ]
     }
 
     #[test]
     fn dense_layers_compute_what_burns_linear_and_relu_do_bit_for_bit() {
         #[allow(deprecated)]
-        let devices = [Device::flex(), Device::ndarray()];
-        let normal = Distribution::Normal(0.0, 1.0);
-        for device in devices.map(|d| d.autodiff()) {
-            // A product large enough for the rayon pool, a small one, and an input read through
-            // strides (a transposed matrix) as a hidden layer's may be.
-            // With a relu after it too, which zeroes about half of the outputs here.
-            for ((n, d_in, d_out), with_relu) in [(300, 200, 130), (7, 5, 3)]
-                .into_iter()
-                .flat_map(|shape| [(shape, false), (shape, true)])
-            {
-                let case = format!("{n}x{d_in}x{d_out}, relu {with_relu}, on {device:?}");
-                let x = Tensor::<2>::random([n, d_in], normal, &device).require_grad();
-                let [ours, burns] = both(&device, &x, (d_in, d_out), with_relu);
-                assert_eq!(ours, burns, "{case}");
-                let strided = Tensor::<2>::random([d_in, n], normal, &device)
-                    .transpose()
-                    .require_grad();
-                let [ours, burns] = both(&device, &strided, (d_in, d_out), with_relu);
-                assert_eq!(ours, burns, "transposed, {case}");
+        let backends = [Device::flex(), Device::ndarray()];
+        let devices = backends
+            .iter()
+            .flat_map(|d| [(d.clone().autodiff(), true), (d.clone(), false)]);
+        let mut gradients_compared = 0;
+        for (device, autodiff) in devices {
+            let on = (&device, autodiff);
+            // A product large enough for the rayon pool and a small one, each with and without
+            // a relu after it (which zeroes about half of the outputs here).
+            for (n, d_in, d_out) in [(300, 200, 130), (7, 5, 3)] {
+                for with_relu in [false, true] {
+                    for (input, x) in inputs(on, n, d_in) {
+                        let [ours, burns] = both(on, &x, d_out, with_relu);
+                        let case = format!("{input} {n}x{d_in}x{d_out}, relu {with_relu}");
+                        assert_eq!(ours, burns, "{case} on {device:?}");
+                        gradients_compared += ours.1.iter().flatten().count();
+                    }
+                }
             }
         }
+        // Weights and bias in all 32 cases on the two autodiff devices, inputs in 16.
+        assert_eq!(gradients_compared, 2 * 16 + 2 * 16 + 16);
     }
 }
