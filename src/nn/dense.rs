@@ -62,14 +62,14 @@ impl DenseOps for burn::backend::Cube {}
 
 impl DenseOps for Flex {
     fn dense(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        if !plain_matrices(&[&x, &weight]) || bias.dtype() != DType::F32 {
+        if !plain_layer(&x, &weight, &bias) {
             return Self::linear(x, weight, Some(bias));
         }
         biased(product(&x, &weight), &bias, |v| v)
     }
 
     fn dense_relu(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        if !plain_matrices(&[&x, &weight]) || bias.dtype() != DType::F32 {
+        if !plain_layer(&x, &weight, &bias) {
             return Self::relu(Self::linear(x, weight, Some(bias)));
         }
         // Burn flex's relu, which lets NaN through.
@@ -113,6 +113,11 @@ fn biased(mut out: FlexTensor, bias: &FlexTensor, activation: impl Fn(f32) -> f3
         }
     }
     out
+}
+
+/// Whether the fast path takes a layer: single-precision matrices and bias.
+fn plain_layer(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> bool {
+    plain_matrices(&[x, weight]) && bias.dtype() == DType::F32
 }
 
 /// Whether the fast path takes these: single-precision matrices.

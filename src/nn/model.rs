@@ -52,12 +52,12 @@ impl DenseNet {
             let z = layer.forward(x);
             return if hidden { self.activate(z) } else { z };
         };
-        let weight = layer.weight.val();
+        let (weight, bias) = (layer.weight.val(), bias.val());
         match (hidden, self.activation) {
             // In the product's own pass over its output.
-            (true, Activation::Relu) => dense_relu(x, weight, bias.val()),
-            (true, _) => self.activate(dense(x, weight, bias.val())),
-            (false, _) => dense(x, weight, bias.val()),
+            (true, Activation::Relu) => dense_relu(x, weight, bias),
+            (true, _) => self.activate(dense(x, weight, bias)),
+            (false, _) => dense(x, weight, bias),
         }
     }
 

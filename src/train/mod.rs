@@ -337,8 +337,7 @@ fn run_epoch(
             if let Some((_, ask)) = &prefetched
                 && step + 1 < steps
             {
-                ask.send(())
-                    .expect("the helper gathers until the last step");
+                ask.send(()).expect("the batch helper stopped early");
             }
             let loss = sets.loss.forward(logits.clone(), y.clone());
             loss_sum = loss_sum + loss.clone().detach().mul_scalar(n as f64);
